@@ -1,0 +1,278 @@
+//! The call node table (stacks merged by function) and the call tree of a selection.
+//!
+//! Several stacks can map to one call node: two frames of the same function at different
+//! addresses or lines are one node. Call nodes are numbered in depth-first order, so a node's
+//! subtree is the contiguous range `n..subtree_end[n]` and `parent[n] < n` — totals are one
+//! reverse pass, and a view can skip a whole subtree in one step.
+
+use super::Selection;
+use crate::model::{CallNodeId, FuncId, Profile};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+/// Call nodes in depth-first order. Derived from the profile alone (not the selection).
+#[derive(Clone, Debug, Default)]
+pub struct CallNodeTable {
+    pub parent: Vec<CallNodeId>,
+    pub func: Vec<FuncId>,
+    pub depth: Vec<u32>,
+    /// Exclusive end of the node's subtree in this table's order.
+    pub subtree_end: Vec<u32>,
+    /// True when an ancestor of the node has the same function (recursion): the function's
+    /// total is counted at the outermost occurrence only.
+    pub recursive: Vec<bool>,
+    /// The call node of every stack.
+    pub stack_node: Vec<CallNodeId>,
+}
+
+impl CallNodeTable {
+    /// Builds the table in O(stacks), without recursion.
+    pub fn build(p: &Profile) -> Self {
+        let n_stacks = p.stacks.len();
+        // 1. Provisional nodes in stack order (parent before child).
+        let mut index: FxHashMap<(u32, u32), u32> = FxHashMap::default();
+        let mut prov_parent: Vec<u32> = Vec::new();
+        let mut prov_func: Vec<FuncId> = Vec::new();
+        let mut stack_prov: Vec<u32> = Vec::with_capacity(n_stacks);
+        for s in 0..n_stacks {
+            let parent = match p.stacks.parent[s].get() {
+                Some(ps) => stack_prov[ps.index()],
+                None => u32::MAX,
+            };
+            let func = p.frames.func[p.stacks.frame[s].index()];
+            let next = prov_parent.len() as u32;
+            let id = *index.entry((parent, func.0)).or_insert_with(|| {
+                prov_parent.push(parent);
+                prov_func.push(func);
+                next
+            });
+            stack_prov.push(id);
+        }
+        drop(index);
+        let n = prov_parent.len();
+
+        // 2. Children lists (CSR), then an iterative depth-first numbering.
+        let mut child_count = vec![0u32; n + 1];
+        for &par in &prov_parent {
+            if par != u32::MAX {
+                child_count[par as usize] += 1;
+            }
+        }
+        let mut child_start = vec![0u32; n + 1];
+        for i in 0..n {
+            child_start[i + 1] = child_start[i] + child_count[i];
+        }
+        let mut fill = child_start.clone();
+        let mut children = vec![0u32; child_start[n] as usize];
+        for (c, &par) in prov_parent.iter().enumerate() {
+            if par != u32::MAX {
+                children[fill[par as usize] as usize] = c as u32;
+                fill[par as usize] += 1;
+            }
+        }
+        let mut order: Vec<u32> = Vec::with_capacity(n);
+        let mut todo: Vec<u32> = (0..n as u32)
+            .filter(|&i| prov_parent[i as usize] == u32::MAX)
+            .rev()
+            .collect();
+        while let Some(v) = todo.pop() {
+            order.push(v);
+            let (a, b) = (
+                child_start[v as usize] as usize,
+                child_start[v as usize + 1] as usize,
+            );
+            todo.extend(children[a..b].iter().rev());
+        }
+        let mut new_of = vec![0u32; n];
+        for (new, &old) in order.iter().enumerate() {
+            new_of[old as usize] = new as u32;
+        }
+
+        // 3. Columns in the new order.
+        let mut t = CallNodeTable {
+            parent: Vec::with_capacity(n),
+            func: Vec::with_capacity(n),
+            depth: Vec::with_capacity(n),
+            subtree_end: vec![0; n],
+            recursive: vec![false; n],
+            stack_node: stack_prov
+                .iter()
+                .map(|&v| CallNodeId(new_of[v as usize]))
+                .collect(),
+        };
+        for &old in &order {
+            let par = prov_parent[old as usize];
+            let parent = if par == u32::MAX {
+                CallNodeId::NONE
+            } else {
+                CallNodeId(new_of[par as usize])
+            };
+            let depth = parent.get().map_or(0, |pp| t.depth[pp.index()] + 1);
+            t.parent.push(parent);
+            t.func.push(prov_func[old as usize]);
+            t.depth.push(depth);
+        }
+        for i in (0..n).rev() {
+            if t.subtree_end[i] == 0 {
+                t.subtree_end[i] = i as u32 + 1;
+            }
+            if let Some(pp) = t.parent[i].get() {
+                t.subtree_end[pp.index()] = t.subtree_end[pp.index()].max(t.subtree_end[i]);
+            }
+        }
+
+        // 4. Recursion flags: walk in depth-first order keeping the functions on the path.
+        let mut on_path: FxHashMap<FuncId, u32> = FxHashMap::default();
+        let mut path: Vec<usize> = Vec::new();
+        for i in 0..n {
+            while path.len() > t.depth[i] as usize {
+                let gone = path.pop().expect("path is deeper than the node");
+                if let Some(c) = on_path.get_mut(&t.func[gone]) {
+                    *c -= 1;
+                }
+            }
+            let c = on_path.entry(t.func[i]).or_insert(0);
+            t.recursive[i] = *c > 0;
+            *c += 1;
+            path.push(i);
+        }
+        t
+    }
+
+    pub fn len(&self) -> usize {
+        self.parent.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parent.is_empty()
+    }
+
+    /// The call tree of a selection.
+    pub fn tree(&self, p: &Profile, sel: &Selection) -> CallTree {
+        let sw = stack_weights(p, sel);
+        let n = self.len();
+        let mut tree = CallTree {
+            self_weight: vec![0; n],
+            total_weight: vec![0; n],
+            self_samples: vec![0; n],
+            total_samples: vec![0; n],
+            total: 0,
+            samples: 0,
+        };
+        for (s, (&w, &c)) in sw.weight.iter().zip(&sw.count).enumerate() {
+            if c == 0 {
+                continue;
+            }
+            let node = self.stack_node[s].index();
+            tree.self_weight[node] += w;
+            tree.self_samples[node] += c;
+            tree.total += w;
+            tree.samples += c;
+        }
+        tree.total_weight.copy_from_slice(&tree.self_weight);
+        tree.total_samples.copy_from_slice(&tree.self_samples);
+        for i in (0..n).rev() {
+            if let Some(pp) = self.parent[i].get() {
+                tree.total_weight[pp.index()] += tree.total_weight[i];
+                tree.total_samples[pp.index()] += tree.total_samples[i];
+            }
+        }
+        tree
+    }
+
+    /// Functions from the root to `node`.
+    pub fn path(&self, node: CallNodeId) -> Vec<FuncId> {
+        let mut out = Vec::new();
+        let mut cur = node;
+        while let Some(c) = cur.get() {
+            out.push(self.func[c.index()]);
+            cur = self.parent[c.index()];
+        }
+        out.reverse();
+        out
+    }
+}
+
+/// The weights of one selection per call node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallTree {
+    pub self_weight: Vec<i64>,
+    pub total_weight: Vec<i64>,
+    pub self_samples: Vec<u64>,
+    pub total_samples: Vec<u64>,
+    /// Sum of the selection's weights.
+    pub total: i64,
+    /// Samples in the selection (with a non-zero weight in its sample type).
+    pub samples: u64,
+}
+
+/// Weight and sample count per stack.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StackWeights {
+    pub weight: Vec<i64>,
+    pub count: Vec<u64>,
+}
+
+/// Samples per rayon task: big enough that the per-task bookkeeping is noise, small enough to
+/// spread a thread's samples over every core. (64K rows of 12 bytes ≈ 768 KiB, an L2's worth.)
+const SAMPLES_PER_TASK: usize = 64 * 1024;
+
+/// The only pass over samples: weight and count per stack for a selection, in parallel over
+/// chunks of rows; each task adds into its own vectors, merged by addition, so the result does
+/// not depend on the number of threads. Nothing is allocated per sample.
+pub fn stack_weights(p: &Profile, sel: &Selection) -> StackWeights {
+    let n = p.stacks.len();
+    let Some(weights) = p.samples.weights.get(sel.sample_type) else {
+        return StackWeights {
+            weight: vec![0; n],
+            count: vec![0; n],
+        };
+    };
+    let mut chunks = Vec::new();
+    for r in sel.sample_slices(p) {
+        let mut a = r.start;
+        while a < r.end {
+            let b = (a + SAMPLES_PER_TASK).min(r.end);
+            chunks.push(a..b);
+            a = b;
+        }
+    }
+    let stacks = &p.samples.stack;
+    let add = |acc: &mut StackWeights, r: std::ops::Range<usize>| {
+        for (&s, &w) in stacks[r.clone()].iter().zip(&weights[r]) {
+            if w != 0 {
+                if let Some(i) = s.get() {
+                    acc.weight[i.index()] += w;
+                    acc.count[i.index()] += 1;
+                }
+            }
+        }
+    };
+    let empty = || StackWeights {
+        weight: vec![0; n],
+        count: vec![0; n],
+    };
+    if chunks.len() <= 1 {
+        let mut acc = empty();
+        for r in chunks {
+            add(&mut acc, r);
+        }
+        return acc;
+    }
+    chunks
+        .into_par_iter()
+        .fold(empty, |mut acc, r| {
+            add(&mut acc, r);
+            acc
+        })
+        .reduce_with(|mut a, b| {
+            for (x, y) in a.weight.iter_mut().zip(&b.weight) {
+                *x += y;
+            }
+            for (x, y) in a.count.iter_mut().zip(&b.count) {
+                *x += y;
+            }
+            a
+        })
+        .unwrap_or_else(empty)
+}

@@ -1,0 +1,258 @@
+use super::*;
+use crate::model::{FuncKind, ModuleId, Profile, ProfileBuilder, ThreadId, Unit};
+
+/// A profile from lines `thread time frame;frame;frame weight` (root first), like the
+/// pictures in the tests of the Firefox Profiler and inferno.
+fn profile(lines: &str) -> Profile {
+    let mut b = ProfileBuilder::new("test");
+    let ty = b.add_sample_type("samples", Unit::Count);
+    for line in lines.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let (tid, time, stack, w) = (
+            parts[0].parse().unwrap(),
+            parts[1].parse().unwrap(),
+            parts[2],
+            parts[3].parse().unwrap(),
+        );
+        let t = b.add_thread(1, tid);
+        let frames: Vec<_> = stack
+            .split(';')
+            .map(|f| b.add_named_frame(f, ModuleId::NONE, FuncKind::Native))
+            .collect();
+        let s = b.add_stack_root_first(frames);
+        b.add_sample_one(t, s, time, ty, w);
+    }
+    b.freeze()
+}
+
+fn stat<'a>(p: &Profile, stats: &'a [FuncStat], name: &str) -> &'a FuncStat {
+    stats
+        .iter()
+        .find(|s| p.func_name(s.func) == name)
+        .unwrap_or_else(|| panic!("{name} missing"))
+}
+
+/// The tree printed as `name=self/total` lines indented by depth (hotspot's model tests style).
+fn print_tree(p: &Profile, n: &CallNodeTable, t: &CallTree) -> String {
+    let mut out = String::new();
+    for i in 0..n.len() {
+        out.push_str(&format!(
+            "{}{}={}/{}\n",
+            "  ".repeat(n.depth[i] as usize),
+            p.func_name(n.func[i]),
+            t.self_weight[i],
+            t.total_weight[i]
+        ));
+    }
+    out
+}
+
+#[test]
+fn call_tree_and_top_functions() {
+    let p = profile(
+        "1 0 main;a;b 3
+         1 1 main;a 2
+         1 2 main;c;b 5",
+    );
+    let n = CallNodeTable::build(&p);
+    let t = n.tree(&p, &Selection::all(0));
+    assert_eq!(t.total, 10);
+    assert_eq!(t.samples, 3);
+    assert_eq!(
+        print_tree(&p, &n, &t),
+        "main=0/10\n  a=2/5\n    b=3/3\n  c=0/5\n    b=5/5\n"
+    );
+    let top = top_functions(&p, &n, &t);
+    assert_eq!(p.func_name(top[0].func), "b");
+    assert_eq!(
+        (
+            stat(&p, &top, "b").self_weight,
+            stat(&p, &top, "b").total_weight
+        ),
+        (8, 8)
+    );
+    assert_eq!(
+        (
+            stat(&p, &top, "a").self_weight,
+            stat(&p, &top, "a").total_weight
+        ),
+        (2, 5)
+    );
+    assert_eq!(
+        (
+            stat(&p, &top, "main").self_weight,
+            stat(&p, &top, "main").total_weight
+        ),
+        (0, 10)
+    );
+    assert_eq!(stat(&p, &top, "b").self_samples, 2);
+}
+
+#[test]
+fn recursion_counts_once_per_sample() {
+    let p = profile(
+        "1 0 main;f;f;f 4
+         1 1 main;f;g 1
+         1 2 main;f;g;f 2",
+    );
+    let n = CallNodeTable::build(&p);
+    let t = n.tree(&p, &Selection::all(0));
+    let top = top_functions(&p, &n, &t);
+    let f = stat(&p, &top, "f");
+    assert_eq!((f.self_weight, f.total_weight, f.total_samples), (6, 7, 3));
+    let g = stat(&p, &top, "g");
+    assert_eq!((g.self_weight, g.total_weight), (1, 3));
+}
+
+#[test]
+fn depth_first_order_and_contiguous_subtrees() {
+    let p = profile(
+        "1 0 r;x;y 1
+         1 1 r;z 1
+         1 2 r;x;w 1
+         1 3 q;x 1",
+    );
+    let n = CallNodeTable::build(&p);
+    for i in 0..n.len() {
+        if let Some(par) = n.parent[i].get() {
+            assert!(par.index() < i);
+            assert!(i < n.subtree_end[par.index()] as usize);
+        }
+        for j in i + 1..n.subtree_end[i] as usize {
+            assert!(n.depth[j] > n.depth[i], "node {j} inside subtree of {i}");
+        }
+    }
+    let t = n.tree(&p, &Selection::all(0));
+    assert_eq!(
+        print_tree(&p, &n, &t),
+        "r=0/3\n  x=0/2\n    y=1/1\n    w=1/1\n  z=1/1\nq=0/1\n  x=1/1\n"
+    );
+}
+
+#[test]
+fn selection_by_thread_and_time() {
+    let p = profile(
+        "1 100 main;a 1
+         1 200 main;b 1
+         1 300 main;a 1
+         2 150 main;c 1
+         2 250 main;c 1",
+    );
+    let n = CallNodeTable::build(&p);
+    let t1 = p
+        .threads
+        .tid
+        .iter()
+        .position(|&t| t == 1)
+        .map(ThreadId::from_index)
+        .unwrap();
+    let sel = Selection {
+        sample_type: 0,
+        threads: Some(vec![t1]),
+        ranges: vec![],
+    };
+    assert_eq!(n.tree(&p, &sel).samples, 3);
+    let sel = Selection {
+        sample_type: 0,
+        threads: None,
+        ranges: vec![(150, 260)],
+    };
+    let t = n.tree(&p, &sel);
+    assert_eq!(t.samples, 3);
+    // Two disjoint ranges.
+    let sel = Selection {
+        sample_type: 0,
+        threads: None,
+        ranges: vec![(0, 120), (290, 400)],
+    };
+    let t = n.tree(&p, &sel);
+    let top = top_functions(&p, &n, &t);
+    assert_eq!(t.samples, 2);
+    assert_eq!(stat(&p, &top, "a").self_weight, 2);
+}
+
+/// A profile with enough samples on several threads that the aggregation splits into many
+/// parallel tasks.
+fn big_profile() -> Profile {
+    let mut b = ProfileBuilder::new("test");
+    let ty = b.add_sample_type("w", Unit::Count);
+    let names: Vec<_> = (0..50)
+        .map(|i| b.add_named_frame(&format!("f{i}"), ModuleId::NONE, FuncKind::Native))
+        .collect();
+    let mut x: u64 = 12345;
+    for i in 0..600_000u64 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let t = b.add_thread(1, (x >> 60) as i32);
+        let depth = 1 + (x >> 33) as usize % 12;
+        let mut s = crate::model::StackId::NONE;
+        for d in 0..depth {
+            s = b.add_stack(s, names[((x >> (d * 3)) as usize + d) % names.len()]);
+        }
+        b.add_sample_one(t, s, i, ty, 1 + (x >> 40) as i64 % 7);
+    }
+    b.freeze()
+}
+
+#[test]
+fn one_thread_and_many_threads_give_identical_results() {
+    let p = big_profile();
+    let n = CallNodeTable::build(&p);
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                let sel = Selection {
+                    sample_type: 0,
+                    threads: None,
+                    ranges: vec![(1000, 500_000)],
+                };
+                let t = n.tree(&p, &sel);
+                let top = top_functions(&p, &n, &t);
+                (t, top)
+            })
+    };
+    let (t1, top1) = run(1);
+    for threads in [2, 3, 8] {
+        let (tn, topn) = run(threads);
+        assert_eq!(t1, tn, "call tree with {threads} threads");
+        assert_eq!(top1, topn, "top functions with {threads} threads");
+    }
+    assert_eq!(t1.samples, 499_000);
+}
+
+#[test]
+fn a_100k_frame_stack_needs_no_recursion() {
+    let run = || {
+        let mut b = ProfileBuilder::new("test");
+        let ty = b.add_sample_type("w", Unit::Count);
+        let t = b.add_thread(1, 1);
+        let f = b.add_named_frame("rec", ModuleId::NONE, FuncKind::Native);
+        let g = b.add_named_frame("other", ModuleId::NONE, FuncKind::Native);
+        let mut s = crate::model::StackId::NONE;
+        for i in 0..100_000 {
+            s = b.add_stack(s, if i % 2 == 0 { f } else { g });
+        }
+        b.add_sample_one(t, s, 0, ty, 1);
+        let p = b.freeze();
+        let n = CallNodeTable::build(&p);
+        let tree = n.tree(&p, &Selection::all(0));
+        let top = top_functions(&p, &n, &tree);
+        (
+            n.len(),
+            tree.total_weight[0],
+            top.len(),
+            top.iter().map(|s| s.total_weight).max(),
+        )
+    };
+    let out = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(out, (100_000, 1, 2, Some(1)));
+}

@@ -1,0 +1,123 @@
+//! File formats: detection by content and one parser per format.
+//!
+//! Every parser takes the file's bytes (memory-mapped, never copied) and fills a
+//! [`ProfileBuilder`]; [`load`] then symbolizes and freezes the result.
+
+pub(crate) mod bytes;
+pub mod perf_data;
+
+use crate::model::{Profile, ProfileBuilder};
+use crate::progress::Phase;
+use crate::symbols::{self, SymbolOptions};
+use crate::{Error, Progress, Result};
+use std::path::Path;
+
+/// A format stacklens reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `perf record` output, file or pipe mode.
+    PerfData,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::PerfData => "perf.data",
+        }
+    }
+}
+
+/// The format of `data`, from its content (never the file name).
+pub fn detect(data: &[u8]) -> Option<Format> {
+    if perf_data::sniff(data) {
+        return Some(Format::PerfData);
+    }
+    None
+}
+
+/// How to load a profile.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    pub symbols: SymbolOptions,
+    /// Cap on bytes that compressed data may expand to; `None` = the format's default
+    /// (`max(256 MiB, 64 × file size)`).
+    pub decompression_limit: Option<u64>,
+}
+
+/// Opens, parses, symbolizes and freezes the profile at `path`.
+pub fn load(path: &Path, opts: &LoadOptions, progress: &Progress) -> Result<Profile> {
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
+    let len = file
+        .metadata()
+        .map_err(|source| Error::Io {
+            path: path.into(),
+            source,
+        })?
+        .len();
+    if len == 0 {
+        return Err(Error::Empty.with_path(path));
+    }
+    // SAFETY: the map is read-only and lives as long as this call. Another process truncating
+    // the file while we read it would fault (SIGBUS); that is the accepted trade-off of reading
+    // large profiles without copying them.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
+    load_bytes(&map, opts, progress).map_err(|e| e.with_path(path))
+}
+
+/// Parses, symbolizes and freezes a profile held in memory.
+pub fn load_bytes(data: &[u8], opts: &LoadOptions, progress: &Progress) -> Result<Profile> {
+    let b = parse_bytes(data, opts, progress)?;
+    symbolize_and_freeze(b, opts, progress)
+}
+
+/// Parses a profile into a builder, without symbolizing it.
+pub fn parse_bytes(data: &[u8], opts: &LoadOptions, progress: &Progress) -> Result<ProfileBuilder> {
+    if data.is_empty() {
+        return Err(Error::Empty);
+    }
+    let Some(format) = detect(data) else {
+        return Err(Error::UnknownFormat {
+            start: describe_start(data),
+        });
+    };
+    let mut b = ProfileBuilder::new(format.name());
+    match format {
+        Format::PerfData => {
+            let limit = opts
+                .decompression_limit
+                .unwrap_or_else(|| perf_data::default_decompression_limit(data.len()));
+            perf_data::parse_with_limit(data, &mut b, progress, limit)?;
+        }
+    }
+    Ok(b)
+}
+
+/// Symbolizes the builder's address frames and freezes it.
+pub fn symbolize_and_freeze(
+    mut b: ProfileBuilder,
+    opts: &LoadOptions,
+    progress: &Progress,
+) -> Result<Profile> {
+    symbols::symbolize(&mut b, &opts.symbols, progress)?;
+    progress.start_phase(Phase::Aggregating, 1);
+    let p = b.freeze();
+    progress.start_phase(Phase::Done, 1);
+    Ok(p)
+}
+
+/// The first bytes, printable, for "unknown format" errors.
+fn describe_start(data: &[u8]) -> String {
+    let head = &data[..data.len().min(16)];
+    if head.iter().all(|&c| c.is_ascii_graphic() || c == b' ') {
+        format!("{:?}", String::from_utf8_lossy(head))
+    } else {
+        let hex: Vec<String> = head.iter().map(|b| format!("{b:02x}")).collect();
+        format!("bytes {}", hex.join(" "))
+    }
+}

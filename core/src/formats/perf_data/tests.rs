@@ -1,0 +1,322 @@
+//! Tests on the committed real captures (sample-profiles/, made by record.sh) and on damaged
+//! copies of them.
+
+use super::*;
+use crate::formats::{LoadOptions, load_bytes};
+use crate::model::Profile;
+use std::path::PathBuf;
+
+fn sample_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sample-profiles")
+}
+
+fn read(name: &str) -> Vec<u8> {
+    std::fs::read(sample_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn opts() -> LoadOptions {
+    let mut o = LoadOptions::default();
+    o.symbols.search_dirs = vec![sample_dir().join("bin")];
+    o.symbols.kallsyms = None;
+    o
+}
+
+fn load(bytes: &[u8]) -> crate::Result<Profile> {
+    load_bytes(bytes, &opts(), &Progress::new())
+}
+
+/// Sample count per event from the `perf report -n` output saved next to each capture.
+fn perf_report_counts(name: &str) -> Vec<(String, u64)> {
+    let text =
+        std::fs::read_to_string(sample_dir().join(format!("{name}.perf-report.txt"))).unwrap();
+    let mut out: Vec<(String, u64)> = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# Samples: ") {
+            let event = rest.split('\'').nth(1).unwrap_or("").to_string();
+            out.push((event, 0));
+        } else if !line.starts_with('#') && line.contains('%') {
+            let n: u64 = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            if let Some(last) = out.last_mut() {
+                last.1 += n;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_committed_capture_loads_with_perf_reports_sample_counts() {
+    for name in [
+        "hot.perf.data",
+        "hot-2events.perf.data",
+        "hot-zstd.perf.data",
+        "hot-dwarf.perf.data",
+        "hot-pipe.perf.data",
+    ] {
+        let p = load(&read(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let want = perf_report_counts(name);
+        assert!(!want.is_empty(), "{name}: no reference counts");
+        for (event, count) in want {
+            let ty = p
+                .sample_type_index(&event)
+                .unwrap_or_else(|| panic!("{name}: no event {event}"));
+            assert_eq!(
+                p.sample_count(ty) as u64,
+                count,
+                "{name}: samples of {event}"
+            );
+        }
+        // Both threads of the program, by name.
+        let names: Vec<&str> = (0..p.threads.len())
+            .filter_map(|i| p.threads.name[i].get())
+            .map(|s| p.str(s))
+            .collect();
+        assert!(
+            names.contains(&"hot") && names.contains(&"worker"),
+            "{name}: threads {names:?}"
+        );
+        assert!(
+            p.meta.start_ns.is_some() && p.meta.duration_ns().unwrap() > 100_000_000,
+            "{name}: duration"
+        );
+        assert_eq!(p.meta.lost_samples, 0);
+    }
+}
+
+#[test]
+fn header_features_are_read() {
+    let p = load(&read("hot.perf.data")).unwrap();
+    assert!(
+        p.meta
+            .command_line
+            .as_deref()
+            .unwrap()
+            .contains("perf record")
+    );
+    assert!(p.meta.hostname.is_some() && p.meta.os_release.is_some());
+    assert_eq!(p.meta.arch.as_deref(), Some("x86_64"));
+    assert!(
+        p.meta
+            .recorder_version
+            .as_deref()
+            .unwrap()
+            .starts_with("perf ")
+    );
+    assert_eq!(p.sample_types.len(), 1);
+    assert_eq!(p.sample_types[0].name, "cpu-clock:u");
+    assert_eq!(p.sample_types[0].unit, crate::model::Unit::Nanoseconds);
+    // The binary's build-id came from the BUILD_ID feature.
+    let hot = (0..p.modules.len())
+        .find(|&i| p.str(p.modules.name[i]) == "hot")
+        .unwrap();
+    assert!(p.modules.build_id[hot].is_some());
+}
+
+#[test]
+fn two_events_become_two_sample_types() {
+    let p = load(&read("hot-2events.perf.data")).unwrap();
+    let names: Vec<&str> = p.sample_types.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["cpu-clock:u", "page-faults:u"]);
+    assert_eq!(p.sample_types[1].unit, crate::model::Unit::Events);
+    // Each sample carries weight in its own event only.
+    for i in 0..p.samples.len() {
+        let nonzero = p.samples.weights.iter().filter(|w| w[i] != 0).count();
+        assert!(nonzero <= 1);
+    }
+}
+
+#[test]
+fn pipe_mode_reads_in_band_attributes_and_features() {
+    let p = load(&read("hot-pipe.perf.data")).unwrap();
+    assert_eq!(p.sample_types[0].name, "cpu-clock:u");
+    assert!(
+        p.meta.command_line.is_some(),
+        "features arrive as records in pipe mode"
+    );
+}
+
+#[test]
+fn dwarf_mode_samples_say_they_are_not_unwound() {
+    let p = load(&read("hot-dwarf.perf.data")).unwrap();
+    let w: Vec<_> = p
+        .meta
+        .warnings
+        .iter()
+        .filter(|w| w.contains("DWARF"))
+        .collect();
+    assert_eq!(w.len(), 1, "{:?}", p.meta.warnings);
+}
+
+#[test]
+fn samples_are_grouped_by_thread_and_sorted_by_time() {
+    let p = load(&read("hot-zstd.perf.data")).unwrap();
+    for t in 0..p.threads.len() {
+        let rows = p.threads.samples(crate::model::ThreadId::from_index(t));
+        assert!(p.samples.time_ns[rows].windows(2).all(|w| w[0] <= w[1]));
+    }
+    assert_eq!(p.threads.sample_end.last().copied(), Some(p.samples.len()));
+}
+
+/// The file with its header's data size set to 0 and the feature sections cut off: what a
+/// `perf record` killed with SIGKILL leaves behind.
+fn killed_copy(bytes: &[u8]) -> Vec<u8> {
+    let h = FileHeader::parse(bytes).unwrap();
+    let end = (h.data.offset + h.data.size) as usize;
+    let mut v = bytes[..end].to_vec();
+    v[48..56].copy_from_slice(&0u64.to_le_bytes());
+    v
+}
+
+#[test]
+fn a_killed_perf_record_loads_with_one_warning() {
+    let full = read("hot.perf.data");
+    let whole = load(&full).unwrap();
+    let p = load(&killed_copy(&full)).unwrap();
+    assert_eq!(p.samples.len(), whole.samples.len());
+    let w: Vec<_> = p
+        .meta
+        .warnings
+        .iter()
+        .filter(|w| w.contains("did not finish"))
+        .collect();
+    assert_eq!(w.len(), 1, "{:?}", p.meta.warnings);
+}
+
+#[test]
+fn a_cut_inside_the_data_section_keeps_the_samples_before_it() {
+    let full = read("hot.perf.data");
+    let whole = load(&full).unwrap();
+    let h = FileHeader::parse(&full).unwrap();
+    let killed = killed_copy(&full);
+    let data_start = h.data.offset as usize;
+    let mut last = 0;
+    for frac in [0.1, 0.37, 0.5, 0.83, 0.99] {
+        let cut = data_start + ((killed.len() - data_start) as f64 * frac) as usize + 3;
+        let p = load(&killed[..cut]).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+        assert!(p.samples.len() < whole.samples.len(), "cut at {cut}");
+        assert!(p.samples.len() >= last, "more data, not fewer samples");
+        last = p.samples.len();
+        let cut_warnings: Vec<_> = p
+            .meta
+            .warnings
+            .iter()
+            .filter(|w| w.contains("ends early at byte offset"))
+            .collect();
+        assert_eq!(cut_warnings.len(), 1, "cut at {cut}: {:?}", p.meta.warnings);
+    }
+    assert!(last > whole.samples.len() * 9 / 10);
+}
+
+#[test]
+fn truncated_copies_fail_cleanly_or_load_partially() {
+    for name in ["hot.perf.data", "hot-zstd.perf.data", "hot-pipe.perf.data"] {
+        let full = read(name);
+        let mut cuts: Vec<usize> = vec![0, 1, 7, 8, 15, 16, 17, 40, 103, 104, 105, 200, 1000];
+        cuts.extend((1..20).map(|i| full.len() * i / 20));
+        cuts.push(full.len() - 1);
+        for cut in cuts {
+            match load(&full[..cut]) {
+                Ok(p) => assert!(
+                    !p.meta.warnings.is_empty() || p.samples.is_empty() || name.contains("pipe"),
+                    "{name} cut at {cut}: loaded without a warning"
+                ),
+                Err(e) => {
+                    let msg = e.to_string();
+                    assert!(
+                        e.offset().is_some()
+                            || matches!(e, crate::Error::Empty | crate::Error::UnknownFormat { .. }),
+                        "{name} cut at {cut}: error without an offset: {msg}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn wrong_magic_and_big_endian_are_clear_errors() {
+    let e = load(b"PERFILE3\x68\0\0\0\0\0\0\0").unwrap_err();
+    assert!(e.to_string().contains("not a profile format"), "{e}");
+    let mut be = read("hot.perf.data");
+    be[..8].copy_from_slice(b"2ELIFREP");
+    let e = load(&be).unwrap_err();
+    assert!(e.to_string().contains("big-endian"), "{e}");
+    let mut bad = read("hot.perf.data");
+    bad[8..16].copy_from_slice(&50u64.to_le_bytes());
+    let e = load(&bad).unwrap_err();
+    assert_eq!(e.offset(), Some(8), "{e}");
+}
+
+#[test]
+fn hostile_length_fields_do_not_allocate_or_panic() {
+    let full = read("hot.perf.data");
+    let h = FileHeader::parse(&full).unwrap();
+    // attrs section pointing past the end of the file
+    let mut v = full.clone();
+    v[32..40].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(load(&v).is_err());
+    // huge data size: clamped to the file, with a warning
+    let mut v = full.clone();
+    v[48..56].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+    let p = load(&v).unwrap();
+    assert!(
+        p.meta.warnings.iter().any(|w| w.contains("cut short")),
+        "{:?}",
+        p.meta.warnings
+    );
+    // every record size byte in the first records set to garbage
+    let mut v = full.clone();
+    let d = h.data.offset as usize;
+    v[d + 6] = 0xff;
+    v[d + 7] = 0xff;
+    let _ = load(&v);
+    // a sample whose callchain claims 2^60 entries
+    let mut v = full.clone();
+    let mut pos = d;
+    while pos + 8 < v.len() {
+        let kind = u32::from_le_bytes(v[pos..pos + 4].try_into().unwrap());
+        let size = u16::from_le_bytes(v[pos + 6..pos + 8].try_into().unwrap()) as usize;
+        if kind == 9 {
+            // sample_type of this file: IP TID TIME ID? CPU PERIOD CALLCHAIN; find nr by scan
+            for off in (pos + 8..pos + size - 8).step_by(8) {
+                let x = u64::from_le_bytes(v[off..off + 8].try_into().unwrap());
+                if x > 0 && x < 200 && (off + 8 + x as usize * 8) == pos + size {
+                    v[off..off + 8].copy_from_slice(&(1u64 << 60).to_le_bytes());
+                    break;
+                }
+            }
+            break;
+        }
+        pos += size.max(8);
+    }
+    let p = load(&v).unwrap();
+    assert!(
+        p.meta
+            .warnings
+            .iter()
+            .any(|w| w.contains("malformed sample")),
+        "{:?}",
+        p.meta.warnings
+    );
+}
+
+#[test]
+fn decompression_is_capped() {
+    let full = read("hot-zstd.perf.data");
+    let mut b = ProfileBuilder::new("perf.data");
+    let e = parse_with_limit(&full, &mut b, &Progress::new(), 4096).unwrap_err();
+    assert!(e.to_string().contains("refusing"), "{e}");
+}
+
+#[test]
+fn cancel_stops_the_load() {
+    let full = read("hot.perf.data");
+    let progress = Progress::new();
+    progress.cancel();
+    let e = load_bytes(&full, &opts(), &progress).unwrap_err();
+    assert!(matches!(e, crate::Error::Cancelled), "{e}");
+}

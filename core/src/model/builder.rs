@@ -1,0 +1,594 @@
+//! [`ProfileBuilder`]: fills the tables while a parser runs, deduplicating every row, then
+//! [`freeze`](ProfileBuilder::freeze)s them into an immutable [`Profile`].
+
+use super::Profile;
+use super::ids::*;
+use super::strings::StringTable;
+use super::tables::*;
+use hashbrown::HashTable;
+use rustc_hash::{FxBuildHasher, FxHashMap};
+use std::hash::BuildHasher;
+
+const HASHER: FxBuildHasher = FxBuildHasher;
+
+/// Row limit of every table: ids are `u32` and `u32::MAX` is `NONE`.
+const MAX_ROWS: usize = u32::MAX as usize - 1;
+
+fn next_row(len: usize, table: &str) -> usize {
+    // A profile with four billion distinct frames would need far more memory than any machine
+    // has; the load's memory budget stops long before this. Reaching it is a bug, not input.
+    assert!(len < MAX_ROWS, "{table} table is full ({len} rows)");
+    len
+}
+
+/// Samples of one thread while building: columns appended in arrival order, sorted at freeze.
+#[derive(Default, Clone, Debug)]
+struct ThreadSamples {
+    stack: Vec<StackId>,
+    time_ns: Vec<u64>,
+    weights: Vec<Vec<i64>>,
+}
+
+#[derive(Clone, Debug)]
+struct BuilderThread {
+    pid: i32,
+    tid: i32,
+    name: StrId,
+    process_name: StrId,
+    samples: ThreadSamples,
+    spans: Vec<(u16, u64, u64, StrId)>,
+}
+
+/// Builds a [`Profile`]. Every `add_*`/`intern_*` returns the id of an existing equal row when
+/// there is one, so parsers can call them per sample without growing the tables.
+#[derive(Clone, Debug)]
+pub struct ProfileBuilder {
+    pub(crate) strings: StringTable,
+    pub(crate) modules: ModuleTable,
+    module_index: HashTable<ModuleId>,
+    pub(crate) funcs: FuncTable,
+    func_index: HashTable<FuncId>,
+    pub(crate) frames: FrameTable,
+    frame_index: HashTable<FrameId>,
+    pub(crate) stacks: StackTable,
+    stack_index: HashTable<StackId>,
+    threads: Vec<BuilderThread>,
+    thread_index: FxHashMap<(i32, i32), ThreadId>,
+    sample_types: Vec<SampleType>,
+    /// Facts about the profile; parsers fill it directly.
+    pub meta: Meta,
+}
+
+impl Default for ProfileBuilder {
+    fn default() -> Self {
+        Self::new("unknown")
+    }
+}
+
+fn hash_module(path: StrId, build_id: StrId) -> u64 {
+    HASHER.hash_one((path, build_id))
+}
+fn hash_func(name: StrId, module: ModuleId, file: StrId) -> u64 {
+    HASHER.hash_one((name, module, file))
+}
+fn hash_frame(func: FuncId, module: ModuleId, address: u64, line: u32, depth: u16) -> u64 {
+    HASHER.hash_one((func, module, address, line, depth))
+}
+fn hash_stack(parent: StackId, frame: FrameId) -> u64 {
+    HASHER.hash_one((parent, frame))
+}
+
+impl ProfileBuilder {
+    /// An empty builder for a profile read from `source_format`.
+    pub fn new(source_format: &str) -> Self {
+        Self {
+            strings: StringTable::new(),
+            modules: ModuleTable::default(),
+            module_index: HashTable::new(),
+            funcs: FuncTable::default(),
+            func_index: HashTable::new(),
+            frames: FrameTable::default(),
+            frame_index: HashTable::new(),
+            stacks: StackTable::default(),
+            stack_index: HashTable::new(),
+            threads: Vec::new(),
+            thread_index: FxHashMap::default(),
+            sample_types: Vec::new(),
+            meta: Meta {
+                source_format: source_format.to_string(),
+                ..Meta::default()
+            },
+        }
+    }
+
+    /// Adds a warning shown to the user.
+    pub fn warn(&mut self, msg: impl Into<String>) {
+        self.meta.warnings.push(msg.into());
+    }
+
+    /// Interns a string.
+    pub fn intern(&mut self, s: &str) -> StrId {
+        self.strings.intern(s)
+    }
+
+    /// The string `id`.
+    pub fn string(&self, id: StrId) -> &str {
+        self.strings.get(id)
+    }
+
+    /// Adds a sample type; returns its index (the weight column).
+    pub fn add_sample_type(&mut self, name: &str, unit: Unit) -> usize {
+        self.sample_types.push(SampleType {
+            name: name.to_string(),
+            unit,
+        });
+        for t in &mut self.threads {
+            let n = t.samples.stack.len();
+            t.samples.weights.push(vec![0; n]);
+        }
+        self.sample_types.len() - 1
+    }
+
+    /// The sample types added so far.
+    pub fn sample_types(&self) -> &[SampleType] {
+        &self.sample_types
+    }
+
+    /// The module with this path and build-id (hex, may be empty), added if new.
+    pub fn add_module(&mut self, path: &str, build_id: &str, kind: ModuleKind) -> ModuleId {
+        let path_id = self.strings.intern(path);
+        let build_id = if build_id.is_empty() {
+            StrId::NONE
+        } else {
+            self.strings.intern(build_id)
+        };
+        let hash = hash_module(path_id, build_id);
+        let m = &self.modules;
+        if let Some(&id) = self.module_index.find(hash, |&id| {
+            m.path[id.index()] == path_id && m.build_id[id.index()] == build_id
+        }) {
+            return id;
+        }
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let name = self.strings.intern(name);
+        let id = ModuleId::from_index(next_row(self.modules.len(), "module"));
+        self.modules.path.push(path_id);
+        self.modules.name.push(name);
+        self.modules.build_id.push(build_id);
+        self.modules.start.push(0);
+        self.modules.end.push(0);
+        self.modules.file_offset.push(0);
+        self.modules.kind.push(kind);
+        let m = &self.modules;
+        self.module_index.insert_unique(hash, id, |&id| {
+            hash_module(m.path[id.index()], m.build_id[id.index()])
+        });
+        id
+    }
+
+    /// Records the address range of a module's first mapping (informational).
+    pub fn set_module_range(&mut self, module: ModuleId, start: u64, end: u64, file_offset: u64) {
+        let i = module.index();
+        if i < self.modules.len() && self.modules.end[i] == 0 {
+            self.modules.start[i] = start;
+            self.modules.end[i] = end;
+            self.modules.file_offset[i] = file_offset;
+        }
+    }
+
+    /// Sets the build-id of a module that was added without one.
+    pub fn module_build_id(&self, module: ModuleId) -> Option<&str> {
+        let b = *self.modules.build_id.get(module.index())?;
+        b.get().map(|b| self.strings.get(b))
+    }
+
+    /// The function (name, module, file), added if new.
+    pub fn add_func(
+        &mut self,
+        name: StrId,
+        module: ModuleId,
+        file: StrId,
+        start_line: u32,
+        kind: FuncKind,
+    ) -> FuncId {
+        let hash = hash_func(name, module, file);
+        let f = &self.funcs;
+        if let Some(&id) = self.func_index.find(hash, |&id| {
+            let i = id.index();
+            f.name[i] == name && f.module[i] == module && f.file[i] == file
+        }) {
+            return id;
+        }
+        let id = FuncId::from_index(next_row(self.funcs.len(), "function"));
+        self.funcs.name.push(name);
+        self.funcs.module.push(module);
+        self.funcs.file.push(file);
+        self.funcs.start_line.push(start_line);
+        self.funcs.kind.push(kind);
+        let f = &self.funcs;
+        self.func_index.insert_unique(hash, id, |&id| {
+            let i = id.index();
+            hash_func(f.name[i], f.module[i], f.file[i])
+        });
+        id
+    }
+
+    /// The frame (func, module, address, line, inline depth), added if new.
+    pub fn add_frame(
+        &mut self,
+        func: FuncId,
+        module: ModuleId,
+        address: u64,
+        line: u32,
+        inline_depth: u16,
+    ) -> FrameId {
+        let hash = hash_frame(func, module, address, line, inline_depth);
+        let f = &self.frames;
+        if let Some(&id) = self.frame_index.find(hash, |&id| {
+            let i = id.index();
+            f.address[i] == address
+                && f.func[i] == func
+                && f.module[i] == module
+                && f.line[i] == line
+                && f.inline_depth[i] == inline_depth
+        }) {
+            return id;
+        }
+        let id = FrameId::from_index(next_row(self.frames.len(), "frame"));
+        self.frames.func.push(func);
+        self.frames.module.push(module);
+        self.frames.address.push(address);
+        self.frames.line.push(line);
+        self.frames.inline_depth.push(inline_depth);
+        let f = &self.frames;
+        self.frame_index.insert_unique(hash, id, |&id| {
+            let i = id.index();
+            hash_frame(
+                f.func[i],
+                f.module[i],
+                f.address[i],
+                f.line[i],
+                f.inline_depth[i],
+            )
+        });
+        id
+    }
+
+    /// An unsymbolized frame: `address` relative to `module`, resolved by
+    /// [`crate::symbols::symbolize`].
+    pub fn add_address_frame(&mut self, module: ModuleId, address: u64) -> FrameId {
+        self.add_frame(FuncId::NONE, module, address, 0, 0)
+    }
+
+    /// A frame of a function known by name only (folded stacks, interpreted code).
+    pub fn add_named_frame(&mut self, name: &str, module: ModuleId, kind: FuncKind) -> FrameId {
+        let name = self.strings.intern(name);
+        let func = self.add_func(name, module, StrId::NONE, 0, kind);
+        self.add_frame(func, module, 0, 0, 0)
+    }
+
+    /// The stack `parent` + `frame` (parent `StackId::NONE` for a root), added if new.
+    pub fn add_stack(&mut self, parent: StackId, frame: FrameId) -> StackId {
+        let hash = hash_stack(parent, frame);
+        let s = &self.stacks;
+        if let Some(&id) = self.stack_index.find(hash, |&id| {
+            s.frame[id.index()] == frame && s.parent[id.index()] == parent
+        }) {
+            return id;
+        }
+        let id = StackId::from_index(next_row(self.stacks.len(), "stack"));
+        self.stacks.parent.push(parent);
+        self.stacks.frame.push(frame);
+        let s = &self.stacks;
+        self.stack_index.insert_unique(hash, id, |&id| {
+            hash_stack(s.parent[id.index()], s.frame[id.index()])
+        });
+        id
+    }
+
+    /// The stack made of `frames`, given root first.
+    pub fn add_stack_root_first(&mut self, frames: impl IntoIterator<Item = FrameId>) -> StackId {
+        let mut s = StackId::NONE;
+        for f in frames {
+            s = self.add_stack(s, f);
+        }
+        s
+    }
+
+    /// The thread (pid, tid), added if new.
+    pub fn add_thread(&mut self, pid: i32, tid: i32) -> ThreadId {
+        if let Some(&t) = self.thread_index.get(&(pid, tid)) {
+            return t;
+        }
+        let id = ThreadId::from_index(next_row(self.threads.len(), "thread"));
+        let samples = ThreadSamples {
+            weights: vec![Vec::new(); self.sample_types.len()],
+            ..ThreadSamples::default()
+        };
+        self.threads.push(BuilderThread {
+            pid,
+            tid,
+            name: StrId::NONE,
+            process_name: StrId::NONE,
+            samples,
+            spans: Vec::new(),
+        });
+        self.thread_index.insert((pid, tid), id);
+        id
+    }
+
+    /// Names a thread.
+    pub fn set_thread_name(&mut self, thread: ThreadId, name: &str) {
+        let name = self.strings.intern(name);
+        if let Some(t) = self.threads.get_mut(thread.index()) {
+            t.name = name;
+        }
+    }
+
+    /// Names a thread's process.
+    pub fn set_process_name(&mut self, thread: ThreadId, name: &str) {
+        let name = self.strings.intern(name);
+        if let Some(t) = self.threads.get_mut(thread.index()) {
+            t.process_name = name;
+        }
+    }
+
+    /// The threads added so far, as (pid, tid).
+    pub fn thread_ids(&self) -> impl Iterator<Item = (ThreadId, i32, i32)> + '_ {
+        self.threads
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (ThreadId::from_index(i), t.pid, t.tid))
+    }
+
+    /// Adds a sample with one weight per sample type (`weights.len()` must equal the number of
+    /// sample types; missing weights count as 0, extra ones are ignored).
+    pub fn add_sample(&mut self, thread: ThreadId, stack: StackId, time_ns: u64, weights: &[i64]) {
+        let Some(t) = self.threads.get_mut(thread.index()) else {
+            return;
+        };
+        t.samples.stack.push(stack);
+        t.samples.time_ns.push(time_ns);
+        for (i, col) in t.samples.weights.iter_mut().enumerate() {
+            col.push(weights.get(i).copied().unwrap_or(0));
+        }
+    }
+
+    /// Adds a sample that carries weight in one sample type only (a perf event).
+    pub fn add_sample_one(
+        &mut self,
+        thread: ThreadId,
+        stack: StackId,
+        time_ns: u64,
+        sample_type: usize,
+        weight: i64,
+    ) {
+        let Some(t) = self.threads.get_mut(thread.index()) else {
+            return;
+        };
+        t.samples.stack.push(stack);
+        t.samples.time_ns.push(time_ns);
+        for (i, col) in t.samples.weights.iter_mut().enumerate() {
+            col.push(if i == sample_type { weight } else { 0 });
+        }
+    }
+
+    /// Adds an instrumented span to a thread.
+    pub fn add_span(
+        &mut self,
+        thread: ThreadId,
+        depth: u16,
+        start_ns: u64,
+        end_ns: u64,
+        name: &str,
+    ) {
+        let name = self.strings.intern(name);
+        if let Some(t) = self.threads.get_mut(thread.index()) {
+            t.spans.push((depth, start_ns, end_ns.max(start_ns), name));
+        }
+    }
+
+    /// Number of samples added so far.
+    pub fn sample_count(&self) -> usize {
+        self.threads.iter().map(|t| t.samples.stack.len()).sum()
+    }
+
+    /// Rebuilds the stack table after symbolization: `expansion(frame)` gives the frames that
+    /// replace `frame`, outermost first (several when inlined functions were expanded, the frame
+    /// itself when it needs no change). Samples are remapped in one pass, and frames no stack
+    /// uses any more are dropped.
+    pub(crate) fn rebuild_stacks(&mut self, expansion: &[Vec<FrameId>]) {
+        let old = std::mem::take(&mut self.stacks);
+        self.stack_index = HashTable::with_capacity(old.len());
+        let mut map = vec![StackId::NONE; old.len()];
+        for s in 0..old.len() {
+            let mut cur = match old.parent[s].get() {
+                Some(p) => map[p.index()],
+                None => StackId::NONE,
+            };
+            let f = old.frame[s];
+            match expansion.get(f.index()) {
+                Some(frames) if !frames.is_empty() => {
+                    for &nf in frames {
+                        cur = self.add_stack(cur, nf);
+                    }
+                }
+                _ => cur = self.add_stack(cur, f),
+            }
+            map[s] = cur;
+        }
+        for t in &mut self.threads {
+            for s in &mut t.samples.stack {
+                if let Some(old) = s.get() {
+                    *s = map[old.index()];
+                }
+            }
+        }
+        self.compact_frames();
+    }
+
+    /// Drops frames that no stack references, renumbering the rest in their old order.
+    fn compact_frames(&mut self) {
+        let mut used = vec![false; self.frames.len()];
+        for f in &self.stacks.frame {
+            used[f.index()] = true;
+        }
+        if used.iter().all(|&u| u) {
+            return;
+        }
+        let old = std::mem::take(&mut self.frames);
+        self.frame_index = HashTable::new();
+        let mut map = vec![FrameId::NONE; old.len()];
+        for i in 0..old.len() {
+            if used[i] {
+                map[i] = self.add_frame(
+                    old.func[i],
+                    old.module[i],
+                    old.address[i],
+                    old.line[i],
+                    old.inline_depth[i],
+                );
+            }
+        }
+        for f in &mut self.stacks.frame {
+            *f = map[f.index()];
+        }
+        // The stack index hashes (parent, frame): rebuild it with the new frame ids.
+        let s = &self.stacks;
+        self.stack_index = HashTable::with_capacity(s.len());
+        for i in 0..s.len() {
+            let h = hash_stack(s.parent[i], s.frame[i]);
+            self.stack_index
+                .insert_unique(h, StackId::from_index(i), |&id| {
+                    hash_stack(s.parent[id.index()], s.frame[id.index()])
+                });
+        }
+    }
+
+    /// Freezes the tables into an immutable [`Profile`]: threads ordered by (pid, tid), samples
+    /// of each thread sorted by time (stable, so equal times keep arrival order), spans by start.
+    /// Frames still unsymbolized get a function named `module+0xaddress`.
+    pub fn freeze(mut self) -> Profile {
+        self.resolve_leftover_frames();
+        let mut order: Vec<usize> = (0..self.threads.len()).collect();
+        order.sort_by_key(|&i| (self.threads[i].pid, self.threads[i].tid));
+        let n_types = self.sample_types.len();
+        let total: usize = self.sample_count();
+        let mut samples = SampleTable {
+            stack: Vec::with_capacity(total),
+            time_ns: Vec::with_capacity(total),
+            weights: vec![Vec::with_capacity(total); n_types],
+        };
+        let mut threads = ThreadTable::default();
+        let mut spans = SpanTable::default();
+        let mut first = u64::MAX;
+        let mut last = 0u64;
+        let mut old_threads: Vec<Option<BuilderThread>> = std::mem::take(&mut self.threads)
+            .into_iter()
+            .map(Some)
+            .collect();
+        for (new_index, &i) in order.iter().enumerate() {
+            let Some(mut t) = old_threads[i].take() else {
+                continue;
+            };
+            let n = t.samples.stack.len();
+            let sorted = t.samples.time_ns.windows(2).all(|w| w[0] <= w[1]);
+            let start = samples.stack.len();
+            if sorted {
+                samples.stack.extend_from_slice(&t.samples.stack);
+                samples.time_ns.extend_from_slice(&t.samples.time_ns);
+                for (c, col) in t.samples.weights.iter().enumerate() {
+                    samples.weights[c].extend_from_slice(col);
+                }
+            } else {
+                let mut perm: Vec<u32> = (0..n as u32).collect();
+                perm.sort_by_key(|&r| t.samples.time_ns[r as usize]);
+                samples
+                    .stack
+                    .extend(perm.iter().map(|&r| t.samples.stack[r as usize]));
+                samples
+                    .time_ns
+                    .extend(perm.iter().map(|&r| t.samples.time_ns[r as usize]));
+                for (c, col) in t.samples.weights.iter().enumerate() {
+                    samples.weights[c].extend(perm.iter().map(|&r| col[r as usize]));
+                }
+            }
+            if let (Some(&a), Some(&b)) = (
+                samples.time_ns[start..].first(),
+                samples.time_ns[start..].last(),
+            ) {
+                first = first.min(a);
+                last = last.max(b);
+            }
+            threads.pid.push(t.pid);
+            threads.tid.push(t.tid);
+            threads.name.push(t.name);
+            threads.process_name.push(t.process_name);
+            threads.sample_start.push(start);
+            threads.sample_end.push(samples.stack.len());
+            t.spans.sort_by_key(|s| (s.1, s.0));
+            threads.span_start.push(spans.len());
+            for (depth, s, e, name) in t.spans {
+                spans.thread.push(ThreadId::from_index(new_index));
+                spans.depth.push(depth);
+                spans.start_ns.push(s);
+                spans.end_ns.push(e);
+                spans.name.push(name);
+            }
+            threads.span_end.push(spans.len());
+        }
+        if self.meta.start_ns.is_none() && first <= last && last > 0 {
+            self.meta.start_ns = Some(first);
+            self.meta.end_ns = Some(last);
+        }
+        Profile {
+            strings: self.strings,
+            modules: self.modules,
+            funcs: self.funcs,
+            frames: self.frames,
+            stacks: self.stacks,
+            threads,
+            sample_types: self.sample_types,
+            samples,
+            spans,
+            meta: self.meta,
+        }
+    }
+
+    /// Gives every frame that is still unsymbolized a function named `module+0xaddress`.
+    pub(crate) fn resolve_leftover_frames(&mut self) {
+        let pending: Vec<usize> = (0..self.frames.len())
+            .filter(|&i| !self.frames.func[i].is_some())
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        let mut expansion: Vec<Vec<FrameId>> = vec![Vec::new(); self.frames.len()];
+        for i in pending {
+            let module = self.frames.module[i];
+            let address = self.frames.address[i];
+            let name = unresolved_name(self, module, address);
+            let name = self.strings.intern(&name);
+            let kind = match module.get().map(|m| self.modules.kind[m.index()]) {
+                Some(ModuleKind::Kernel) => FuncKind::Kernel,
+                _ => FuncKind::Unresolved,
+            };
+            let func = self.add_func(name, module, StrId::NONE, 0, kind);
+            let frame = self.add_frame(func, module, address, 0, 0);
+            expansion[i] = vec![frame];
+        }
+        self.rebuild_stacks(&expansion);
+    }
+}
+
+/// `module+0xaddress` (the module's file name), or `0xaddress` without a module.
+pub(crate) fn unresolved_name(b: &ProfileBuilder, module: ModuleId, address: u64) -> String {
+    match module.get() {
+        Some(m) => format!(
+            "{}+{:#x}",
+            b.strings.get(b.modules.name[m.index()]),
+            address
+        ),
+        None => format!("{address:#x}"),
+    }
+}

@@ -1,0 +1,119 @@
+//! The profile model: columnar tables shared by every format and every view.
+//!
+//! A [`ProfileBuilder`] is filled by a parser (deduplicating strings, modules, functions,
+//! frames and stacks as it goes), symbolized by [`crate::symbols`], then frozen into an
+//! immutable [`Profile`] that is cheap to share across threads in an `Arc`.
+//!
+//! ```
+//! use stacklens_core::model::{FuncKind, ModuleId, ProfileBuilder, Unit};
+//!
+//! let mut b = ProfileBuilder::new("example");
+//! let cpu = b.add_sample_type("cpu", Unit::Count);
+//! let t = b.add_thread(1, 1);
+//! let main = b.add_named_frame("main", ModuleId::NONE, FuncKind::Native);
+//! let work = b.add_named_frame("work", ModuleId::NONE, FuncKind::Native);
+//! let stack = b.add_stack_root_first([main, work]);
+//! b.add_sample_one(t, stack, 0, cpu, 1);
+//! b.add_sample_one(t, stack, 1, cpu, 1);
+//! let p = b.freeze();
+//! assert_eq!(p.stacks.len(), 2); // main, main;work: deduplicated
+//! assert_eq!(p.samples.len(), 2);
+//! ```
+
+mod builder;
+mod ids;
+mod strings;
+mod tables;
+
+pub use builder::ProfileBuilder;
+pub(crate) use builder::unresolved_name;
+pub use ids::*;
+pub use strings::StringTable;
+pub use tables::*;
+
+/// An immutable, symbolized profile. See the module docs for the tables.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub strings: StringTable,
+    pub modules: ModuleTable,
+    pub funcs: FuncTable,
+    pub frames: FrameTable,
+    pub stacks: StackTable,
+    pub threads: ThreadTable,
+    pub sample_types: Vec<SampleType>,
+    pub samples: SampleTable,
+    pub spans: SpanTable,
+    pub meta: Meta,
+}
+
+impl Profile {
+    /// A string of the string table.
+    pub fn str(&self, id: StrId) -> &str {
+        self.strings.get(id)
+    }
+
+    /// A function's name.
+    pub fn func_name(&self, f: FuncId) -> &str {
+        self.funcs
+            .name
+            .get(f.index())
+            .map_or("", |&s| self.strings.get(s))
+    }
+
+    /// The file name of a function's module ("" without a module).
+    pub fn func_module_name(&self, f: FuncId) -> &str {
+        match self.funcs.module.get(f.index()).and_then(|m| m.get()) {
+            Some(m) => self.strings.get(self.modules.name[m.index()]),
+            None => "",
+        }
+    }
+
+    /// The function of a stack's top frame.
+    pub fn stack_func(&self, s: StackId) -> FuncId {
+        self.frames.func[self.stacks.frame[s.index()].index()]
+    }
+
+    /// Index of a sample type by name: an exact match first, then a match of the part before
+    /// perf's modifiers (`cpu-clock` finds `cpu-clock:u`), case-insensitively.
+    pub fn sample_type_index(&self, name: &str) -> Option<usize> {
+        let types = &self.sample_types;
+        types.iter().position(|t| t.name == name).or_else(|| {
+            let base = |s: &str| s.split(':').next().unwrap_or(s).to_ascii_lowercase();
+            let want = base(name);
+            types.iter().position(|t| base(&t.name) == want)
+        })
+    }
+
+    /// The sample type shown by default: the first one that has any weight.
+    pub fn default_sample_type(&self) -> usize {
+        (0..self.sample_types.len())
+            .find(|&i| self.samples.weights[i].iter().any(|&w| w != 0))
+            .unwrap_or(0)
+    }
+
+    /// Number of samples with a non-zero weight in `sample_type`.
+    pub fn sample_count(&self, sample_type: usize) -> usize {
+        self.samples
+            .weights
+            .get(sample_type)
+            .map_or(0, |w| w.iter().filter(|&&x| x != 0).count())
+    }
+
+    /// A thread's display name: `name (tid)` or `process (pid/tid)`.
+    pub fn thread_label(&self, t: ThreadId) -> String {
+        let i = t.index();
+        let name = self.threads.name[i]
+            .get()
+            .map(|s| self.strings.get(s))
+            .unwrap_or("");
+        let name = if name.is_empty() {
+            self.threads.process_name[i]
+                .get()
+                .map(|s| self.strings.get(s))
+                .unwrap_or("?")
+        } else {
+            name
+        };
+        format!("{} ({}/{})", name, self.threads.pid[i], self.threads.tid[i])
+    }
+}

@@ -1,0 +1,291 @@
+//! The columnar tables of a profile.
+//!
+//! Each table is a struct of equal-length `Vec`s (struct of arrays): a row is an index, and a
+//! pass over one column touches only that column's memory. Tables are filled by the
+//! [`ProfileBuilder`](super::ProfileBuilder), which deduplicates rows, and are read-only in a
+//! frozen [`Profile`](super::Profile).
+
+use super::ids::*;
+use serde::{Deserialize, Serialize};
+
+/// What a module is; decides how its addresses are symbolized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ModuleKind {
+    /// An ELF executable or shared library on disk.
+    Native,
+    /// The kernel image (`[kernel.kallsyms]`); addresses are absolute.
+    Kernel,
+    /// The vDSO page the kernel maps into each process.
+    Vdso,
+    /// Anonymous executable memory (JIT code).
+    Jit,
+    /// A module whose addresses could not be attributed to any mapping.
+    Unknown,
+    /// Not backed by machine code (interpreted or instrumented frames).
+    Virtual,
+}
+
+/// Modules: binaries, shared libraries, the kernel. From MMAP records or pprof mappings.
+#[derive(Clone, Debug, Default)]
+pub struct ModuleTable {
+    /// Full path as recorded (e.g. `/usr/lib/x86_64-linux-gnu/libc.so.6`).
+    pub path: Vec<StrId>,
+    /// File name: the last path component; part of a function's identity across profiles.
+    pub name: Vec<StrId>,
+    /// Build-id as lowercase hex, or `StrId::NONE`.
+    pub build_id: Vec<StrId>,
+    /// Start address of the first mapping seen (runtime address).
+    pub start: Vec<u64>,
+    /// End address of the first mapping seen.
+    pub end: Vec<u64>,
+    /// File offset of the first mapping seen.
+    pub file_offset: Vec<u64>,
+    pub kind: Vec<ModuleKind>,
+}
+
+impl ModuleTable {
+    pub fn len(&self) -> usize {
+        self.path.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.path.is_empty()
+    }
+}
+
+/// What kind of code a function is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FuncKind {
+    Native,
+    Kernel,
+    Jit,
+    Interpreted,
+    Instrumented,
+    /// An address that could not be symbolized; the name is `module+0xoffset`.
+    Unresolved,
+}
+
+/// Functions. Identity within a profile is (name, module, file); across profiles (for diffs)
+/// it is (name, module file name).
+#[derive(Clone, Debug, Default)]
+pub struct FuncTable {
+    pub name: Vec<StrId>,
+    /// `ModuleId::NONE` for functions without a module (folded stacks, interpreted code).
+    pub module: Vec<ModuleId>,
+    /// Source file, or `StrId::NONE`.
+    pub file: Vec<StrId>,
+    /// First line of the function, 0 when unknown.
+    pub start_line: Vec<u32>,
+    pub kind: Vec<FuncKind>,
+}
+
+impl FuncTable {
+    pub fn len(&self) -> usize {
+        self.name.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.name.is_empty()
+    }
+}
+
+/// Frames: one row per distinct code location.
+///
+/// An address frame from a native profile starts with `func == FuncId::NONE` and an address
+/// relative to its module (a file offset for ELF modules, the absolute address for the kernel);
+/// symbolization replaces it by one frame per inline level: `inline_depth` 0 is the outermost
+/// (the real, non-inlined function), deeper levels are functions inlined into it.
+#[derive(Clone, Debug, Default)]
+pub struct FrameTable {
+    pub func: Vec<FuncId>,
+    pub module: Vec<ModuleId>,
+    pub address: Vec<u64>,
+    /// Source line, 0 when unknown.
+    pub line: Vec<u32>,
+    pub inline_depth: Vec<u16>,
+}
+
+impl FrameTable {
+    pub fn len(&self) -> usize {
+        self.func.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.func.is_empty()
+    }
+}
+
+/// The stacks of the whole profile as one prefix tree.
+///
+/// Row `s` is the stack `parent[s]` with `frame[s]` called on top of it; a root has parent
+/// `StackId::NONE`. Rows are only ever added after their parent, so `parent[s] < s` always: a
+/// single reverse pass over the rows folds every child into its parent, without recursion and
+/// without building child lists.
+#[derive(Clone, Debug, Default)]
+pub struct StackTable {
+    pub parent: Vec<StackId>,
+    pub frame: Vec<FrameId>,
+}
+
+impl StackTable {
+    pub fn len(&self) -> usize {
+        self.parent.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.parent.is_empty()
+    }
+
+    /// Depth of every stack (a root has depth 0), in one forward pass.
+    pub fn depths(&self) -> Vec<u32> {
+        let mut depth = vec![0u32; self.len()];
+        for s in 0..self.len() {
+            if let Some(p) = self.parent[s].get() {
+                depth[s] = depth[p.index()] + 1;
+            }
+        }
+        depth
+    }
+
+    /// Frames of stack `s` from the leaf to the root.
+    pub fn frames_leaf_first(&self, s: StackId) -> impl Iterator<Item = FrameId> + '_ {
+        let mut cur = s;
+        std::iter::from_fn(move || {
+            let i = cur.get()?.index();
+            let f = *self.frame.get(i)?;
+            cur = self.parent[i];
+            Some(f)
+        })
+    }
+}
+
+/// Threads, with the rows of their samples and spans.
+#[derive(Clone, Debug, Default)]
+pub struct ThreadTable {
+    /// Process id; -1 when unknown.
+    pub pid: Vec<i32>,
+    /// Thread id; -1 when unknown.
+    pub tid: Vec<i32>,
+    pub name: Vec<StrId>,
+    pub process_name: Vec<StrId>,
+    /// This thread's samples are rows `sample_start..sample_end` of the sample table.
+    pub sample_start: Vec<usize>,
+    pub sample_end: Vec<usize>,
+    /// This thread's spans are rows `span_start..span_end` of the span table.
+    pub span_start: Vec<usize>,
+    pub span_end: Vec<usize>,
+}
+
+impl ThreadTable {
+    pub fn len(&self) -> usize {
+        self.pid.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.pid.is_empty()
+    }
+    /// Rows of thread `t`'s samples.
+    pub fn samples(&self, t: ThreadId) -> std::ops::Range<usize> {
+        self.sample_start[t.index()]..self.sample_end[t.index()]
+    }
+}
+
+/// The unit of a sample type's weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Time; weights are nanoseconds.
+    Nanoseconds,
+    /// Bytes (heap profiles).
+    Bytes,
+    /// Occurrences of a hardware or software event (cycles, page faults, ...).
+    Events,
+    /// Plain sample counts.
+    Count,
+}
+
+impl Unit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Nanoseconds => "nanoseconds",
+            Unit::Bytes => "bytes",
+            Unit::Events => "events",
+            Unit::Count => "count",
+        }
+    }
+}
+
+/// One kind of measurement carried by every sample (an event of perf, a pprof sample type).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampleType {
+    pub name: String,
+    pub unit: Unit,
+}
+
+/// Samples, grouped by thread and sorted by time inside a thread.
+///
+/// "These threads, this time range" is therefore a set of slices found with two binary searches
+/// per thread. There is one weight column per sample type; a perf sample carries the period of
+/// its own event and 0 in the other columns.
+#[derive(Clone, Debug, Default)]
+pub struct SampleTable {
+    pub stack: Vec<StackId>,
+    /// Nanoseconds on the profile's clock (perf: time since boot); 0 when the format has none.
+    pub time_ns: Vec<u64>,
+    /// `weights[sample_type][row]`.
+    pub weights: Vec<Vec<i64>>,
+}
+
+impl SampleTable {
+    pub fn len(&self) -> usize {
+        self.stack.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.stack.is_empty()
+    }
+}
+
+/// Instrumented intervals (puffin scopes, Chrome trace events): they drive the timeline.
+/// Grouped by thread, sorted by start inside a thread.
+#[derive(Clone, Debug, Default)]
+pub struct SpanTable {
+    pub thread: Vec<ThreadId>,
+    pub depth: Vec<u16>,
+    pub start_ns: Vec<u64>,
+    pub end_ns: Vec<u64>,
+    pub name: Vec<StrId>,
+}
+
+impl SpanTable {
+    pub fn len(&self) -> usize {
+        self.thread.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.thread.is_empty()
+    }
+}
+
+/// Facts about the whole profile.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Meta {
+    /// `perf.data`, `pprof`, ...
+    pub source_format: String,
+    /// The command that was profiled, if recorded.
+    pub command_line: Option<String>,
+    pub hostname: Option<String>,
+    pub os_release: Option<String>,
+    pub arch: Option<String>,
+    /// Version of the recording tool (e.g. perf's).
+    pub recorder_version: Option<String>,
+    pub cpu_desc: Option<String>,
+    pub nr_cpus: Option<u32>,
+    /// Time of the first and last sample on the profile's clock; `None` without timestamps.
+    pub start_ns: Option<u64>,
+    pub end_ns: Option<u64>,
+    /// Samples the recorder reports as lost (ring buffer overruns).
+    pub lost_samples: u64,
+    /// Things the user should know: partial data, skipped records, symbols not found.
+    pub warnings: Vec<String>,
+}
+
+impl Meta {
+    /// Duration between first and last sample.
+    pub fn duration_ns(&self) -> Option<u64> {
+        Some(self.end_ns?.saturating_sub(self.start_ns?))
+    }
+}

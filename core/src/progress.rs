@@ -1,0 +1,84 @@
+//! Progress and cancellation shared between a loading thread and the thread watching it.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+
+/// What a load is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    Reading = 0,
+    Symbolizing = 1,
+    Aggregating = 2,
+    Done = 3,
+}
+
+/// Shared, lock-free progress of one load: `done` of `total` units (bytes while reading,
+/// addresses while symbolizing) in the current phase, and a cancel flag that the loader
+/// checks between records.
+#[derive(Debug, Default)]
+pub struct Progress {
+    done: AtomicU64,
+    total: AtomicU64,
+    phase: AtomicU8,
+    cancelled: AtomicBool,
+}
+
+impl Progress {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Enters `phase` with `total` units of work.
+    pub fn start_phase(&self, phase: Phase, total: u64) {
+        self.phase.store(phase as u8, Ordering::Relaxed);
+        self.total.store(total, Ordering::Relaxed);
+        self.done.store(0, Ordering::Relaxed);
+    }
+
+    /// Sets how much of the current phase is done.
+    pub fn set_done(&self, done: u64) {
+        self.done.store(done, Ordering::Relaxed);
+    }
+
+    /// Adds to how much of the current phase is done.
+    pub fn add_done(&self, n: u64) {
+        self.done.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Relaxed) {
+            0 => Phase::Reading,
+            1 => Phase::Symbolizing,
+            2 => Phase::Aggregating,
+            _ => Phase::Done,
+        }
+    }
+
+    /// Fraction of the current phase done, 0.0 to 1.0.
+    pub fn fraction(&self) -> f32 {
+        let total = self.total.load(Ordering::Relaxed);
+        if total == 0 {
+            return 0.0;
+        }
+        (self.done.load(Ordering::Relaxed) as f64 / total as f64).min(1.0) as f32
+    }
+
+    /// Asks the load to stop; it returns [`Error::Cancelled`](crate::Error::Cancelled).
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// `Err(Cancelled)` once [`cancel`](Self::cancel) was called.
+    pub fn check(&self) -> crate::Result<()> {
+        if self.is_cancelled() {
+            Err(crate::Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,418 @@
+//! One ELF file opened for symbolization: its symbol table (perf's rules for choosing among
+//! aliases and sizing symbols), its loadable segments (file offset → virtual address), its
+//! build-id, and its DWARF sections for line and inline information via addr2line.
+
+use super::demangle::demangle;
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SymbolKind};
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+/// A function symbol: `[start, end)` in the file's virtual addresses.
+#[derive(Clone, Debug)]
+pub struct Symbol {
+    pub start: u64,
+    pub end: u64,
+    /// Demangled name.
+    pub name: String,
+    weak: bool,
+    global: bool,
+}
+
+enum SectionData {
+    Mapped(std::ops::Range<usize>),
+    Owned(Vec<u8>),
+}
+
+/// A mapped ELF file ready for address lookups. `Sync`: share one across threads; DWARF
+/// contexts (which are not `Sync`) are made per thread with [`ElfFile::dwarf_context`].
+pub struct ElfFile {
+    pub path: PathBuf,
+    map: memmap2::Mmap,
+    pub build_id: Option<Vec<u8>>,
+    /// PT_LOAD segments: (file offset, file size, virtual address).
+    segments: Vec<(u64, u64, u64)>,
+    symbols: Vec<Symbol>,
+    little_endian: bool,
+    dwarf: Vec<(gimli::SectionId, SectionData)>,
+    /// File name from `.gnu_debuglink`, naming a separate debug file.
+    pub debuglink: Option<String>,
+    /// True if the symbols came from `.symtab` (not only `.dynsym`).
+    pub has_symtab: bool,
+    /// A separate debug file (same build-id) with the symbol table and DWARF the binary lacks.
+    debug: Option<Box<ElfFile>>,
+}
+
+/// Largest size a compressed debug section may claim, relative to its compressed size; a
+/// hostile header must not make us allocate gigabytes.
+const MAX_DEBUG_SECTION_RATIO: u64 = 100;
+
+/// A frame found for an address, before interning.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundFrame {
+    pub name: String,
+    pub file: Option<String>,
+    pub line: u32,
+}
+
+impl ElfFile {
+    /// Maps and parses `path`. Errors are plain strings for warnings.
+    pub fn open(path: &Path) -> Result<Self, String> {
+        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        // SAFETY: read-only map of a binary; see `formats::load` for the trade-off.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?;
+        let obj = object::File::parse(&map[..]).map_err(|e| format!("not an ELF file: {e}"))?;
+        let build_id = obj.build_id().ok().flatten().map(|b| b.to_vec());
+        let segments = obj
+            .segments()
+            .map(|s| {
+                let (off, size) = s.file_range();
+                (off, size, s.address())
+            })
+            .collect();
+        let (symbols, has_symtab) = collect_symbols(&obj);
+        let debuglink = obj
+            .section_by_name(".gnu_debuglink")
+            .and_then(|s| s.data().ok())
+            .map(|d| crate::formats::bytes::c_str(d).into_owned())
+            .filter(|n| !n.is_empty() && !n.contains('/'));
+        let little_endian = obj.is_little_endian();
+        let mut dwarf = Vec::new();
+        let base = map.as_ptr() as usize;
+        for id in DWARF_SECTIONS {
+            let Some(sec) = obj.section_by_name(id.name()) else {
+                continue;
+            };
+            let Ok(compressed) = sec.compressed_data() else {
+                continue;
+            };
+            let data = if compressed.format == object::CompressionFormat::None {
+                match sec.data() {
+                    Ok(d) if !d.is_empty() => {
+                        let start = d.as_ptr() as usize - base;
+                        SectionData::Mapped(start..start + d.len())
+                    }
+                    _ => continue,
+                }
+            } else {
+                let limit = (compressed.data.len() as u64)
+                    .saturating_mul(MAX_DEBUG_SECTION_RATIO)
+                    .min(4 << 30);
+                if compressed.uncompressed_size > limit {
+                    continue;
+                }
+                match compressed.decompress() {
+                    Ok(Cow::Owned(v)) => SectionData::Owned(v),
+                    Ok(Cow::Borrowed(d)) => SectionData::Owned(d.to_vec()),
+                    Err(_) => continue,
+                }
+            };
+            dwarf.push((id, data));
+        }
+        drop(obj);
+        Ok(Self {
+            path: path.to_path_buf(),
+            map,
+            build_id,
+            segments,
+            symbols,
+            little_endian,
+            dwarf,
+            debuglink,
+            has_symtab,
+            debug: None,
+        })
+    }
+
+    /// Attaches a separate debug file: its symbol table replaces a `.dynsym`-only one, its
+    /// DWARF is used when this file has none. Addresses still map through this file's segments.
+    pub fn attach_debug_file(&mut self, debug: ElfFile) {
+        self.debug = Some(Box::new(debug));
+    }
+
+    /// True if the file needs a separate debug file for full symbols or line information.
+    pub fn wants_debug_file(&self) -> bool {
+        !self.has_symtab || !self.has_dwarf()
+    }
+
+    /// True if the file has DWARF line or inline information.
+    pub fn has_dwarf(&self) -> bool {
+        self.dwarf
+            .iter()
+            .any(|(id, _)| *id == gimli::SectionId::DebugInfo)
+    }
+
+    /// The file whose DWARF to use: this one, or its debug file.
+    fn dwarf_file(&self) -> &ElfFile {
+        match &self.debug {
+            Some(d) if !self.has_dwarf() && d.has_dwarf() => d,
+            _ => self,
+        }
+    }
+
+    /// The symbols to use: this file's `.symtab`, else the debug file's, else `.dynsym`.
+    fn symbol_file(&self) -> &ElfFile {
+        match &self.debug {
+            Some(d) if !self.has_symtab && d.has_symtab => d,
+            _ => self,
+        }
+    }
+
+    fn section(&self, id: gimli::SectionId) -> &[u8] {
+        match self.dwarf.iter().find(|(i, _)| *i == id) {
+            Some((_, SectionData::Mapped(r))) => self.map.get(r.clone()).unwrap_or(&[]),
+            Some((_, SectionData::Owned(v))) => v,
+            None => &[],
+        }
+    }
+
+    /// A DWARF context borrowing this file (one per thread: contexts are not `Sync`).
+    pub fn dwarf_context(
+        &self,
+    ) -> Option<addr2line::Context<gimli::EndianSlice<'_, gimli::RunTimeEndian>>> {
+        let f = self.dwarf_file();
+        if !std::ptr::eq(f, self) {
+            return f.dwarf_context();
+        }
+        if !self.has_dwarf() {
+            return None;
+        }
+        let endian = if self.little_endian {
+            gimli::RunTimeEndian::Little
+        } else {
+            gimli::RunTimeEndian::Big
+        };
+        let dwarf = gimli::Dwarf::load(|id| -> Result<_, gimli::Error> {
+            Ok(gimli::EndianSlice::new(self.section(id), endian))
+        })
+        .ok()?;
+        addr2line::Context::from_dwarf(dwarf).ok()
+    }
+
+    /// The virtual address of a file offset, through the PT_LOAD segment that holds it.
+    pub fn svma(&self, file_offset: u64) -> Option<u64> {
+        self.segments
+            .iter()
+            .find(|&&(off, size, _)| file_offset >= off && file_offset - off < size)
+            .map(|&(off, _, vaddr)| file_offset - off + vaddr)
+    }
+
+    /// The function symbol containing `svma`.
+    pub fn symbol(&self, svma: u64) -> Option<&Symbol> {
+        let symbols = &self.symbol_file().symbols;
+        let i = symbols.partition_point(|s| s.start <= svma);
+        let s = symbols.get(i.checked_sub(1)?)?;
+        (svma < s.end).then_some(s)
+    }
+
+    /// The frames at file offset `file_offset`, outermost first; empty when nothing is known.
+    /// With `inline`, one frame per inlined function; without, only the real function.
+    pub fn frames(
+        &self,
+        ctx: Option<&addr2line::Context<gimli::EndianSlice<'_, gimli::RunTimeEndian>>>,
+        file_offset: u64,
+        inline: bool,
+    ) -> Vec<FoundFrame> {
+        let Some(svma) = self.svma(file_offset) else {
+            return Vec::new();
+        };
+        let sym = self.symbol(svma);
+        let mut out: Vec<FoundFrame> = Vec::new();
+        if let Some(ctx) = ctx {
+            if let Ok(mut it) = ctx.find_frames(svma).skip_all_loads() {
+                // addr2line yields innermost first.
+                let mut depth_guard = 0;
+                while let Ok(Some(f)) = it.next() {
+                    depth_guard += 1;
+                    if depth_guard > 1024 {
+                        break; // inline chains are short; a hostile file must not loop long
+                    }
+                    let name = f
+                        .function
+                        .as_ref()
+                        .and_then(|n| n.raw_name().ok())
+                        .map(|n| demangle(&n));
+                    let (file, line) = match &f.location {
+                        Some(l) => (l.file.map(str::to_string), l.line.unwrap_or(0)),
+                        None => (None, 0),
+                    };
+                    out.push(FoundFrame {
+                        name: name.unwrap_or_default(),
+                        file,
+                        line,
+                    });
+                }
+                out.reverse();
+            }
+        }
+        // Where DWARF has no function name, or none at all, fall back to the symbol table.
+        out.retain(|f| !f.name.is_empty());
+        match (out.first_mut(), sym) {
+            // The real function keeps the symbol-table name (perf shows `foo.constprop.0`, not `foo`).
+            (Some(first), Some(sym)) => first.name = sym.name.clone(),
+            (None, Some(sym)) => out.push(FoundFrame {
+                name: sym.name.clone(),
+                file: None,
+                line: 0,
+            }),
+            (Some(_), None) | (None, None) => {}
+        }
+        if !inline {
+            out.truncate(1);
+        }
+        out
+    }
+}
+
+const DWARF_SECTIONS: [gimli::SectionId; 14] = [
+    gimli::SectionId::DebugAbbrev,
+    gimli::SectionId::DebugAddr,
+    gimli::SectionId::DebugAranges,
+    gimli::SectionId::DebugInfo,
+    gimli::SectionId::DebugLine,
+    gimli::SectionId::DebugLineStr,
+    gimli::SectionId::DebugStr,
+    gimli::SectionId::DebugStrOffsets,
+    gimli::SectionId::DebugRanges,
+    gimli::SectionId::DebugRngLists,
+    gimli::SectionId::DebugLoc,
+    gimli::SectionId::DebugLocLists,
+    gimli::SectionId::DebugTypes,
+    gimli::SectionId::DebugMacinfo,
+];
+
+/// Function symbols from `.symtab`, or `.dynsym` when the file is stripped, chosen and sized
+/// the way `perf report` does so that both tools attribute an address to the same name:
+/// aliases at one address keep one symbol (sized over unsized, strong over weak, global over
+/// local, fewer leading underscores, longer name); a zero-sized symbol extends to the next one.
+fn collect_symbols(obj: &object::File<'_>) -> (Vec<Symbol>, bool) {
+    fn take(
+        obj: &object::File<'_>,
+        syms: &mut Vec<Symbol>,
+        it: &mut dyn Iterator<Item = object::Symbol<'_, '_>>,
+    ) {
+        for s in it {
+            if s.is_undefined() || s.address() == 0 {
+                continue;
+            }
+            // Functions, and (like perf) untyped labels in executable sections, such as the
+            // dynamic loader's `_start`.
+            let in_text = || match s.section() {
+                object::SymbolSection::Section(i) => {
+                    // By flag, not kind: in a separate debug file `.text` is NOBITS.
+                    obj.section_by_index(i).is_ok_and(|sec| match sec.flags() {
+                        object::SectionFlags::Elf { sh_flags, .. } => {
+                            sh_flags.0 & object::elf::SHF_EXECINSTR.0 != 0
+                        }
+                        _ => sec.kind() == object::SectionKind::Text,
+                    })
+                }
+                _ => false,
+            };
+            match s.kind() {
+                SymbolKind::Text => {}
+                SymbolKind::Unknown if in_text() => {}
+                _ => continue,
+            }
+            let Ok(name) = s.name() else { continue };
+            if name.is_empty() || name.starts_with('$') {
+                continue; // ARM/RISC-V mapping symbols name no function
+            }
+            syms.push(Symbol {
+                start: s.address(),
+                end: s.address().saturating_add(s.size()),
+                name: name.to_string(),
+                weak: s.is_weak(),
+                global: s.is_global(),
+            });
+        }
+    }
+    let mut syms: Vec<Symbol> = Vec::new();
+    take(obj, &mut syms, &mut obj.symbols());
+    let has_symtab = !syms.is_empty();
+    if syms.is_empty() {
+        take(obj, &mut syms, &mut obj.dynamic_symbols());
+    }
+    syms.sort_by(|a, b| a.start.cmp(&b.start));
+    let mut out: Vec<Symbol> = Vec::with_capacity(syms.len());
+    for s in syms {
+        match out.last_mut() {
+            Some(last) if last.start == s.start => {
+                if prefer(&s, last) {
+                    *last = s;
+                }
+            }
+            _ => out.push(s),
+        }
+    }
+    for i in 0..out.len() {
+        if out[i].end == out[i].start {
+            out[i].end = match out.get(i + 1) {
+                Some(next) => next.start,
+                None => (out[i].start / 4096 + 1) * 4096 + 4096,
+            };
+        }
+    }
+    for s in &mut out {
+        s.name = demangle(&s.name);
+    }
+    (out, has_symtab)
+}
+
+/// perf's `choose_best_symbol`: true if `a` should replace `b` at the same address.
+fn prefer(a: &Symbol, b: &Symbol) -> bool {
+    let (la, lb) = (a.end - a.start, b.end - b.start);
+    if (la == 0) != (lb == 0) {
+        return la > 0;
+    }
+    if a.weak != b.weak {
+        return !a.weak;
+    }
+    if a.global != b.global {
+        return a.global;
+    }
+    let us = |s: &str| s.bytes().take_while(|&c| c == b'_').count();
+    let (ua, ub) = (us(&a.name), us(&b.name));
+    if ua != ub {
+        return ua < ub;
+    }
+    a.name.len() > b.name.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sym(start: u64, size: u64, name: &str, weak: bool, global: bool) -> Symbol {
+        Symbol {
+            start,
+            end: start + size,
+            name: name.into(),
+            weak,
+            global,
+        }
+    }
+
+    #[test]
+    fn alias_choice_follows_perf() {
+        assert!(prefer(
+            &sym(0, 8, "a", false, true),
+            &sym(0, 0, "b", false, true)
+        ));
+        assert!(prefer(
+            &sym(0, 8, "malloc", false, true),
+            &sym(0, 8, "malloc_w", true, true)
+        ));
+        assert!(prefer(
+            &sym(0, 8, "g", false, true),
+            &sym(0, 8, "l", false, false)
+        ));
+        assert!(prefer(
+            &sym(0, 8, "_x", false, true),
+            &sym(0, 8, "__x", false, true)
+        ));
+        assert!(prefer(
+            &sym(0, 8, "longer", false, true),
+            &sym(0, 8, "short", false, true)
+        ));
+    }
+}

@@ -1,0 +1,147 @@
+//! Kernel symbols from `/proc/kallsyms`, used when the profile was recorded on this machine's
+//! running kernel.
+
+use super::elf::FoundFrame;
+use std::path::Path;
+
+/// Text symbols of the kernel and its modules, sorted by address.
+#[derive(Debug, Default)]
+pub struct Kallsyms {
+    /// (start, end, name, module) with module "" for the kernel image itself.
+    syms: Vec<(u64, u64, String, String)>,
+    /// Address of `_text`: the reference for KASLR relocation.
+    pub text: Option<u64>,
+}
+
+impl Kallsyms {
+    /// Reads a kallsyms file. `None` if it cannot be read or shows no addresses (an
+    /// unprivileged reader sees zeros when `kernel.kptr_restrict` is set).
+    pub fn load(path: &Path) -> Option<Self> {
+        Self::parse(&std::fs::read_to_string(path).ok()?)
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut syms = Vec::new();
+        let mut text_addr = None;
+        for line in text.lines() {
+            let mut it = line.split_ascii_whitespace();
+            let (Some(addr), Some(kind), Some(name)) = (it.next(), it.next(), it.next()) else {
+                continue;
+            };
+            let Ok(addr) = u64::from_str_radix(addr, 16) else {
+                continue;
+            };
+            if name == "_text" {
+                text_addr = Some(addr);
+            }
+            if !matches!(kind, "T" | "t" | "W" | "w") || addr == 0 {
+                continue;
+            }
+            let module = it
+                .next()
+                .unwrap_or("")
+                .trim_matches(|c| c == '[' || c == ']')
+                .to_string();
+            syms.push((addr, addr, name.to_string(), module));
+        }
+        if syms.is_empty() {
+            return None;
+        }
+        syms.sort_by_key(|s| s.0);
+        // kallsyms has no sizes: a symbol ends where the next begins, except at the boundary
+        // between the kernel image and a module (perf rounds up to the next page there).
+        for i in 0..syms.len() {
+            let next = syms.get(i + 1).map(|n| (n.0, n.3.is_empty()));
+            let (start, in_kernel) = (syms[i].0, syms[i].3.is_empty());
+            syms[i].1 = match next {
+                Some((n, next_in_kernel)) if next_in_kernel == in_kernel => n,
+                _ => (start + 4096).next_multiple_of(4096),
+            };
+        }
+        Some(Self {
+            syms,
+            text: text_addr,
+        })
+    }
+
+    /// The symbol containing `addr`.
+    pub fn lookup(&self, addr: u64) -> Option<FoundFrame> {
+        let i = self.syms.partition_point(|s| s.0 <= addr);
+        let (_, end, name, _) = self.syms.get(i.checked_sub(1)?)?;
+        (addr < *end).then(|| FoundFrame {
+            name: name.clone(),
+            file: None,
+            line: 0,
+        })
+    }
+}
+
+/// The running kernel's build-id from `/sys/kernel/notes` (ELF notes: namesz, descsz, type,
+/// name, desc, each padded to 4 bytes; type 3 with name "GNU" is the build-id).
+pub fn running_kernel_build_id() -> Option<Vec<u8>> {
+    let notes = std::fs::read("/sys/kernel/notes").ok()?;
+    parse_build_id_note(&notes)
+}
+
+fn parse_build_id_note(notes: &[u8]) -> Option<Vec<u8>> {
+    use crate::formats::bytes::u32_at;
+    let mut pos = 0usize;
+    while pos + 12 <= notes.len() {
+        let namesz = u32_at(notes, pos)? as usize;
+        let descsz = u32_at(notes, pos + 4)? as usize;
+        let kind = u32_at(notes, pos + 8)?;
+        let name_at = pos + 12;
+        let desc_at = name_at.checked_add(namesz.next_multiple_of(4))?;
+        let end = desc_at.checked_add(descsz.next_multiple_of(4))?;
+        if end > notes.len() {
+            return None;
+        }
+        if kind == 3 && notes.get(name_at..name_at + namesz)?.starts_with(b"GNU") {
+            return Some(notes[desc_at..desc_at + descsz].to_vec());
+        }
+        pos = end;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kallsyms_lookup_and_module_boundary() {
+        let k = Kallsyms::parse(
+            "ffffffff81000000 T _text\nffffffff81000100 t do_one\nffffffff81000200 T do_two\nffffffff81000300 D some_data\nffffffffc0000000 t mod_fn\t[ext4]\n",
+        )
+        .unwrap();
+        assert_eq!(k.text, Some(0xffffffff81000000));
+        assert_eq!(k.lookup(0xffffffff81000150).unwrap().name, "do_one");
+        assert_eq!(k.lookup(0xffffffff81000250).unwrap().name, "do_two");
+        // do_two is the last kernel symbol before the modules: it ends at the next page.
+        assert!(k.lookup(0xffffffff81002000).is_none());
+        assert_eq!(k.lookup(0xffffffffc0000010).unwrap().name, "mod_fn");
+        assert!(k.lookup(0x1000).is_none());
+    }
+
+    #[test]
+    fn restricted_kallsyms_is_unusable() {
+        assert!(Kallsyms::parse("0000000000000000 T _text\n0000000000000000 T foo\n").is_none());
+    }
+
+    #[test]
+    fn build_id_note() {
+        let mut n = Vec::new();
+        n.extend_from_slice(&4u32.to_le_bytes());
+        n.extend_from_slice(&4u32.to_le_bytes());
+        n.extend_from_slice(&1u32.to_le_bytes());
+        n.extend_from_slice(b"Xen\0");
+        n.extend_from_slice(&[0; 4]);
+        n.extend_from_slice(&4u32.to_le_bytes());
+        n.extend_from_slice(&3u32.to_le_bytes());
+        n.extend_from_slice(&3u32.to_le_bytes());
+        n.extend_from_slice(b"GNU\0");
+        n.extend_from_slice(&[1, 2, 3, 0]);
+        assert_eq!(parse_build_id_note(&n), Some(vec![1, 2, 3]));
+        assert_eq!(parse_build_id_note(&n[..20]), None);
+    }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds the sample program and records the committed sample captures with the real `perf`.
+#
+#   sample-profiles/record.sh            rebuild bin/hot and re-record every capture
+#
+# Needs gcc and perf (Debian: linux-perf), and permission to record (root, or
+# kernel.perf_event_paranoid <= 1 for user-space-only events as used here).
+# Each capture gets a `<capture>.perf-report.txt` next to it: `perf report` on the same file at
+# recording time (the reference the tests compare stacklens against, since a clean machine has
+# neither the build-id cache nor the absolute binary path perf would look for).
+set -euo pipefail
+cd "$(dirname "$0")"
+mkdir -p bin
+
+# -O2 with debug info, frame pointers everywhere (gcc drops them in leaf functions unless told not to).
+gcc -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -pthread -o bin/hot src/hot.c
+
+# Slices of work: ~1 s of CPU on the main thread, ~0.5 s on the worker.
+SLICES=${SLICES:-35}
+
+rec() { # rec NAME PERF-RECORD-ARGS...
+  local name=$1; shift
+  perf record -q "$@" -o "$name" -- ./bin/hot "$SLICES" >/dev/null
+  report "$name"
+}
+
+report() { # the reference: self shares per symbol, with sample counts, every row
+  perf report -i "$1" --no-children --sort sym --stdio -n --percent-limit 0 -g none \
+    2>/dev/null >"$1.perf-report.txt"
+}
+
+# 1. frame-pointer callchains, user space only (portable: no kernel symbols needed)
+rec hot.perf.data -e cpu-clock:u -F 999 -g
+# 2. two events in one file: two sample types
+rec hot-2events.perf.data -e cpu-clock:u -e page-faults:u -F 999 -g
+# 3. zstd-compressed records (perf record -z)
+rec hot-zstd.perf.data -e cpu-clock:u -F 999 -g -z
+# 4. DWARF callchains: user registers + 4 KiB stack copies per sample, low rate to stay small
+rec hot-dwarf.perf.data -e cpu-clock:u -F 200 --call-graph dwarf,4096
+# 5. pipe mode (perf record -o -): the streaming header with in-band attribute and feature
+#    records. The program's own stdout must not go into the pipe, hence the `sh -c`.
+perf record -q -e cpu-clock:u -F 999 -g -o - -- sh -c "./bin/hot $SLICES >/dev/null" >hot-pipe.perf.data
+report hot-pipe.perf.data
+
+ls -l *.perf.data bin/hot
