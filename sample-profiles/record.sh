@@ -42,4 +42,5 @@ rec hot-dwarf.perf.data -e cpu-clock:u -F 200 --call-graph dwarf,4096
 perf record -q -e cpu-clock:u -F 999 -g -o - -- sh -c "./bin/hot $SLICES >/dev/null" >hot-pipe.perf.data
 report hot-pipe.perf.data
 
-ls -l *.perf.data bin/hot
+rm -f ./*.perf.data.old
+ls -l ./*.perf.data bin/hot

@@ -240,11 +240,11 @@ pub fn stack_weights(p: &Profile, sel: &Selection) -> StackWeights {
     let stacks = &p.samples.stack;
     let add = |acc: &mut StackWeights, r: std::ops::Range<usize>| {
         for (&s, &w) in stacks[r.clone()].iter().zip(&weights[r]) {
-            if w != 0 {
-                if let Some(i) = s.get() {
-                    acc.weight[i.index()] += w;
-                    acc.count[i.index()] += 1;
-                }
+            if w != 0
+                && let Some(i) = s.get()
+            {
+                acc.weight[i.index()] += w;
+                acc.count[i.index()] += 1;
             }
         }
     };

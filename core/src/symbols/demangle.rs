@@ -3,22 +3,21 @@
 /// The demangled form of `name`, or `name` itself when it is not mangled (or not valid).
 /// Rust hashes are dropped (`foo::bar`, not `foo::bar::h0123abcd`), like perf and pprof do.
 pub fn demangle(name: &str) -> String {
-    if name.starts_with("_R") || name.starts_with("_ZN") || name.starts_with("__ZN") {
-        if let Ok(d) = rustc_demangle::try_demangle(name) {
-            let s = format!("{d:#}");
-            // A C++ name that happens to parse as legacy Rust is left to the C++ demangler
-            // unless it carried a Rust hash.
-            if name.starts_with("_R") || name.contains("17h") {
-                return s;
-            }
+    if (name.starts_with("_R") || name.starts_with("_ZN") || name.starts_with("__ZN"))
+        && let Ok(d) = rustc_demangle::try_demangle(name)
+    {
+        let s = format!("{d:#}");
+        // A C++ name that happens to parse as legacy Rust is left to the C++ demangler
+        // unless it carried a Rust hash.
+        if name.starts_with("_R") || name.contains("17h") {
+            return s;
         }
     }
-    if name.starts_with("_Z") {
-        if let Ok(sym) = cpp_demangle::Symbol::new(name) {
-            if let Ok(s) = sym.demangle() {
-                return s;
-            }
-        }
+    if name.starts_with("_Z")
+        && let Ok(sym) = cpp_demangle::Symbol::new(name)
+        && let Ok(s) = sym.demangle()
+    {
+        return s;
     }
     name.to_string()
 }

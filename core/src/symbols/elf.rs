@@ -217,32 +217,32 @@ impl ElfFile {
         };
         let sym = self.symbol(svma);
         let mut out: Vec<FoundFrame> = Vec::new();
-        if let Some(ctx) = ctx {
-            if let Ok(mut it) = ctx.find_frames(svma).skip_all_loads() {
-                // addr2line yields innermost first.
-                let mut depth_guard = 0;
-                while let Ok(Some(f)) = it.next() {
-                    depth_guard += 1;
-                    if depth_guard > 1024 {
-                        break; // inline chains are short; a hostile file must not loop long
-                    }
-                    let name = f
-                        .function
-                        .as_ref()
-                        .and_then(|n| n.raw_name().ok())
-                        .map(|n| demangle(&n));
-                    let (file, line) = match &f.location {
-                        Some(l) => (l.file.map(str::to_string), l.line.unwrap_or(0)),
-                        None => (None, 0),
-                    };
-                    out.push(FoundFrame {
-                        name: name.unwrap_or_default(),
-                        file,
-                        line,
-                    });
+        if let Some(ctx) = ctx
+            && let Ok(mut it) = ctx.find_frames(svma).skip_all_loads()
+        {
+            // addr2line yields innermost first.
+            let mut depth_guard = 0;
+            while let Ok(Some(f)) = it.next() {
+                depth_guard += 1;
+                if depth_guard > 1024 {
+                    break; // inline chains are short; a hostile file must not loop long
                 }
-                out.reverse();
+                let name = f
+                    .function
+                    .as_ref()
+                    .and_then(|n| n.raw_name().ok())
+                    .map(|n| demangle(&n));
+                let (file, line) = match &f.location {
+                    Some(l) => (l.file.map(str::to_string), l.line.unwrap_or(0)),
+                    None => (None, 0),
+                };
+                out.push(FoundFrame {
+                    name: name.unwrap_or_default(),
+                    file,
+                    line,
+                });
             }
+            out.reverse();
         }
         // Where DWARF has no function name, or none at all, fall back to the symbol table.
         out.retain(|f| !f.name.is_empty());
@@ -332,7 +332,7 @@ fn collect_symbols(obj: &object::File<'_>) -> (Vec<Symbol>, bool) {
     if syms.is_empty() {
         take(obj, &mut syms, &mut obj.dynamic_symbols());
     }
-    syms.sort_by(|a, b| a.start.cmp(&b.start));
+    syms.sort_by_key(|a| a.start);
     let mut out: Vec<Symbol> = Vec::with_capacity(syms.len());
     for s in syms {
         match out.last_mut() {

@@ -110,14 +110,13 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
         warnings.extend(w);
         resolvers.push(r);
     }
-    if let Some(w) = &kernel.warning {
-        if infos
+    if let Some(w) = &kernel.warning
+        && infos
             .iter()
             .zip(&modules)
             .any(|(i, (_, a))| i.kind == ModuleKind::Kernel && !a.is_empty())
-        {
-            warnings.push(w.clone());
-        }
+    {
+        warnings.push(w.clone());
     }
 
     // Resolve every address: modules and chunks in parallel.
@@ -352,16 +351,16 @@ impl Search {
         if opts.use_recorded_paths && info.path.starts_with('/') {
             out.push(PathBuf::from(&info.path));
         }
-        if let (Some(bid), Some(home)) = (&bid, std::env::var_os("HOME")) {
-            if bid.len() > 2 {
-                out.push(
-                    Path::new(&home)
-                        .join(".debug/.build-id")
-                        .join(&bid[..2])
-                        .join(&bid[2..])
-                        .join("elf"),
-                );
-            }
+        if let (Some(bid), Some(home)) = (&bid, std::env::var_os("HOME"))
+            && bid.len() > 2
+        {
+            out.push(
+                Path::new(&home)
+                    .join(".debug/.build-id")
+                    .join(&bid[..2])
+                    .join(&bid[2..])
+                    .join("elf"),
+            );
         }
         out.dedup();
         out
@@ -510,10 +509,10 @@ fn resolver_for(
             }
         }
         let mut elf = elf;
-        if elf.wants_debug_file() {
-            if let Some(debug) = find_debug_file(&elf, &path, opts) {
-                elf.attach_debug_file(debug);
-            }
+        if elf.wants_debug_file()
+            && let Some(debug) = find_debug_file(&elf, &path, opts)
+        {
+            elf.attach_debug_file(debug);
         }
         return (Resolver::Elf(Box::new(elf)), Vec::new());
     }

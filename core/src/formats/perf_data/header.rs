@@ -27,9 +27,9 @@
 //! | 24 | 8 | sample_type: bit set of the fields each SAMPLE record carries |
 //! | 32 | 8 | read_format |
 //! | 40 | 8 | flags (bit 5 exclude_kernel, 4 exclude_user, 10 freq, 18 sample_id_all, ...) |
-//! | 72 | 8 | branch_sample_type (attr v2+) |
-//! | 80 | 8 | sample_regs_user (attr v3+) |
-//! | 88 | 4 | sample_stack_user (attr v3+) |
+//! | 72 | 8 | branch_sample_type (attr v2+; not read yet) |
+//! | 80 | 8 | sample_regs_user (attr v3+; not read yet) |
+//! | 88 | 4 | sample_stack_user (attr v3+; not read yet) |
 
 use super::super::bytes::{Cursor, c_str, hex, u16_at, u32_at, u64_at};
 use crate::{Error, Result};
@@ -40,7 +40,8 @@ pub const MAGIC_BIG_ENDIAN: &[u8; 8] = b"2ELIFREP";
 pub const FILE_HEADER_SIZE: u64 = 104;
 pub const PIPE_HEADER_SIZE: u64 = 16;
 
-// sample_type bits
+// sample_type bits (the fields a SAMPLE record carries, in this order up to the callchain;
+// after it come RAW, BRANCH_STACK, REGS_USER, STACK_USER, ... which stacklens does not read yet)
 pub const SAMPLE_IP: u64 = 1 << 0;
 pub const SAMPLE_TID: u64 = 1 << 1;
 pub const SAMPLE_TIME: u64 = 1 << 2;
@@ -51,21 +52,8 @@ pub const SAMPLE_ID: u64 = 1 << 6;
 pub const SAMPLE_CPU: u64 = 1 << 7;
 pub const SAMPLE_PERIOD: u64 = 1 << 8;
 pub const SAMPLE_STREAM_ID: u64 = 1 << 9;
-pub const SAMPLE_RAW: u64 = 1 << 10;
-pub const SAMPLE_BRANCH_STACK: u64 = 1 << 11;
-pub const SAMPLE_REGS_USER: u64 = 1 << 12;
 pub const SAMPLE_STACK_USER: u64 = 1 << 13;
-pub const SAMPLE_WEIGHT: u64 = 1 << 14;
-pub const SAMPLE_DATA_SRC: u64 = 1 << 15;
 pub const SAMPLE_IDENTIFIER: u64 = 1 << 16;
-pub const SAMPLE_TRANSACTION: u64 = 1 << 17;
-pub const SAMPLE_REGS_INTR: u64 = 1 << 18;
-pub const SAMPLE_PHYS_ADDR: u64 = 1 << 19;
-pub const SAMPLE_AUX: u64 = 1 << 20;
-pub const SAMPLE_CGROUP: u64 = 1 << 21;
-pub const SAMPLE_DATA_PAGE_SIZE: u64 = 1 << 22;
-pub const SAMPLE_CODE_PAGE_SIZE: u64 = 1 << 23;
-pub const SAMPLE_WEIGHT_STRUCT: u64 = 1 << 24;
 
 // read_format bits
 pub const FORMAT_TOTAL_TIME_ENABLED: u64 = 1 << 0;
@@ -78,11 +66,7 @@ pub const FORMAT_LOST: u64 = 1 << 4;
 const FLAG_EXCLUDE_USER: u64 = 1 << 4;
 const FLAG_EXCLUDE_KERNEL: u64 = 1 << 5;
 const FLAG_EXCLUDE_HV: u64 = 1 << 6;
-pub const FLAG_FREQ: u64 = 1 << 10;
 const FLAG_SAMPLE_ID_ALL: u64 = 1 << 18;
-
-// branch_sample_type bit that adds a hw_idx word to branch stacks
-const BRANCH_HW_INDEX: u64 = 1 << 17;
 
 pub const TYPE_HARDWARE: u32 = 0;
 pub const TYPE_SOFTWARE: u32 = 1;
@@ -190,9 +174,6 @@ pub struct Attr {
     pub sample_type: u64,
     pub read_format: u64,
     pub flags: u64,
-    pub branch_sample_type: u64,
-    pub sample_regs_user: u64,
-    pub sample_regs_intr: u64,
     pub name: Option<String>,
     pub ids: Vec<u64>,
 }
@@ -224,9 +205,6 @@ impl Attr {
             sample_type: g(24),
             read_format: g(32),
             flags: g(40),
-            branch_sample_type: g(72),
-            sample_regs_user: g(80),
-            sample_regs_intr: g(96),
             name: None,
             ids: Vec::new(),
         })
@@ -299,10 +277,6 @@ impl Attr {
         }
     }
 
-    pub fn branch_hw_index(&self) -> bool {
-        self.branch_sample_type & BRANCH_HW_INDEX != 0
-    }
-
     /// The event name perf would show: from EVENT_DESC when present, else from type and config
     /// plus perf's `:u`/`:k` modifiers.
     pub fn display_name(&self) -> String {
@@ -356,7 +330,6 @@ impl Attr {
 
 /// Feature section ids (perf's `HEADER_*`).
 pub mod feature {
-    pub const TRACING_DATA: u32 = 1;
     pub const BUILD_ID: u32 = 2;
     pub const HOSTNAME: u32 = 3;
     pub const OSRELEASE: u32 = 4;

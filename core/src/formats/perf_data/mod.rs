@@ -23,6 +23,7 @@
 mod header;
 mod maps;
 mod records;
+pub mod synth;
 
 use self::header::*;
 use self::maps::{AddressSpace, Mapping};
@@ -344,15 +345,14 @@ impl<'a> PerfData<'a> {
                 }
             },
         )?;
-        if sideband {
-            if let Some(d) = &decomp {
-                if d.leftover() > 0 {
-                    b.warn(format!(
-                        "the compressed records end inside a record ({} bytes left over)",
-                        d.leftover()
-                    ));
-                }
-            }
+        if sideband
+            && let Some(d) = &decomp
+            && d.leftover() > 0
+        {
+            b.warn(format!(
+                "the compressed records end inside a record ({} bytes left over)",
+                d.leftover()
+            ));
         }
         Ok(trunc)
     }
@@ -825,13 +825,81 @@ impl<'a> PerfData<'a> {
                 c.stack_user_samples
             ));
         }
-        if let Some((first, last)) = self.features.sample_time {
-            if first > 0 && last >= first {
-                b.meta.start_ns = Some(first);
-                b.meta.end_ns = Some(last);
-            }
+        if let Some((first, last)) = self.features.sample_time
+            && first > 0
+            && last >= first
+        {
+            b.meta.start_ns = Some(first);
+            b.meta.end_ns = Some(last);
         }
     }
+}
+
+/// What a bare decode pass saw: see [`decode_samples`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DecodeStats {
+    pub records: u64,
+    pub samples: u64,
+    /// Callchain entries over all samples.
+    pub frames: u64,
+    /// Sum of ips and times, so the work cannot be optimized away.
+    pub checksum: u64,
+}
+
+/// Walks a file-mode perf.data and decodes every (uncompressed) SAMPLE record's fields without
+/// building a profile: the record-walk half of the parser, for benchmarks against other
+/// readers of the format.
+pub fn decode_samples(data: &[u8]) -> Result<DecodeStats> {
+    let header = FileHeader::parse(data)?;
+    let mut p = PerfData {
+        data,
+        header,
+        attrs: Vec::new(),
+        id_to_attr: FxHashMap::default(),
+        attr_type: Vec::new(),
+        features: Features::default(),
+        pipe_build_ids: Vec::new(),
+        mmaps: Vec::new(),
+        comms: FxHashMap::default(),
+        space: AddressSpace::default(),
+        kernel_module: ModuleId::NONE,
+        unknown_module: ModuleId::NONE,
+        guest_module: ModuleId::NONE,
+        counts: Counts::default(),
+        decompression_limit: 0,
+        frames: Vec::new(),
+        last_thread: None,
+    };
+    if p.header.pipe {
+        return Err(Error::Unsupported(
+            "decode_samples reads file-mode perf.data".into(),
+        ));
+    }
+    p.read_file_attrs()?;
+    let range = p.data_range(&mut ProfileBuilder::new("perf.data"))?;
+    let mut st = DecodeStats::default();
+    records::walk(
+        &data[range.clone()],
+        range.start as u64,
+        false,
+        &Progress::new(),
+        |rec| {
+            st.records += 1;
+            if rec.kind == records::SAMPLE
+                && let Some(ai) = p.attr_of_sample(rec.bytes)
+                && let Ok(s) = decode_sample(&p.attrs[ai], rec.bytes)
+            {
+                st.samples += 1;
+                st.frames += (s.callchain.len() / 8) as u64;
+                st.checksum = st
+                    .checksum
+                    .wrapping_add(s.ip.unwrap_or(0))
+                    .wrapping_add(s.time);
+            }
+            Ok(())
+        },
+    )?;
+    Ok(st)
 }
 
 /// The bytes of a section, if it lies inside `data`.

@@ -48,8 +48,6 @@ pub struct Record<'a> {
     pub bytes: &'a [u8],
     /// File offset of the record, or of the compressed record that contained it.
     pub offset: u64,
-    /// True when the record came out of a compressed record.
-    pub decompressed: bool,
 }
 
 /// Why a walk stopped before the end of its byte range.
@@ -73,7 +71,7 @@ pub fn walk<'a>(
     let mut n = 0u32;
     while pos < data.len() {
         n = n.wrapping_add(1);
-        if n % 4096 == 0 {
+        if n.is_multiple_of(4096) {
             progress.check()?;
             progress.set_done(base + pos as u64);
         }
@@ -118,7 +116,6 @@ pub fn walk<'a>(
             misc,
             bytes,
             offset,
-            decompressed: false,
         })?;
         let next = (pos as u64)
             .saturating_add(size as u64)
@@ -234,7 +231,6 @@ impl Decompressor {
                 misc,
                 bytes,
                 offset,
-                decompressed: true,
             })?;
             pos += size;
         }

@@ -228,7 +228,10 @@ fn truncated_copies_fail_cleanly_or_load_partially() {
                     let msg = e.to_string();
                     assert!(
                         e.offset().is_some()
-                            || matches!(e, crate::Error::Empty | crate::Error::UnknownFormat { .. }),
+                            || matches!(
+                                e,
+                                crate::Error::Empty | crate::Error::UnknownFormat { .. }
+                            ),
                         "{name} cut at {cut}: error without an offset: {msg}"
                     );
                 }
