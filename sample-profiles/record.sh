@@ -14,11 +14,14 @@ mkdir -p bin
 
 # -O2 with debug info, frame pointers everywhere (gcc drops them in leaf functions unless told not to).
 gcc -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -pthread -o bin/hot src/hot.c
+# The C++ sample: namespaces, a template member, two file-local functions of the same name.
+g++ -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -o bin/hotpp \
+  src/cpp/main.cpp src/cpp/a.cpp src/cpp/b.cpp
 
 # Slices of work: ~1 s of CPU on the main thread, ~0.5 s on the worker.
 SLICES=${SLICES:-35}
 
-rec() { # rec NAME PERF-RECORD-ARGS...
+rec() { # rec NAME PERF-RECORD-ARGS...   (records bin/hot)
   local name=$1; shift
   perf record -q "$@" -o "$name" -- ./bin/hot "$SLICES" >/dev/null
   report "$name"
@@ -41,6 +44,9 @@ rec hot-dwarf.perf.data -e cpu-clock:u -F 200 --call-graph dwarf,4096
 #    records. The program's own stdout must not go into the pipe, hence the `sh -c`.
 perf record -q -e cpu-clock:u -F 999 -g -o - -- sh -c "./bin/hot $SLICES >/dev/null" >hot-pipe.perf.data
 report hot-pipe.perf.data
+# 6. the C++ program (about 0.9 s on one thread)
+perf record -q -e cpu-clock:u -F 999 -g -o hotpp.perf.data -- ./bin/hotpp 80 >/dev/null
+report hotpp.perf.data
 
 rm -f ./*.perf.data.old
-ls -l ./*.perf.data bin/hot
+ls -l ./*.perf.data bin/hot bin/hotpp

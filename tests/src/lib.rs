@@ -140,21 +140,50 @@ pub fn parse_perf_report(text: &str) -> Vec<PerfEvent> {
     out
 }
 
-/// Our self percentage per function name (functions of the same name in several modules are
-/// added up, as `perf report --sort sym` merges by name).
+/// A C++ name without its parameter list and qualifiers, as `perf report` shows names
+/// (`helper(unsigned long)` → `helper`, `operator()(int) const` → `operator()`). Other names are
+/// returned as they are.
+pub fn strip_params(name: &str) -> &str {
+    let mut s = name.trim_end();
+    for q in [" const", " volatile", " &&", " &"] {
+        s = s.strip_suffix(q).unwrap_or(s);
+    }
+    if !s.ends_with(')') {
+        return name;
+    }
+    let mut depth = 0i32;
+    for (i, c) in s.char_indices().rev() {
+        match c {
+            ')' => depth += 1,
+            '(' => {
+                depth -= 1;
+                if depth == 0 {
+                    return &s[..i];
+                }
+            }
+            _ => {}
+        }
+    }
+    name
+}
+
+/// Our self percentage per function name as perf shows it (parameters stripped; functions of
+/// the same name in several modules or files are added up, as the comparison with perf's rows
+/// below adds up perf's rows of the same name).
 pub fn self_percent_by_name(report: &serde_json::Value) -> std::collections::HashMap<String, f64> {
     let mut m = std::collections::HashMap::new();
     for f in report["functions"].as_array().expect("functions array") {
-        let name = f["name"].as_str().unwrap_or("").to_string();
+        let name = strip_params(f["name"].as_str().unwrap_or("")).to_string();
         *m.entry(name).or_insert(0.0) += f["self_percent"].as_f64().unwrap_or(0.0);
     }
     m
 }
 
 /// Compares a `stacklens report --format json` with perf's section for the same event: exact
-/// sample total, and the self share of each of perf's top `top` symbols within `tolerance`
-/// percentage points. Rows perf could not symbolize (`0x…`) are skipped. Returns the compared
-/// (symbol, perf %, stacklens %) rows.
+/// sample total, and the self share of each symbol among perf's top `top` rows within
+/// `tolerance` percentage points (rows of the same name, e.g. two file-local functions, are
+/// added up on both sides). Rows perf could not symbolize (`0x…`) are skipped. Returns the
+/// compared (symbol, perf %, stacklens %) rows.
 pub fn assert_agrees_with_perf(
     report: &serde_json::Value,
     perf: &PerfEvent,
@@ -168,8 +197,16 @@ pub fn assert_agrees_with_perf(
         "{what}: sample total (stacklens vs perf report)"
     );
     let ours = self_percent_by_name(report);
+    let mut theirs: Vec<(String, f64)> = Vec::new();
+    for (sym, pct, _) in &perf.rows {
+        match theirs.iter_mut().find(|(s, _)| s == sym) {
+            Some(e) => e.1 += pct,
+            None => theirs.push((sym.clone(), *pct)),
+        }
+    }
+    let top_names: Vec<&String> = perf.rows.iter().take(top).map(|(s, _, _)| s).collect();
     let mut compared = Vec::new();
-    for (sym, pct, _) in perf.rows.iter().take(top) {
+    for (sym, pct) in theirs.iter().filter(|(s, _)| top_names.contains(&s)) {
         if sym.starts_with("0x") {
             continue;
         }
@@ -186,4 +223,31 @@ pub fn assert_agrees_with_perf(
         compared.push((sym.clone(), *pct, mine));
     }
     compared
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_params;
+
+    #[test]
+    fn params_are_stripped_like_perf_shows_names() {
+        assert_eq!(
+            strip_params("helper(unsigned long, unsigned long)"),
+            "helper"
+        );
+        assert_eq!(
+            strip_params("geo::Accumulator<unsigned long>::step(unsigned long)"),
+            "geo::Accumulator<unsigned long>::step"
+        );
+        assert_eq!(
+            strip_params("Foo::operator()(int) const"),
+            "Foo::operator()"
+        );
+        assert_eq!(strip_params("f(void (*)(int))"), "f");
+        assert_eq!(strip_params("leaf_a"), "leaf_a");
+        assert_eq!(
+            strip_params("core::ptr::drop_in_place<alloc::vec::Vec<u8>>"),
+            "core::ptr::drop_in_place<alloc::vec::Vec<u8>>"
+        );
+    }
 }

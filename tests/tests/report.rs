@@ -5,12 +5,13 @@ use stacklens_tests::*;
 use std::process::Command;
 
 /// Captures made by sample-profiles/record.sh, each with `perf report` output saved next to it.
-const CAPTURES: [&str; 5] = [
+const CAPTURES: [&str; 6] = [
     "hot.perf.data",
     "hot-2events.perf.data",
     "hot-zstd.perf.data",
     "hot-dwarf.perf.data",
     "hot-pipe.perf.data",
+    "hotpp.perf.data",
 ];
 
 #[test]
@@ -44,14 +45,19 @@ fn committed_captures_agree_with_perf_report() {
                     "{name} {}: system libraries differ from the recording machine; comparing totals and program symbols",
                     ev.event
                 );
+                // The program's own functions: those stacklens places in bin/hot or bin/hotpp.
+                let program: Vec<String> = report["functions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|f| f["module"] == "hot" || f["module"] == "hotpp")
+                    .map(|f| strip_params(f["name"].as_str().unwrap()).to_string())
+                    .collect();
                 let hot_only = PerfEvent {
                     rows: ev
                         .rows
                         .iter()
-                        .filter(|(s, _, _)| {
-                            ["leaf_a", "leaf_b", "leaf_c", "recurse", "main", "main_work"]
-                                .contains(&s.as_str())
-                        })
+                        .filter(|(s, _, _)| program.contains(s))
                         .cloned()
                         .collect(),
                     ..ev.clone()
@@ -106,6 +112,23 @@ fn the_known_cost_profile_shows() {
     let recurse = funcs.iter().find(|f| f["name"] == "recurse").unwrap();
     // Recursion 9 deep counts once: total == self for the bottom-heavy recursion.
     assert_eq!(recurse["total"], recurse["self"]);
+    // Full stacks: every hot function keeps its caller (the sample program gives leaf
+    // functions a frame pointer), so main_work and worker_main hold their threads' time.
+    let total = |name: &str| {
+        funcs.iter().find(|f| f["name"] == name).unwrap()["total_percent"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        (total("main_work") - 66.7).abs() < 4.0,
+        "main_work {}",
+        total("main_work")
+    );
+    assert!(
+        (total("worker_main") - 33.3).abs() < 4.0,
+        "worker_main {}",
+        total("worker_main")
+    );
     let main = funcs.iter().find(|f| f["name"] == "main").unwrap();
     assert!(main["total_percent"].as_f64().unwrap() > 60.0);
     assert!(main["file"].as_str().unwrap().ends_with("hot.c"));
@@ -117,6 +140,50 @@ fn the_known_cost_profile_shows() {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     assert_eq!(threads, ["hot", "worker"]);
+}
+
+#[test]
+fn cpp_functions_are_demangled_and_same_named_statics_stay_apart() {
+    // hotpp: work_a -> helper (a.cpp) 2 units, work_b -> helper (b.cpp) 1 unit,
+    // geo::Accumulator<unsigned long>::step 1 unit.
+    let r = stacklens_json(&[
+        "report",
+        "sample-profiles/hotpp.perf.data",
+        "--symbols",
+        "sample-profiles/bin",
+        "--format",
+        "json",
+    ]);
+    let f = r["functions"].as_array().unwrap();
+    let helpers: Vec<_> = f
+        .iter()
+        .filter(|x| x["name"] == "helper(unsigned long, unsigned long)")
+        .collect();
+    assert_eq!(helpers.len(), 2, "two file-local helpers: {f:#?}");
+    let mut files: Vec<&str> = helpers
+        .iter()
+        .map(|h| h["file"].as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["a.cpp", "b.cpp"]);
+    let share = |file: &str| {
+        helpers
+            .iter()
+            .find(|h| h["file"].as_str().unwrap().ends_with(file))
+            .unwrap()["self_percent"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!((share("a.cpp") - 50.0).abs() < 4.0 && (share("b.cpp") - 25.0).abs() < 4.0);
+    let step = f
+        .iter()
+        .find(|x| x["name"] == "geo::Accumulator<unsigned long>::step(unsigned long)")
+        .unwrap();
+    assert!((step["self_percent"].as_f64().unwrap() - 25.0).abs() < 4.0);
+    assert!(
+        f.iter()
+            .any(|x| x["name"] == "geo::work_a(unsigned long, unsigned long)")
+    );
 }
 
 #[test]

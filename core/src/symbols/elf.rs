@@ -52,6 +52,9 @@ pub struct FoundFrame {
     pub name: String,
     pub file: Option<String>,
     pub line: u32,
+    /// For the outermost frame: the start of its symbol, which tells apart two functions of
+    /// the same name (static functions of different source files).
+    pub symbol_start: Option<u64>,
 }
 
 impl ElfFile {
@@ -240,6 +243,7 @@ impl ElfFile {
                     name: name.unwrap_or_default(),
                     file,
                     line,
+                    symbol_start: None,
                 });
             }
             out.reverse();
@@ -248,11 +252,15 @@ impl ElfFile {
         out.retain(|f| !f.name.is_empty());
         match (out.first_mut(), sym) {
             // The real function keeps the symbol-table name (perf shows `foo.constprop.0`, not `foo`).
-            (Some(first), Some(sym)) => first.name = sym.name.clone(),
+            (Some(first), Some(sym)) => {
+                first.name = sym.name.clone();
+                first.symbol_start = Some(sym.start);
+            }
             (None, Some(sym)) => out.push(FoundFrame {
                 name: sym.name.clone(),
                 file: None,
                 line: 0,
+                symbol_start: Some(sym.start),
             }),
             (Some(_), None) | (None, None) => {}
         }

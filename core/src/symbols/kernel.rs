@@ -67,11 +67,12 @@ impl Kallsyms {
     /// The symbol containing `addr`.
     pub fn lookup(&self, addr: u64) -> Option<FoundFrame> {
         let i = self.syms.partition_point(|s| s.0 <= addr);
-        let (_, end, name, _) = self.syms.get(i.checked_sub(1)?)?;
+        let (start, end, name, _) = self.syms.get(i.checked_sub(1)?)?;
         (addr < *end).then(|| FoundFrame {
             name: name.clone(),
             file: None,
             line: 0,
+            symbol_start: Some(*start),
         })
     }
 }

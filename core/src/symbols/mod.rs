@@ -164,15 +164,37 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
     progress.check()?;
 
     // Intern the results (sequential: the builder's tables are not shared).
+    //
+    // A function's source file must not depend on which of its addresses was looked up (some
+    // addresses have no line information), or one function would split into two. So the file
+    // of a function is the first one any of its addresses reported, keyed by module, name and,
+    // for real (outermost) functions, the symbol's start address.
+    type FileKey<'a> = (ModuleId, &'a str, u64);
+    let key = |module: ModuleId, f: &FoundFrame| -> (ModuleId, u64) {
+        (module, f.symbol_start.unwrap_or(u64::MAX))
+    };
+    let mut file_of: FxHashMap<FileKey<'_>, &str> = FxHashMap::default();
+    for ((mi, _), out) in jobs.iter().zip(&results) {
+        let module = modules[*mi].0;
+        for (_, found) in out {
+            for f in found {
+                if let Some(file) = f.file.as_deref() {
+                    let (m, start) = key(module, f);
+                    file_of.entry((m, f.name.as_str(), start)).or_insert(file);
+                }
+            }
+        }
+    }
     let mut expansion: Vec<Vec<FrameId>> = vec![Vec::new(); b.frames.len()];
     let mut unresolved: FxHashMap<ModuleId, usize> = FxHashMap::default();
-    for ((mi, _), out) in jobs.iter().zip(results) {
+    for ((mi, _), out) in jobs.iter().zip(&results) {
         let module = modules[*mi].0;
         let kernel_module = matches!(
             resolvers[*mi],
             Resolver::Kernel(..) | Resolver::Unresolved { kernel: true }
         );
         for (fi, found) in out {
+            let fi = *fi;
             let address = b.frames.address[fi];
             if found.is_empty() {
                 *unresolved.entry(module).or_default() += 1;
@@ -198,11 +220,10 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
             };
             let mut frames = Vec::with_capacity(found.len());
             for (depth, f) in found.iter().enumerate() {
+                let (m, start) = key(module, f);
+                let file = file_of.get(&(m, f.name.as_str(), start)).copied();
                 let name = b.intern(&f.name);
-                let file = f.file.as_deref().map_or(StrId::NONE, |p| b.intern(p));
-                // The function's identity uses its own source file: the file of the location
-                // one level deeper is where the inlined callee lives, so for the real function
-                // the file is that of its own outermost location.
+                let file = file.map_or(StrId::NONE, |p| b.intern(p));
                 let func: FuncId = b.add_func(name, module, file, 0, kind);
                 let depth = u16::try_from(depth).unwrap_or(u16::MAX);
                 frames.push(b.add_frame(func, module, address, f.line, depth));

@@ -114,6 +114,8 @@ struct PerfData<'a> {
     pipe_build_ids: Vec<(String, String)>,
     mmaps: Vec<RawMmap>,
     comms: FxHashMap<i32, Vec<(u64, String)>>,
+    /// tid -> the thread that created it (FORK records), for threads that never set a name.
+    thread_parent: FxHashMap<i32, i32>,
     space: AddressSpace,
     kernel_module: ModuleId,
     unknown_module: ModuleId,
@@ -149,6 +151,7 @@ pub fn parse_with_limit(
         pipe_build_ids: Vec::new(),
         mmaps: Vec::new(),
         comms: FxHashMap::default(),
+        thread_parent: FxHashMap::default(),
         space: AddressSpace::default(),
         kernel_module: ModuleId::NONE,
         unknown_module: ModuleId::NONE,
@@ -412,8 +415,12 @@ impl<'a> PerfData<'a> {
             }
             records::FORK => {
                 let (pid, ppid) = (i32_at(r, 8).unwrap_or(-1), i32_at(r, 12).unwrap_or(-1));
+                let (tid, ptid) = (i32_at(r, 16).unwrap_or(-1), i32_at(r, 20).unwrap_or(-1));
                 let time = u64_at(r, 24).unwrap_or(0);
                 self.space.add_fork(pid, ppid, time);
+                if tid != ptid {
+                    self.thread_parent.entry(tid).or_insert(ptid);
+                }
             }
             records::LOST => self.counts.lost += u64_at(r, 16).unwrap_or(0),
             records::LOST_SAMPLES => self.counts.lost_samples += u64_at(r, 8).unwrap_or(0),
@@ -737,13 +744,23 @@ impl<'a> PerfData<'a> {
         }
     }
 
-    /// Thread name: the thread's last COMM; process name: the main thread's.
+    /// Thread name: the thread's last COMM, else (a thread that never named itself) the name
+    /// of the thread that created it, as the kernel copies it at clone. Process name: the main
+    /// thread's.
     fn name_threads(&self, b: &mut ProfileBuilder) {
         let last = |tid: i32| {
-            self.comms
-                .get(&tid)
-                .and_then(|v| v.iter().max_by_key(|(t, _)| *t))
-                .map(|(_, n)| n.as_str())
+            let mut t = tid;
+            // Bounded: a fork cycle in hostile data must not loop.
+            for _ in 0..64 {
+                if let Some(v) = self.comms.get(&t) {
+                    return v
+                        .iter()
+                        .max_by_key(|(time, _)| *time)
+                        .map(|(_, n)| n.as_str());
+                }
+                t = *self.thread_parent.get(&t)?;
+            }
+            None
         };
         let threads: Vec<_> = b.thread_ids().collect();
         for (t, pid, tid) in threads {
@@ -861,6 +878,7 @@ pub fn decode_samples(data: &[u8]) -> Result<DecodeStats> {
         pipe_build_ids: Vec::new(),
         mmaps: Vec::new(),
         comms: FxHashMap::default(),
+        thread_parent: FxHashMap::default(),
         space: AddressSpace::default(),
         kernel_module: ModuleId::NONE,
         unknown_module: ModuleId::NONE,
