@@ -200,6 +200,10 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
                 *unresolved.entry(module).or_default() += 1;
                 let name = if kernel_module {
                     "[kernel]".to_string()
+                } else if infos[*mi].kind == ModuleKind::Unknown {
+                    // No mapping holds the address (frame-pointer garbage, unrecorded JIT
+                    // code): one `[unknown]` function, as perf shows it; frames keep addresses.
+                    "[unknown]".to_string()
                 } else {
                     crate::model::unresolved_name(b, module, address)
                 };
@@ -233,19 +237,19 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
     }
     let mut unresolved: Vec<_> = unresolved.into_iter().collect();
     unresolved.sort();
-    for (m, n) in unresolved {
-        let Some(mi) = modules.iter().position(|(x, _)| *x == m) else {
-            continue;
-        };
-        if matches!(resolvers[mi], Resolver::Elf(_)) {
-            let info = &infos[mi];
-            warnings.push(format!(
-                "{n} of {} addresses in {} matched no symbol; they show as {}+0x…",
-                modules[mi].1.len(),
-                info.path,
-                info.name
-            ));
-        }
+    let listed: Vec<String> = unresolved
+        .iter()
+        .filter_map(|&(m, n)| {
+            let mi = modules.iter().position(|(x, _)| *x == m)?;
+            matches!(resolvers[mi], Resolver::Elf(_))
+                .then(|| format!("{} ({n} of {})", infos[mi].name, modules[mi].1.len()))
+        })
+        .collect();
+    if !listed.is_empty() {
+        warnings.push(format!(
+            "some addresses matched no symbol (stripped code, or gaps between functions) and show as module+0x…: {}",
+            listed.join(", ")
+        ));
     }
     for w in warnings {
         b.warn(w);
@@ -431,14 +435,27 @@ impl KernelContext {
                 warning: Some("kernel symbols are off: kernel frames show as [kernel]".into()),
             };
         };
-        let kernel_bid = (0..b.modules.len())
-            .find(|&i| b.modules.kind[i] == ModuleKind::Kernel)
+        let kernel = (0..b.modules.len()).find(|&i| b.modules.kind[i] == ModuleKind::Kernel);
+        let kernel_bid = kernel
             .and_then(|i| b.module_build_id(ModuleId::from_index(i)))
             .map(normalize_build_id);
-        let same = match (&kernel_bid, kernel::running_kernel_build_id()) {
-            (Some(want), Some(have)) => {
-                *want == normalize_build_id(&crate::formats::bytes::hex(&have))
-            }
+        // perf's `_text` address at record time (0 when the file has no kernel map).
+        let text_then = kernel.map_or(0, |i| b.modules.file_offset[i]);
+        let kallsyms = || match Kallsyms::load(path) {
+            Some(k) => Ok(k),
+            None => Err(format!(
+                "kernel frames show as [kernel]: {} is unreadable or shows no addresses (as root, or with sysctl kernel.kptr_restrict=0, it does)",
+                path.display()
+            )),
+        };
+        // Is the profile's kernel the running one? By build-id when the file has it; else by
+        // the same `_text` address (same boot: KASLR puts it elsewhere on every boot); else by
+        // host name and kernel release.
+        let (same, why_not) = match (&kernel_bid, kernel::running_kernel_build_id()) {
+            (Some(want), Some(have)) => (
+                *want == normalize_build_id(&crate::formats::bytes::hex(&have)),
+                format!("its kernel build-id {want} is not the running kernel's"),
+            ),
             _ => {
                 let read = |p: &str| {
                     std::fs::read_to_string(p)
@@ -447,29 +464,54 @@ impl KernelContext {
                 };
                 let host = read("/proc/sys/kernel/hostname");
                 let release = read("/proc/sys/kernel/osrelease");
-                b.meta.hostname.is_some() && b.meta.hostname == host && b.meta.os_release == release
+                if b.meta.hostname.is_some() {
+                    (
+                        b.meta.hostname == host && b.meta.os_release == release,
+                        format!(
+                            "it was recorded on {} ({}), not this machine",
+                            b.meta.hostname.as_deref().unwrap_or("?"),
+                            b.meta.os_release.as_deref().unwrap_or("unknown kernel")
+                        ),
+                    )
+                } else {
+                    // No header information (a killed perf record): same boot if `_text` is
+                    // where it was.
+                    let k = kallsyms();
+                    let same_boot =
+                        text_then != 0 && k.as_ref().ok().and_then(|k| k.text) == Some(text_then);
+                    if same_boot {
+                        return match k {
+                            Ok(k) => Self {
+                                kallsyms: Some(std::sync::Arc::new(k)),
+                                warning: None,
+                            },
+                            Err(w) => Self {
+                                kallsyms: None,
+                                warning: Some(w),
+                            },
+                        };
+                    }
+                    (
+                        false,
+                        "the file does not say which kernel it was recorded on".to_string(),
+                    )
+                }
             }
         };
         if !same {
             return Self {
                 kallsyms: None,
-                warning: Some(format!(
-                    "kernel frames show as [kernel]: the profile was recorded on another kernel ({}) than the one running here",
-                    b.meta.os_release.as_deref().unwrap_or("unknown release")
-                )),
+                warning: Some(format!("kernel frames show as [kernel]: {why_not}")),
             };
         }
-        match Kallsyms::load(path) {
-            Some(k) => Self {
+        match kallsyms() {
+            Ok(k) => Self {
                 kallsyms: Some(std::sync::Arc::new(k)),
                 warning: None,
             },
-            None => Self {
+            Err(w) => Self {
                 kallsyms: None,
-                warning: Some(format!(
-                    "kernel frames show as [kernel]: {} is unreadable or shows no addresses (as root, or with sysctl kernel.kptr_restrict=0, it does)",
-                    path.display()
-                )),
+                warning: Some(w),
             },
         }
     }

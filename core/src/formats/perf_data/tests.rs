@@ -130,6 +130,31 @@ fn two_events_become_two_sample_types() {
 }
 
 #[test]
+fn addresses_outside_every_mapping_are_one_unknown_function() {
+    // The page-fault stacks in ld.so unwind into addresses no mapping holds.
+    let p = load(&read("hot-2events.perf.data")).unwrap();
+    let unknown: Vec<usize> = (0..p.funcs.len())
+        .filter(|&f| {
+            p.func_name(crate::model::FuncId::from_index(f))
+                .starts_with("[unknown]")
+        })
+        .collect();
+    assert_eq!(
+        unknown.len(),
+        1,
+        "{:?}",
+        unknown
+            .iter()
+            .map(|&f| p.func_name(crate::model::FuncId::from_index(f)))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        p.func_name(crate::model::FuncId::from_index(unknown[0])),
+        "[unknown]"
+    );
+}
+
+#[test]
 fn pipe_mode_reads_in_band_attributes_and_features() {
     let p = load(&read("hot-pipe.perf.data")).unwrap();
     assert_eq!(p.sample_types[0].name, "cpu-clock:u");
