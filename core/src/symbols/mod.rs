@@ -46,8 +46,10 @@ pub struct SymbolOptions {
     pub inline_frames: bool,
     /// Kernel symbol file for profiles recorded on this machine; `None` disables kernel symbols.
     pub kallsyms: Option<PathBuf>,
-    /// Look for binaries at the paths recorded in the profile.
-    pub use_recorded_paths: bool,
+    /// Also look outside the search directories: at the paths recorded in the profile, in
+    /// perf's build-id cache (`~/.debug`) and in `/usr/lib/debug`. Off, only `search_dirs`
+    /// count (tests use this to be independent of the machine).
+    pub system_paths: bool,
 }
 
 impl Default for SymbolOptions {
@@ -56,7 +58,7 @@ impl Default for SymbolOptions {
             search_dirs: Vec::new(),
             inline_frames: true,
             kallsyms: Some(PathBuf::from("/proc/kallsyms")),
-            use_recorded_paths: true,
+            system_paths: true,
         }
     }
 }
@@ -373,10 +375,10 @@ impl Search {
                 out.push(dir.join(rel));
             }
         }
-        if opts.use_recorded_paths && info.path.starts_with('/') {
+        if opts.system_paths && info.path.starts_with('/') {
             out.push(PathBuf::from(&info.path));
         }
-        if let (Some(bid), Some(home)) = (&bid, std::env::var_os("HOME"))
+        if let (true, Some(bid), Some(home)) = (opts.system_paths, &bid, std::env::var_os("HOME"))
             && bid.len() > 2
         {
             out.push(
@@ -595,12 +597,8 @@ const SYSTEM_DEBUG_DIR: &str = "/usr/lib/debug";
 fn find_debug_file(elf: &ElfFile, path: &Path, opts: &SymbolOptions) -> Option<ElfFile> {
     let bid = elf.build_id.as_deref().map(crate::formats::bytes::hex);
     let mut candidates = Vec::new();
-    let roots: Vec<PathBuf> = opts
-        .search_dirs
-        .iter()
-        .cloned()
-        .chain([PathBuf::from(SYSTEM_DEBUG_DIR)])
-        .collect();
+    let system = opts.system_paths.then(|| PathBuf::from(SYSTEM_DEBUG_DIR));
+    let roots: Vec<PathBuf> = opts.search_dirs.iter().cloned().chain(system).collect();
     if let Some(bid) = bid.as_deref().filter(|b| b.len() > 2) {
         for root in &roots {
             candidates.push(
@@ -632,3 +630,6 @@ fn find_debug_file(elf: &ElfFile, path: &Path, opts: &SymbolOptions) -> Option<E
     }
     None
 }
+
+#[cfg(test)]
+mod tests;

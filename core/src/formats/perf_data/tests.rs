@@ -18,6 +18,9 @@ fn opts() -> LoadOptions {
     let mut o = LoadOptions::default();
     o.symbols.search_dirs = vec![sample_dir().join("bin")];
     o.symbols.kallsyms = None;
+    // Only the committed binaries: the same on every machine, and fast (no distribution debug
+    // files to decompress).
+    o.symbols.system_paths = false;
     o
 }
 
@@ -347,4 +350,44 @@ fn cancel_stops_the_load() {
     progress.cancel();
     let e = load_bytes(&full, &opts(), &progress).unwrap_err();
     assert!(matches!(e, crate::Error::Cancelled), "{e}");
+}
+
+/// Seeded random damage (byte overwrites and bit flips in the header, attributes and records)
+/// must never panic: each load ends in a located error or a profile.
+#[test]
+fn random_damage_never_panics() {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for name in [
+        "hot.perf.data",
+        "hot-zstd.perf.data",
+        "hot-pipe.perf.data",
+        "hot-2events.perf.data",
+    ] {
+        let full = read(name);
+        for _ in 0..100 {
+            let mut v = full.clone();
+            for _ in 0..1 + rnd() % 8 {
+                // Bias towards the first 4 KiB, where headers, attributes and early records are.
+                let limit = if rnd() % 2 == 0 {
+                    4096.min(v.len())
+                } else {
+                    v.len()
+                };
+                let at = (rnd() as usize) % limit;
+                if rnd() % 2 == 0 {
+                    v[at] ^= 1 << (rnd() % 8);
+                } else {
+                    v[at] = rnd() as u8;
+                }
+            }
+            let result = std::panic::catch_unwind(|| load(&v).map(|p| p.samples.len()));
+            assert!(result.is_ok(), "{name}: a damaged copy panicked");
+        }
+    }
 }

@@ -1,0 +1,130 @@
+//! Symbolization of the committed capture through the search rules, independent of the
+//! machine (`system_paths: false`).
+
+use super::*;
+use crate::analysis::{CallNodeTable, Selection, top_functions};
+use crate::model::Profile;
+use crate::{LoadOptions, load_bytes};
+
+fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../sample-profiles")
+        .join(name)
+}
+
+fn load_with(dirs: Vec<PathBuf>, inline: bool) -> Profile {
+    let mut o = LoadOptions::default();
+    o.symbols = SymbolOptions {
+        search_dirs: dirs,
+        inline_frames: inline,
+        kallsyms: None,
+        system_paths: false,
+    };
+    let bytes = std::fs::read(sample("hot.perf.data")).unwrap();
+    load_bytes(&bytes, &o, &Progress::new()).unwrap()
+}
+
+/// (name, self weight) of every function with weight, by self descending.
+fn top(p: &Profile) -> Vec<(String, i64)> {
+    let n = CallNodeTable::build(p);
+    let t = n.tree(p, &Selection::all(0));
+    top_functions(p, &n, &t)
+        .iter()
+        .map(|s| (p.func_name(s.func).to_string(), s.self_weight))
+        .collect()
+}
+
+fn total(p: &Profile) -> i64 {
+    p.samples.weights[0].iter().sum()
+}
+
+#[test]
+fn a_binary_is_found_by_build_id_under_any_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(sample("bin/hot"), dir.path().join("some-other-name")).unwrap();
+    let p = load_with(vec![dir.path().to_path_buf()], true);
+    let names: Vec<String> = top(&p).into_iter().map(|(n, _)| n).collect();
+    assert!(
+        names.contains(&"leaf_a".to_string()) && names.contains(&"mix".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !p.meta.warnings.iter().any(|w| w.contains("/bin/hot")),
+        "{:?}",
+        p.meta.warnings
+    );
+}
+
+#[test]
+fn a_binary_with_another_build_id_is_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    // Same file name, different program.
+    std::fs::copy(sample("bin/hotpp"), dir.path().join("hot")).unwrap();
+    let p = load_with(vec![dir.path().to_path_buf()], true);
+    let mismatch: Vec<_> = p
+        .meta
+        .warnings
+        .iter()
+        .filter(|w| w.contains("does not match"))
+        .collect();
+    assert_eq!(mismatch.len(), 1, "{:?}", p.meta.warnings);
+    let names: Vec<String> = top(&p).into_iter().map(|(n, _)| n).collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n == "leaf_a" || n.starts_with("helper")),
+        "{names:?}"
+    );
+    assert!(names[0].starts_with("hot+0x"), "{names:?}");
+    assert_eq!(
+        total(&p),
+        total(&load_with(vec![sample("bin")], true)),
+        "no weight is dropped"
+    );
+}
+
+#[test]
+fn without_the_binary_frames_keep_module_and_offset() {
+    let p = load_with(vec![], true);
+    assert!(
+        p.meta
+            .warnings
+            .iter()
+            .any(|w| w.contains("no binary found for") && w.contains("--symbols")),
+        "{:?}",
+        p.meta.warnings
+    );
+    let t = top(&p);
+    assert!(
+        t.iter()
+            .all(|(n, _)| n.contains("+0x") || n.starts_with('[')),
+        "{t:?}"
+    );
+    // Addresses are file offsets inside the module.
+    let (name, _) = &t[0];
+    let off = u64::from_str_radix(name.rsplit("+0x").next().unwrap(), 16).unwrap();
+    assert!(off > 0x1000 && off < 0x2000, "{name}");
+}
+
+#[test]
+fn no_inline_gives_the_inlined_code_to_its_caller() {
+    let inl = top(&load_with(vec![sample("bin")], true));
+    let flat = top(&load_with(vec![sample("bin")], false));
+    let get = |v: &[(String, i64)], n: &str| v.iter().find(|(x, _)| x == n).map_or(0, |(_, w)| *w);
+    assert!(get(&inl, "mix") > 0);
+    assert_eq!(get(&flat, "mix"), 0);
+    assert_eq!(get(&flat, "leaf_b"), get(&inl, "leaf_b") + get(&inl, "mix"));
+    assert_eq!(get(&flat, "leaf_a"), get(&inl, "leaf_a"));
+}
+
+#[test]
+fn inline_frames_carry_source_lines() {
+    let p = load_with(vec![sample("bin")], true);
+    let mix = (0..p.frames.len())
+        .find(|&i| p.frames.func[i].is_some() && p.func_name(p.frames.func[i]) == "mix")
+        .expect("a mix frame");
+    assert_eq!(p.frames.inline_depth[mix], 1);
+    assert!(p.frames.line[mix] > 0);
+    let file = p.funcs.file[p.frames.func[mix].index()];
+    assert!(p.str(file).ends_with("hot.c"));
+}
