@@ -13,12 +13,14 @@ fn sample(name: &str) -> PathBuf {
 }
 
 fn load_with(dirs: Vec<PathBuf>, inline: bool) -> Profile {
-    let mut o = LoadOptions::default();
-    o.symbols = SymbolOptions {
-        search_dirs: dirs,
-        inline_frames: inline,
-        kallsyms: None,
-        system_paths: false,
+    let o = LoadOptions {
+        symbols: SymbolOptions {
+            search_dirs: dirs,
+            inline_frames: inline,
+            kallsyms: None,
+            system_paths: false,
+        },
+        ..LoadOptions::default()
     };
     let bytes = std::fs::read(sample("hot.perf.data")).unwrap();
     load_bytes(&bytes, &o, &Progress::new()).unwrap()
