@@ -14,6 +14,21 @@ const CAPTURES: [&str; 6] = [
     "hotpp.perf.data",
 ];
 
+/// `stacklens report sample-profiles/NAME --symbols sample-profiles/bin --format json EXTRA...`
+fn sample_report(name: &str, extra: &[&str]) -> serde_json::Value {
+    let file = format!("sample-profiles/{name}");
+    let mut args = vec![
+        "report",
+        file.as_str(),
+        "--symbols",
+        "sample-profiles/bin",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    stacklens_json(&args)
+}
+
 #[test]
 fn committed_captures_agree_with_perf_report() {
     for name in CAPTURES {
@@ -82,14 +97,7 @@ fn committed_captures_agree_with_perf_report() {
 fn the_known_cost_profile_shows() {
     // hot.c: leaf_a 4 units, leaf_b 2 (of which the inlined mix is the loop body), recurse 2,
     // leaf_c 4 on the worker thread. With inlined functions expanded, mix appears on its own.
-    let r = stacklens_json(&[
-        "report",
-        "sample-profiles/hot.perf.data",
-        "--symbols",
-        "sample-profiles/bin",
-        "--format",
-        "json",
-    ]);
+    let r = sample_report("hot.perf.data", &[]);
     let by = self_percent_by_name(&r);
     let near = |name: &str, want: f64| {
         let got = by.get(name).copied().unwrap_or(0.0);
@@ -146,14 +154,7 @@ fn the_known_cost_profile_shows() {
 fn cpp_functions_are_demangled_and_same_named_statics_stay_apart() {
     // hotpp: work_a -> helper (a.cpp) 2 units, work_b -> helper (b.cpp) 1 unit,
     // geo::Accumulator<unsigned long>::step 1 unit.
-    let r = stacklens_json(&[
-        "report",
-        "sample-profiles/hotpp.perf.data",
-        "--symbols",
-        "sample-profiles/bin",
-        "--format",
-        "json",
-    ]);
+    let r = sample_report("hotpp.perf.data", &[]);
     let f = r["functions"].as_array().unwrap();
     let helpers: Vec<_> = f
         .iter()
@@ -188,16 +189,7 @@ fn cpp_functions_are_demangled_and_same_named_statics_stay_apart() {
 
 #[test]
 fn json_has_the_documented_fields() {
-    let r = stacklens_json(&[
-        "report",
-        "sample-profiles/hot.perf.data",
-        "--symbols",
-        "sample-profiles/bin",
-        "--format",
-        "json",
-        "--top",
-        "3",
-    ]);
+    let r = sample_report("hot.perf.data", &["--top", "3"]);
     assert_eq!(r["source_format"], "perf.data");
     assert_eq!(r["sample_type"]["name"], "cpu-clock:u");
     assert_eq!(r["sample_type"]["unit"], "nanoseconds");
@@ -231,14 +223,7 @@ fn json_has_the_documented_fields() {
 
 #[test]
 fn tid_filter_selects_one_thread() {
-    let all = stacklens_json(&[
-        "report",
-        "sample-profiles/hot.perf.data",
-        "--symbols",
-        "sample-profiles/bin",
-        "--format",
-        "json",
-    ]);
+    let all = sample_report("hot.perf.data", &[]);
     let worker = all["threads"]
         .as_array()
         .unwrap()
@@ -246,16 +231,7 @@ fn tid_filter_selects_one_thread() {
         .find(|t| t["name"] == "worker")
         .unwrap();
     let tid = worker["tid"].as_i64().unwrap().to_string();
-    let r = stacklens_json(&[
-        "report",
-        "sample-profiles/hot.perf.data",
-        "--symbols",
-        "sample-profiles/bin",
-        "--format",
-        "json",
-        "--tid",
-        &tid,
-    ]);
+    let r = sample_report("hot.perf.data", &["--tid", &tid]);
     assert_eq!(r["samples"], worker["samples"]);
     let f = r["functions"].as_array().unwrap();
     assert_eq!(f[0]["name"], "leaf_c");

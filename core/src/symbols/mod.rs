@@ -482,16 +482,7 @@ impl KernelContext {
                     let same_boot =
                         text_then != 0 && k.as_ref().ok().and_then(|k| k.text) == Some(text_then);
                     if same_boot {
-                        return match k {
-                            Ok(k) => Self {
-                                kallsyms: Some(std::sync::Arc::new(k)),
-                                warning: None,
-                            },
-                            Err(w) => Self {
-                                kallsyms: None,
-                                warning: Some(w),
-                            },
-                        };
+                        return Self::from(k);
                     }
                     (
                         false,
@@ -506,7 +497,13 @@ impl KernelContext {
                 warning: Some(format!("kernel frames show as [kernel]: {why_not}")),
             };
         }
-        match kallsyms() {
+        Self::from(kallsyms())
+    }
+}
+
+impl From<Result<Kallsyms, String>> for KernelContext {
+    fn from(k: Result<Kallsyms, String>) -> Self {
+        match k {
             Ok(k) => Self {
                 kallsyms: Some(std::sync::Arc::new(k)),
                 warning: None,

@@ -140,27 +140,7 @@ pub fn parse_with_limit(
     progress: &Progress,
     decompression_limit: u64,
 ) -> Result<()> {
-    let header = FileHeader::parse(data)?;
-    let mut p = PerfData {
-        data,
-        header,
-        attrs: Vec::new(),
-        id_to_attr: FxHashMap::default(),
-        attr_type: Vec::new(),
-        features: Features::default(),
-        pipe_build_ids: Vec::new(),
-        mmaps: Vec::new(),
-        comms: FxHashMap::default(),
-        thread_parent: FxHashMap::default(),
-        space: AddressSpace::default(),
-        kernel_module: ModuleId::NONE,
-        unknown_module: ModuleId::NONE,
-        guest_module: ModuleId::NONE,
-        counts: Counts::default(),
-        decompression_limit,
-        frames: Vec::with_capacity(128),
-        last_thread: None,
-    };
+    let mut p = PerfData::new(data, FileHeader::parse(data)?, decompression_limit);
     b.meta.source_format = "perf.data".into();
     let range = if p.header.pipe {
         PIPE_HEADER_SIZE as usize..data.len()
@@ -191,6 +171,29 @@ pub fn parse_with_limit(
 }
 
 impl<'a> PerfData<'a> {
+    fn new(data: &'a [u8], header: FileHeader, decompression_limit: u64) -> Self {
+        PerfData {
+            data,
+            header,
+            attrs: Vec::new(),
+            id_to_attr: FxHashMap::default(),
+            attr_type: Vec::new(),
+            features: Features::default(),
+            pipe_build_ids: Vec::new(),
+            mmaps: Vec::new(),
+            comms: FxHashMap::default(),
+            thread_parent: FxHashMap::default(),
+            space: AddressSpace::default(),
+            kernel_module: ModuleId::NONE,
+            unknown_module: ModuleId::NONE,
+            guest_module: ModuleId::NONE,
+            counts: Counts::default(),
+            decompression_limit,
+            frames: Vec::with_capacity(128),
+            last_thread: None,
+        }
+    }
+
     fn read_file_attrs(&mut self) -> Result<()> {
         let h = self.header.clone();
         let entry = h.attr_size as usize;
@@ -867,27 +870,7 @@ pub struct DecodeStats {
 /// building a profile: the record-walk half of the parser, for benchmarks against other
 /// readers of the format.
 pub fn decode_samples(data: &[u8]) -> Result<DecodeStats> {
-    let header = FileHeader::parse(data)?;
-    let mut p = PerfData {
-        data,
-        header,
-        attrs: Vec::new(),
-        id_to_attr: FxHashMap::default(),
-        attr_type: Vec::new(),
-        features: Features::default(),
-        pipe_build_ids: Vec::new(),
-        mmaps: Vec::new(),
-        comms: FxHashMap::default(),
-        thread_parent: FxHashMap::default(),
-        space: AddressSpace::default(),
-        kernel_module: ModuleId::NONE,
-        unknown_module: ModuleId::NONE,
-        guest_module: ModuleId::NONE,
-        counts: Counts::default(),
-        decompression_limit: 0,
-        frames: Vec::new(),
-        last_thread: None,
-    };
+    let mut p = PerfData::new(data, FileHeader::parse(data)?, 0);
     if p.header.pipe {
         return Err(Error::Unsupported(
             "decode_samples reads file-mode perf.data".into(),
