@@ -175,10 +175,7 @@ pub fn build(profile: &Profile, args: &ReportArgs) -> Result<JsonReport> {
         .map(|(_, t)| {
             let i = t.index();
             let rows = profile.threads.samples(t);
-            let samples = profile.samples.weights[sample_type][rows]
-                .iter()
-                .filter(|&&w| w != 0)
-                .count() as u64;
+            let samples = profile.samples.weights.count(sample_type, rows) as u64;
             let name = profile.threads.name[i]
                 .get()
                 .map(|s| profile.str(s).to_string())

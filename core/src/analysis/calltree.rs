@@ -164,16 +164,17 @@ impl CallNodeTable {
                 continue;
             }
             let node = self.stack_node[s].index();
-            tree.self_weight[node] += w;
+            tree.self_weight[node] = tree.self_weight[node].saturating_add(w);
             tree.self_samples[node] += c;
-            tree.total += w;
+            tree.total = tree.total.saturating_add(w);
             tree.samples += c;
         }
         tree.total_weight.copy_from_slice(&tree.self_weight);
         tree.total_samples.copy_from_slice(&tree.self_samples);
         for i in (0..n).rev() {
             if let Some(pp) = self.parent[i].get() {
-                tree.total_weight[pp.index()] += tree.total_weight[i];
+                tree.total_weight[pp.index()] =
+                    tree.total_weight[pp.index()].saturating_add(tree.total_weight[i]);
                 tree.total_samples[pp.index()] += tree.total_samples[i];
             }
         }
@@ -222,12 +223,6 @@ const SAMPLES_PER_TASK: usize = 64 * 1024;
 /// not depend on the number of threads. Nothing is allocated per sample.
 pub fn stack_weights(p: &Profile, sel: &Selection) -> StackWeights {
     let n = p.stacks.len();
-    let Some(weights) = p.samples.weights.get(sel.sample_type) else {
-        return StackWeights {
-            weight: vec![0; n],
-            count: vec![0; n],
-        };
-    };
     let mut chunks = Vec::new();
     for r in sel.sample_slices(p) {
         let mut a = r.start;
@@ -238,15 +233,15 @@ pub fn stack_weights(p: &Profile, sel: &Selection) -> StackWeights {
         }
     }
     let stacks = &p.samples.stack;
+    let ty = sel.sample_type;
     let add = |acc: &mut StackWeights, r: std::ops::Range<usize>| {
-        for (&s, &w) in stacks[r.clone()].iter().zip(&weights[r]) {
-            if w != 0
-                && let Some(i) = s.get()
-            {
-                acc.weight[i.index()] += w;
+        p.samples.weights.for_each(ty, r, |row, w| {
+            if let Some(i) = stacks[row].get() {
+                // Saturating: hostile periods must not overflow (or panic in debug builds).
+                acc.weight[i.index()] = acc.weight[i.index()].saturating_add(w);
                 acc.count[i.index()] += 1;
             }
-        }
+        });
     };
     let empty = || StackWeights {
         weight: vec![0; n],
@@ -267,7 +262,7 @@ pub fn stack_weights(p: &Profile, sel: &Selection) -> StackWeights {
         })
         .reduce_with(|mut a, b| {
             for (x, y) in a.weight.iter_mut().zip(&b.weight) {
-                *x += y;
+                *x = x.saturating_add(*y);
             }
             for (x, y) in a.count.iter_mut().zip(&b.count) {
                 *x += y;

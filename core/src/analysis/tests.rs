@@ -256,3 +256,40 @@ fn a_100k_frame_stack_needs_no_recursion() {
         .unwrap();
     assert_eq!(out, (100_000, 1, 2, Some(1)));
 }
+
+#[test]
+fn per_type_weights_and_a_switch_from_tagged() {
+    let mut b = ProfileBuilder::new("test");
+    let a = b.add_sample_type("a", Unit::Count);
+    let c = b.add_sample_type("c", Unit::Count);
+    let t = b.add_thread(1, 1);
+    let f = b.add_named_frame("f", ModuleId::NONE, FuncKind::Native);
+    let s = b.add_stack_root_first([f]);
+    b.add_sample_one(t, s, 0, a, 5); // tagged so far
+    b.add_sample(t, s, 1, &[1, 2]); // several weights: every thread switches to columns
+    b.add_sample_one(t, s, 2, c, 7);
+    let p = b.freeze();
+    assert!(matches!(
+        p.samples.weights,
+        crate::model::SampleWeights::PerType(_)
+    ));
+    assert_eq!((p.sample_count(a), p.sample_count(c)), (2, 2));
+    let n = CallNodeTable::build(&p);
+    assert_eq!(n.tree(&p, &Selection::all(a)).total, 6);
+    assert_eq!(n.tree(&p, &Selection::all(c)).total, 9);
+    assert_eq!(p.default_sample_type(), a);
+}
+
+#[test]
+fn huge_weights_saturate_instead_of_overflowing() {
+    let p = profile(
+        "1 0 main;a 9223372036854775807
+         1 1 main;a 9223372036854775807
+         1 2 main;b 5",
+    );
+    let n = CallNodeTable::build(&p);
+    let t = n.tree(&p, &Selection::all(0));
+    assert_eq!(t.total, i64::MAX);
+    let top = top_functions(&p, &n, &t);
+    assert_eq!(stat(&p, &top, "a").self_weight, i64::MAX);
+}

@@ -33,10 +33,10 @@ pub fn top_functions(p: &Profile, nodes: &CallNodeTable, tree: &CallTree) -> Vec
         let Some(s) = stats.get_mut(nodes.func[i].index()) else {
             continue;
         };
-        s.self_weight += tree.self_weight[i];
+        s.self_weight = s.self_weight.saturating_add(tree.self_weight[i]);
         s.self_samples += tree.self_samples[i];
         if !nodes.recursive[i] {
-            s.total_weight += tree.total_weight[i];
+            s.total_weight = s.total_weight.saturating_add(tree.total_weight[i]);
             s.total_samples += tree.total_samples[i];
         }
     }

@@ -26,8 +26,30 @@ fn next_row(len: usize, table: &str) -> usize {
 struct ThreadSamples {
     stack: Vec<StackId>,
     time_ns: Vec<u64>,
-    weights: Vec<Vec<i64>>,
+    /// Tagged layout (see [`SampleWeights`]): used while every sample has one type.
+    kind: Vec<u16>,
+    weight: Vec<i64>,
+    /// Per-type layout: `columns[type][row]`, once any sample carried several weights.
+    columns: Vec<Vec<i64>>,
 }
+
+impl ThreadSamples {
+    /// Switches this thread from the tagged to the per-type layout.
+    fn switch_to_per_type(&mut self, n_types: usize) {
+        let mut cols = vec![vec![0i64; self.stack.len()]; n_types];
+        for (r, (&k, &w)) in self.kind.iter().zip(&self.weight).enumerate() {
+            if let Some(col) = cols.get_mut(usize::from(k)) {
+                col[r] = w;
+            }
+        }
+        self.columns = cols;
+        self.kind = Vec::new();
+        self.weight = Vec::new();
+    }
+}
+
+/// Most sample types a profile may have (tagged rows store the type in a `u16`).
+pub const MAX_SAMPLE_TYPES: usize = u16::MAX as usize;
 
 #[derive(Clone, Debug)]
 struct BuilderThread {
@@ -55,6 +77,9 @@ pub struct ProfileBuilder {
     threads: Vec<BuilderThread>,
     thread_index: FxHashMap<(i32, i32), ThreadId>,
     sample_types: Vec<SampleType>,
+    /// True once a sample carried several weights: every thread then stores one column per
+    /// sample type.
+    per_type: bool,
     /// Facts about the profile; parsers fill it directly.
     pub meta: Meta,
 }
@@ -68,8 +93,8 @@ impl Default for ProfileBuilder {
 fn hash_module(path: StrId, build_id: StrId) -> u64 {
     HASHER.hash_one((path, build_id))
 }
-fn hash_func(name: StrId, module: ModuleId, file: StrId) -> u64 {
-    HASHER.hash_one((name, module, file))
+fn hash_func(name: StrId, module: ModuleId, file: StrId, address: u64) -> u64 {
+    HASHER.hash_one((name, module, file, address))
 }
 fn hash_frame(func: FuncId, module: ModuleId, address: u64, line: u32, depth: u16) -> u64 {
     HASHER.hash_one((func, module, address, line, depth))
@@ -94,6 +119,7 @@ impl ProfileBuilder {
             threads: Vec::new(),
             thread_index: FxHashMap::default(),
             sample_types: Vec::new(),
+            per_type: false,
             meta: Meta {
                 source_format: source_format.to_string(),
                 ..Meta::default()
@@ -116,15 +142,21 @@ impl ProfileBuilder {
         self.strings.get(id)
     }
 
-    /// Adds a sample type; returns its index (the weight column).
+    /// Adds a sample type; returns its index. At most [`MAX_SAMPLE_TYPES`]: beyond, the last
+    /// index is returned again (parsers check the limit and warn first).
     pub fn add_sample_type(&mut self, name: &str, unit: Unit) -> usize {
+        if self.sample_types.len() >= MAX_SAMPLE_TYPES {
+            return MAX_SAMPLE_TYPES - 1;
+        }
         self.sample_types.push(SampleType {
             name: name.to_string(),
             unit,
         });
-        for t in &mut self.threads {
-            let n = t.samples.stack.len();
-            t.samples.weights.push(vec![0; n]);
+        if self.per_type {
+            for t in &mut self.threads {
+                let n = t.samples.stack.len();
+                t.samples.columns.push(vec![0; n]);
+            }
         }
         self.sample_types.len() - 1
     }
@@ -182,20 +214,24 @@ impl ProfileBuilder {
         b.get().map(|b| self.strings.get(b))
     }
 
-    /// The function (name, module, file), added if new.
+    /// The function (name, module, file, address), added if new. `address` is the start of
+    /// the function's symbol, 0 when unknown.
     pub fn add_func(
         &mut self,
         name: StrId,
         module: ModuleId,
         file: StrId,
-        start_line: u32,
+        address: u64,
         kind: FuncKind,
     ) -> FuncId {
-        let hash = hash_func(name, module, file);
+        let hash = hash_func(name, module, file, address);
         let f = &self.funcs;
         if let Some(&id) = self.func_index.find(hash, |&id| {
             let i = id.index();
-            f.name[i] == name && f.module[i] == module && f.file[i] == file
+            f.name[i] == name
+                && f.module[i] == module
+                && f.file[i] == file
+                && f.address[i] == address
         }) {
             return id;
         }
@@ -203,12 +239,13 @@ impl ProfileBuilder {
         self.funcs.name.push(name);
         self.funcs.module.push(module);
         self.funcs.file.push(file);
-        self.funcs.start_line.push(start_line);
+        self.funcs.start_line.push(0);
+        self.funcs.address.push(address);
         self.funcs.kind.push(kind);
         let f = &self.funcs;
         self.func_index.insert_unique(hash, id, |&id| {
             let i = id.index();
-            hash_func(f.name[i], f.module[i], f.file[i])
+            hash_func(f.name[i], f.module[i], f.file[i], f.address[i])
         });
         id
     }
@@ -302,7 +339,11 @@ impl ProfileBuilder {
         }
         let id = ThreadId::from_index(next_row(self.threads.len(), "thread"));
         let samples = ThreadSamples {
-            weights: vec![Vec::new(); self.sample_types.len()],
+            columns: if self.per_type {
+                vec![Vec::new(); self.sample_types.len()]
+            } else {
+                Vec::new()
+            },
             ..ThreadSamples::default()
         };
         self.threads.push(BuilderThread {
@@ -341,20 +382,27 @@ impl ProfileBuilder {
             .map(|(i, t)| (ThreadId::from_index(i), t.pid, t.tid))
     }
 
-    /// Adds a sample with one weight per sample type (`weights.len()` must equal the number of
-    /// sample types; missing weights count as 0, extra ones are ignored).
+    /// Adds a sample with one weight per sample type (`weights.len()` should equal the number
+    /// of sample types; missing weights count as 0, extra ones are ignored).
     pub fn add_sample(&mut self, thread: ThreadId, stack: StackId, time_ns: u64, weights: &[i64]) {
+        if !self.per_type {
+            let n = self.sample_types.len();
+            for t in &mut self.threads {
+                t.samples.switch_to_per_type(n);
+            }
+            self.per_type = true;
+        }
         let Some(t) = self.threads.get_mut(thread.index()) else {
             return;
         };
         t.samples.stack.push(stack);
         t.samples.time_ns.push(time_ns);
-        for (i, col) in t.samples.weights.iter_mut().enumerate() {
+        for (i, col) in t.samples.columns.iter_mut().enumerate() {
             col.push(weights.get(i).copied().unwrap_or(0));
         }
     }
 
-    /// Adds a sample that carries weight in one sample type only (a perf event).
+    /// Adds a sample that belongs to one sample type only (a perf event).
     pub fn add_sample_one(
         &mut self,
         thread: ThreadId,
@@ -363,13 +411,21 @@ impl ProfileBuilder {
         sample_type: usize,
         weight: i64,
     ) {
+        let per_type = self.per_type;
         let Some(t) = self.threads.get_mut(thread.index()) else {
             return;
         };
         t.samples.stack.push(stack);
         t.samples.time_ns.push(time_ns);
-        for (i, col) in t.samples.weights.iter_mut().enumerate() {
-            col.push(if i == sample_type { weight } else { 0 });
+        if per_type {
+            for (i, col) in t.samples.columns.iter_mut().enumerate() {
+                col.push(if i == sample_type { weight } else { 0 });
+            }
+        } else {
+            t.samples
+                .kind
+                .push(u16::try_from(sample_type).unwrap_or(u16::MAX));
+            t.samples.weight.push(weight);
         }
     }
 
@@ -474,11 +530,19 @@ impl ProfileBuilder {
         order.sort_by_key(|&i| (self.threads[i].pid, self.threads[i].tid));
         let n_types = self.sample_types.len();
         let total: usize = self.sample_count();
+        let per_type = self.per_type;
         let mut samples = SampleTable {
             stack: Vec::with_capacity(total),
             time_ns: Vec::with_capacity(total),
-            weights: vec![Vec::with_capacity(total); n_types],
+            weights: SampleWeights::default(),
         };
+        let mut columns: Vec<Vec<i64>> = if per_type {
+            vec![Vec::with_capacity(total); n_types]
+        } else {
+            Vec::new()
+        };
+        let mut kinds: Vec<u16> = Vec::with_capacity(if per_type { 0 } else { total });
+        let mut weights: Vec<i64> = Vec::with_capacity(if per_type { 0 } else { total });
         let mut threads = ThreadTable::default();
         let mut spans = SpanTable::default();
         let mut first = u64::MAX;
@@ -494,24 +558,27 @@ impl ProfileBuilder {
             let n = t.samples.stack.len();
             let sorted = t.samples.time_ns.windows(2).all(|w| w[0] <= w[1]);
             let start = samples.stack.len();
-            if sorted {
-                samples.stack.extend_from_slice(&t.samples.stack);
-                samples.time_ns.extend_from_slice(&t.samples.time_ns);
-                for (c, col) in t.samples.weights.iter().enumerate() {
-                    samples.weights[c].extend_from_slice(col);
-                }
+            let perm: Vec<u32> = if sorted {
+                (0..n as u32).collect()
             } else {
                 let mut perm: Vec<u32> = (0..n as u32).collect();
                 perm.sort_by_key(|&r| t.samples.time_ns[r as usize]);
-                samples
-                    .stack
-                    .extend(perm.iter().map(|&r| t.samples.stack[r as usize]));
-                samples
-                    .time_ns
-                    .extend(perm.iter().map(|&r| t.samples.time_ns[r as usize]));
-                for (c, col) in t.samples.weights.iter().enumerate() {
-                    samples.weights[c].extend(perm.iter().map(|&r| col[r as usize]));
+                perm
+            };
+            let ts = &t.samples;
+            samples
+                .stack
+                .extend(perm.iter().map(|&r| ts.stack[r as usize]));
+            samples
+                .time_ns
+                .extend(perm.iter().map(|&r| ts.time_ns[r as usize]));
+            if per_type {
+                for (c, col) in ts.columns.iter().enumerate() {
+                    columns[c].extend(perm.iter().map(|&r| col[r as usize]));
                 }
+            } else {
+                kinds.extend(perm.iter().map(|&r| ts.kind[r as usize]));
+                weights.extend(perm.iter().map(|&r| ts.weight[r as usize]));
             }
             if let (Some(&a), Some(&b)) = (
                 samples.time_ns[start..].first(),
@@ -537,6 +604,14 @@ impl ProfileBuilder {
             }
             threads.span_end.push(spans.len());
         }
+        samples.weights = if per_type {
+            SampleWeights::PerType(columns)
+        } else {
+            SampleWeights::Tagged {
+                sample_type: kinds,
+                weight: weights,
+            }
+        };
         if self.meta.start_ns.is_none() && first <= last && last > 0 {
             self.meta.start_ns = Some(first);
             self.meta.end_ns = Some(last);

@@ -84,19 +84,22 @@ impl Profile {
         })
     }
 
-    /// The sample type shown by default: the first one that has any weight.
+    /// The sample type shown by default: the first one that has samples.
     pub fn default_sample_type(&self) -> usize {
-        (0..self.sample_types.len())
-            .find(|&i| self.samples.weights[i].iter().any(|&w| w != 0))
-            .unwrap_or(0)
+        let first = match &self.samples.weights {
+            SampleWeights::PerType(cols) => cols.iter().position(|c| c.iter().any(|&w| w != 0)),
+            SampleWeights::Tagged { sample_type, .. } => {
+                sample_type.iter().min().map(|&t| usize::from(t))
+            }
+        };
+        first.unwrap_or(0)
     }
 
-    /// Number of samples with a non-zero weight in `sample_type`.
+    /// Number of samples of `sample_type` (for per-type columns: with a non-zero value).
     pub fn sample_count(&self, sample_type: usize) -> usize {
         self.samples
             .weights
-            .get(sample_type)
-            .map_or(0, |w| w.iter().filter(|&&x| x != 0).count())
+            .count(sample_type, 0..self.samples.len())
     }
 
     /// A thread's display name: `name (tid)` or `process (pid/tid)`.

@@ -64,8 +64,9 @@ pub enum FuncKind {
     Unresolved,
 }
 
-/// Functions. Identity within a profile is (name, module, file); across profiles (for diffs)
-/// it is (name, module file name).
+/// Functions. Identity within a profile is (name, module, file, address): the address tells
+/// apart same-named functions that only their symbols distinguish (two `static` helpers in a
+/// binary without DWARF). Across profiles (for diffs) it is (name, module file name).
 #[derive(Clone, Debug, Default)]
 pub struct FuncTable {
     pub name: Vec<StrId>,
@@ -75,6 +76,9 @@ pub struct FuncTable {
     pub file: Vec<StrId>,
     /// First line of the function, 0 when unknown.
     pub start_line: Vec<u32>,
+    /// Start of the function's symbol in its module's address space (an ELF virtual address,
+    /// an absolute kernel address), 0 when unknown (inlined functions, names from text formats).
+    pub address: Vec<u64>,
     pub kind: Vec<FuncKind>,
 }
 
@@ -220,15 +224,13 @@ pub struct SampleType {
 /// Samples, grouped by thread and sorted by time inside a thread.
 ///
 /// "These threads, this time range" is therefore a set of slices found with two binary searches
-/// per thread. There is one weight column per sample type; a perf sample carries the period of
-/// its own event and 0 in the other columns.
+/// per thread.
 #[derive(Clone, Debug, Default)]
 pub struct SampleTable {
     pub stack: Vec<StackId>,
     /// Nanoseconds on the profile's clock (perf: time since boot); 0 when the format has none.
     pub time_ns: Vec<u64>,
-    /// `weights[sample_type][row]`.
-    pub weights: Vec<Vec<i64>>,
+    pub weights: SampleWeights,
 }
 
 impl SampleTable {
@@ -237,6 +239,88 @@ impl SampleTable {
     }
     pub fn is_empty(&self) -> bool {
         self.stack.is_empty()
+    }
+}
+
+/// The weights of the samples, in one of two layouts.
+///
+/// A pprof sample carries a value of every sample type (`PerType`: one column per type). A
+/// perf sample belongs to exactly one event (`Tagged`: the event and one weight per sample);
+/// one column per type there would cost samples × events × 8 bytes, and a `perf record` of
+/// hundreds of tracepoints is normal.
+#[derive(Clone, Debug)]
+pub enum SampleWeights {
+    /// `columns[sample_type][row]`.
+    PerType(Vec<Vec<i64>>),
+    /// Row `r` belongs to sample type `sample_type[r]` with weight `weight[r]`.
+    Tagged {
+        sample_type: Vec<u16>,
+        weight: Vec<i64>,
+    },
+}
+
+impl Default for SampleWeights {
+    fn default() -> Self {
+        SampleWeights::Tagged {
+            sample_type: Vec::new(),
+            weight: Vec::new(),
+        }
+    }
+}
+
+impl SampleWeights {
+    /// The weight of row `row` in sample type `ty`, `None` if the row is not a sample of that
+    /// type (a tagged row of another type, or a zero value).
+    #[inline]
+    pub fn get(&self, ty: usize, row: usize) -> Option<i64> {
+        match self {
+            SampleWeights::PerType(cols) => cols.get(ty)?.get(row).copied().filter(|&w| w != 0),
+            SampleWeights::Tagged {
+                sample_type,
+                weight,
+            } => (usize::from(*sample_type.get(row)?) == ty).then(|| weight[row]),
+        }
+    }
+
+    /// Calls `f(row, weight)` for every row of `rows` that is a sample of type `ty`, with a
+    /// tight loop per layout.
+    #[inline]
+    pub fn for_each(&self, ty: usize, rows: std::ops::Range<usize>, mut f: impl FnMut(usize, i64)) {
+        match self {
+            SampleWeights::PerType(cols) => {
+                let Some(col) = cols.get(ty) else { return };
+                let Some(col) = col.get(rows.clone()) else {
+                    return;
+                };
+                for (i, &w) in col.iter().enumerate() {
+                    if w != 0 {
+                        f(rows.start + i, w);
+                    }
+                }
+            }
+            SampleWeights::Tagged {
+                sample_type,
+                weight,
+            } => {
+                let (Some(kinds), Some(ws)) =
+                    (sample_type.get(rows.clone()), weight.get(rows.clone()))
+                else {
+                    return;
+                };
+                for (i, (&k, &w)) in kinds.iter().zip(ws).enumerate() {
+                    if usize::from(k) == ty {
+                        f(rows.start + i, w);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Number of samples of type `ty` among `rows`.
+    pub fn count(&self, ty: usize, rows: std::ops::Range<usize>) -> usize {
+        let mut n = 0;
+        self.for_each(ty, rows, |_, _| n += 1);
+        n
     }
 }
 

@@ -196,7 +196,7 @@ impl ElfFile {
         self.segments
             .iter()
             .find(|&&(off, size, _)| file_offset >= off && file_offset - off < size)
-            .map(|&(off, _, vaddr)| file_offset - off + vaddr)
+            .map(|&(off, _, vaddr)| (file_offset - off).wrapping_add(vaddr))
     }
 
     /// The function symbol containing `svma`.
@@ -356,7 +356,9 @@ fn collect_symbols(obj: &object::File<'_>) -> (Vec<Symbol>, bool) {
         if out[i].end == out[i].start {
             out[i].end = match out.get(i + 1) {
                 Some(next) => next.start,
-                None => (out[i].start / 4096 + 1) * 4096 + 4096,
+                None => (out[i].start / 4096 + 1)
+                    .saturating_mul(4096)
+                    .saturating_add(4096),
             };
         }
     }

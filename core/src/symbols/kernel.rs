@@ -21,7 +21,8 @@ impl Kallsyms {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        let mut syms = Vec::new();
+        // (address, kind letter, name, module)
+        let mut raw: Vec<(u64, u8, &str, &str)> = Vec::new();
         let mut text_addr = None;
         for line in text.lines() {
             let mut it = line.split_ascii_whitespace();
@@ -40,14 +41,49 @@ impl Kallsyms {
             let module = it
                 .next()
                 .unwrap_or("")
-                .trim_matches(|c| c == '[' || c == ']')
-                .to_string();
-            syms.push((addr, addr, name.to_string(), module));
+                .trim_matches(|c| c == '[' || c == ']');
+            raw.push((addr, kind.as_bytes()[0], name, module));
         }
-        if syms.is_empty() {
+        if raw.is_empty() {
             return None;
         }
-        syms.sort_by_key(|s| s.0);
+        raw.sort_by_key(|s| s.0); // stable: aliases keep file order
+        // Aliases at one address keep one name, chosen as perf does: strong over weak, global
+        // over local, fewer leading underscores, longer name, else the first listed.
+        let mut syms: Vec<(u64, u64, String, String)> = Vec::with_capacity(raw.len());
+        let mut best: Option<(u64, u8, &str, &str)> = None;
+        let better = |a: &(u64, u8, &str, &str), b: &(u64, u8, &str, &str)| {
+            let weak = |k: u8| k == b'W' || k == b'w';
+            if weak(a.1) != weak(b.1) {
+                return !weak(a.1);
+            }
+            if a.1.is_ascii_uppercase() != b.1.is_ascii_uppercase() {
+                return a.1.is_ascii_uppercase();
+            }
+            let us = |s: &str| s.bytes().take_while(|&c| c == b'_').count();
+            if us(a.2) != us(b.2) {
+                return us(a.2) < us(b.2);
+            }
+            a.2.len() > b.2.len()
+        };
+        for r in raw {
+            match best {
+                Some(b) if b.0 == r.0 => {
+                    if better(&r, &b) {
+                        best = Some(r);
+                    }
+                }
+                _ => {
+                    if let Some(b) = best.take() {
+                        syms.push((b.0, b.0, b.2.to_string(), b.3.to_string()));
+                    }
+                    best = Some(r);
+                }
+            }
+        }
+        if let Some(b) = best {
+            syms.push((b.0, b.0, b.2.to_string(), b.3.to_string()));
+        }
         // kallsyms has no sizes: a symbol ends where the next begins, except at the boundary
         // between the kernel image and a module (perf rounds up to the next page there).
         for i in 0..syms.len() {
@@ -55,7 +91,10 @@ impl Kallsyms {
             let (start, in_kernel) = (syms[i].0, syms[i].3.is_empty());
             syms[i].1 = match next {
                 Some((n, next_in_kernel)) if next_in_kernel == in_kernel => n,
-                _ => (start + 4096).next_multiple_of(4096),
+                _ => start
+                    .saturating_add(4096)
+                    .checked_next_multiple_of(4096)
+                    .unwrap_or(u64::MAX),
             };
         }
         Some(Self {
@@ -115,6 +154,12 @@ mod tests {
             "ffffffff81000000 T _text\nffffffff81000100 t do_one\nffffffff81000200 T do_two\nffffffff81000300 D some_data\nffffffffc0000000 t mod_fn\t[ext4]\n",
         )
         .unwrap();
+        assert!(
+            Kallsyms::parse("ffffffffffffffff T last\n")
+                .unwrap()
+                .lookup(u64::MAX)
+                .is_none()
+        );
         assert_eq!(k.text, Some(0xffffffff81000000));
         assert_eq!(k.lookup(0xffffffff81000150).unwrap().name, "do_one");
         assert_eq!(k.lookup(0xffffffff81000250).unwrap().name, "do_two");
@@ -122,6 +167,18 @@ mod tests {
         assert!(k.lookup(0xffffffff81002000).is_none());
         assert_eq!(k.lookup(0xffffffffc0000010).unwrap().name, "mod_fn");
         assert!(k.lookup(0x1000).is_none());
+    }
+
+    #[test]
+    fn aliases_keep_the_name_perf_shows() {
+        let k = Kallsyms::parse(
+            "ffffffff81000100 T __memcpy\nffffffff81000100 W memcpy\nffffffff81000100 T memcpy_orig\nffffffff81000200 t a\nffffffff81000200 T b\nffffffff81000300 T __x\nffffffff81000300 T _y\n",
+        )
+        .unwrap();
+        // Strong over weak, then fewer underscores: memcpy_orig (T, no underscore).
+        assert_eq!(k.lookup(0xffffffff81000100).unwrap().name, "memcpy_orig");
+        assert_eq!(k.lookup(0xffffffff81000200).unwrap().name, "b");
+        assert_eq!(k.lookup(0xffffffff81000300).unwrap().name, "_y");
     }
 
     #[test]

@@ -66,7 +66,14 @@ impl Default for SymbolOptions {
 /// How the addresses of one module are resolved.
 enum Resolver {
     Elf(Box<ElfFile>),
-    Kernel(std::sync::Arc<Kallsyms>, u64),
+    /// Kallsyms, and the KASLR shift of the kernel image since the recording: applied to
+    /// addresses inside the image's range at record time. Modules load at their own addresses,
+    /// so on another boot (shift ≠ 0) module addresses stay unresolved rather than misnamed.
+    Kernel {
+        kallsyms: std::sync::Arc<Kallsyms>,
+        shift: u64,
+        image: std::ops::Range<u64>,
+    },
     /// Nothing to resolve with; frames are named after the module.
     Unresolved {
         kernel: bool,
@@ -146,13 +153,21 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
                         .map(|&(fi, addr)| (fi, elf.frames(ctx.as_ref(), addr, inline)))
                         .collect()
                 }
-                Resolver::Kernel(k, delta) => chunk
+                Resolver::Kernel {
+                    kallsyms: k,
+                    shift,
+                    image,
+                } => chunk
                     .iter()
                     .map(|&(fi, addr)| {
-                        (
-                            fi,
-                            k.lookup(addr.wrapping_add(*delta)).into_iter().collect(),
-                        )
+                        let found = if *shift == 0 {
+                            k.lookup(addr)
+                        } else if image.contains(&addr) {
+                            k.lookup(addr.wrapping_add(*shift))
+                        } else {
+                            None
+                        };
+                        (fi, found.into_iter().collect())
                     })
                     .collect(),
                 Resolver::Unresolved { .. } => {
@@ -193,7 +208,7 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
         let module = modules[*mi].0;
         let kernel_module = matches!(
             resolvers[*mi],
-            Resolver::Kernel(..) | Resolver::Unresolved { kernel: true }
+            Resolver::Kernel { .. } | Resolver::Unresolved { kernel: true }
         );
         for (fi, found) in out {
             let fi = *fi;
@@ -230,7 +245,8 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
                 let file = file_of.get(&(m, f.name.as_str(), start)).copied();
                 let name = b.intern(&f.name);
                 let file = file.map_or(StrId::NONE, |p| b.intern(p));
-                let func: FuncId = b.add_func(name, module, file, 0, kind);
+                let func: FuncId =
+                    b.add_func(name, module, file, f.symbol_start.unwrap_or(0), kind);
                 let depth = u16::try_from(depth).unwrap_or(u16::MAX);
                 frames.push(b.add_frame(func, module, address, f.line, depth));
             }
@@ -268,6 +284,8 @@ struct ModuleInfo {
     kind: ModuleKind,
     /// For the kernel: `_text` at record time (perf's relocation reference), 0 if unknown.
     text_at_record: u64,
+    /// For the kernel: the image's address range at record time (empty if unknown).
+    image: std::ops::Range<u64>,
 }
 
 fn module_info(b: &ProfileBuilder, m: ModuleId) -> ModuleInfo {
@@ -279,6 +297,7 @@ fn module_info(b: &ProfileBuilder, m: ModuleId) -> ModuleInfo {
             build_id: b.module_build_id(m).map(str::to_string),
             kind: b.modules.kind[i],
             text_at_record: b.modules.file_offset[i],
+            image: b.modules.start[i]..b.modules.end[i],
         },
         None => ModuleInfo {
             path: String::new(),
@@ -286,6 +305,7 @@ fn module_info(b: &ProfileBuilder, m: ModuleId) -> ModuleInfo {
             build_id: None,
             kind: ModuleKind::Unknown,
             text_at_record: 0,
+            image: 0..0,
         },
     }
 }
@@ -527,16 +547,25 @@ fn resolver_for(
         ModuleKind::Kernel => {
             return match &kernel.kallsyms {
                 Some(k) => {
-                    let delta = match (k.text, info.text_at_record) {
+                    let shift = match (k.text, info.text_at_record) {
                         (Some(now), then) if then != 0 => now.wrapping_sub(then),
                         _ => 0,
                     };
-                    (Resolver::Kernel(k.clone(), delta), warnings)
+                    let image = info.image.clone();
+                    (
+                        Resolver::Kernel {
+                            kallsyms: k.clone(),
+                            shift,
+                            image,
+                        },
+                        warnings,
+                    )
                 }
                 None => (Resolver::Unresolved { kernel: true }, warnings),
             };
         }
-        ModuleKind::Native => {}
+        // The vDSO is found by build-id (perf saves it in its build-id cache).
+        ModuleKind::Native | ModuleKind::Vdso => {}
         _ => return (Resolver::Unresolved { kernel: false }, warnings),
     }
     let want = info.build_id.as_deref().map(normalize_build_id);
@@ -577,6 +606,10 @@ fn resolver_for(
             elf.attach_debug_file(debug);
         }
         return (Resolver::Elf(Box::new(elf)), Vec::new());
+    }
+    if info.kind == ModuleKind::Vdso {
+        // Without perf's build-id cache the vDSO is simply not on disk: nothing to act on.
+        return (Resolver::Unresolved { kernel: false }, Vec::new());
     }
     warnings.push(format!(
         "no binary found for {}{}: its frames show as {}+0x… (pass --symbols DIR with a copy of it)",

@@ -37,7 +37,11 @@ fn top(p: &Profile) -> Vec<(String, i64)> {
 }
 
 fn total(p: &Profile) -> i64 {
-    p.samples.weights[0].iter().sum()
+    let mut sum = 0;
+    p.samples
+        .weights
+        .for_each(0, 0..p.samples.len(), |_, w| sum += w);
+    sum
 }
 
 #[test]
@@ -129,4 +133,39 @@ fn inline_frames_carry_source_lines() {
     assert!(p.frames.line[mix] > 0);
     let file = p.funcs.file[p.frames.func[mix].index()];
     assert!(p.str(file).ends_with("hot.c"));
+}
+
+#[test]
+fn same_named_static_functions_stay_apart_without_dwarf() {
+    // bin/hotpp has two `static helper(unsigned long, unsigned long)`, in a.cpp and b.cpp.
+    // Without DWARF nothing but their symbols' addresses tells them apart.
+    let dir = tempfile::tempdir().unwrap();
+    let stripped = dir.path().join("hotpp");
+    let st = std::process::Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(sample("bin/hotpp"))
+        .arg(&stripped)
+        .status()
+        .expect("objcopy (binutils) is needed for this test");
+    assert!(st.success());
+    let o = LoadOptions {
+        symbols: SymbolOptions {
+            search_dirs: vec![dir.path().to_path_buf()],
+            inline_frames: true,
+            kallsyms: None,
+            system_paths: false,
+        },
+        ..LoadOptions::default()
+    };
+    let bytes = std::fs::read(sample("hotpp.perf.data")).unwrap();
+    let p = load_bytes(&bytes, &o, &Progress::new()).unwrap();
+    let helpers: Vec<_> = top(&p)
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("helper("))
+        .collect();
+    assert_eq!(helpers.len(), 2, "{helpers:?}");
+    assert!(
+        helpers[0].1 > helpers[1].1 * 3 / 2,
+        "a.cpp's helper does twice the work: {helpers:?}"
+    );
 }

@@ -259,21 +259,14 @@ impl Attr {
     pub fn read_words(&self, data: &[u8], pos: usize) -> Option<usize> {
         let f = self.read_format;
         let opt = |bit| usize::from(f & bit != 0);
+        let head = 1 + opt(FORMAT_TOTAL_TIME_ENABLED) + opt(FORMAT_TOTAL_TIME_RUNNING);
         if f & FORMAT_GROUP != 0 {
+            // nr is read from the (untrusted) record: every step is checked.
             let nr = usize::try_from(u64_at(data, pos)?).ok()?;
             let per = 1 + opt(FORMAT_ID) + opt(FORMAT_LOST);
-            Some(
-                1 + opt(FORMAT_TOTAL_TIME_ENABLED)
-                    + opt(FORMAT_TOTAL_TIME_RUNNING)
-                    + nr.checked_mul(per)?,
-            )
+            head.checked_add(nr.checked_mul(per)?)
         } else {
-            Some(
-                1 + opt(FORMAT_TOTAL_TIME_ENABLED)
-                    + opt(FORMAT_TOTAL_TIME_RUNNING)
-                    + opt(FORMAT_ID)
-                    + opt(FORMAT_LOST),
-            )
+            Some(head + opt(FORMAT_ID) + opt(FORMAT_LOST))
         }
     }
 

@@ -45,6 +45,12 @@ pub struct AddressSpace {
 /// How deep to follow fork parents; a cycle in hostile data must not loop.
 const MAX_FORK_DEPTH: usize = 16;
 
+/// Most mappings examined per lookup. The scan starts at the mapping with the highest start at
+/// or below the address, which is the one that holds it unless mappings overlap; real overlaps
+/// (an exec, a library unloaded and another mapped in its place) are a handful deep. The bound
+/// keeps hostile files (thousands of mappings under one huge one) linear.
+const MAX_SCAN: usize = 64;
+
 impl AddressSpace {
     pub fn add_mapping(&mut self, pid: i32, m: Mapping) {
         self.procs.entry(pid).or_default().maps.push(m);
@@ -63,11 +69,15 @@ impl AddressSpace {
     /// Sorts the mappings and closes the ones replaced by an `exec`. Call once after the first
     /// pass and before any lookup.
     pub fn finish(&mut self) {
+        for execs in self.execs.values_mut() {
+            execs.sort_unstable();
+        }
         for (pid, p) in &mut self.procs {
             if let Some(execs) = self.execs.get(pid) {
                 for m in &mut p.maps {
                     // A mapping ends at the first exec after it was made.
-                    if let Some(&t) = execs.iter().filter(|&&t| t > m.time_start).min() {
+                    let i = execs.partition_point(|&t| t <= m.time_start);
+                    if let Some(&t) = execs.get(i) {
                         m.time_end = m.time_end.min(t);
                     }
                 }
@@ -104,8 +114,10 @@ impl AddressSpace {
         let mut i = p.maps.partition_point(|m| m.start <= addr);
         let mut live: Option<&Mapping> = None;
         let mut nearest: Option<(u64, &Mapping)> = None;
-        while i > 0 {
+        let mut scanned = 0;
+        while i > 0 && scanned < MAX_SCAN {
             i -= 1;
+            scanned += 1;
             if p.max_end[i] <= addr {
                 break;
             }

@@ -125,10 +125,16 @@ fn two_events_become_two_sample_types() {
     let names: Vec<&str> = p.sample_types.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["cpu-clock:u", "page-faults:u"]);
     assert_eq!(p.sample_types[1].unit, crate::model::Unit::Events);
-    // Each sample carries weight in its own event only.
+    // Each sample belongs to its own event only: the tagged layout.
+    assert!(matches!(
+        p.samples.weights,
+        crate::model::SampleWeights::Tagged { .. }
+    ));
     for i in 0..p.samples.len() {
-        let nonzero = p.samples.weights.iter().filter(|w| w[i] != 0).count();
-        assert!(nonzero <= 1);
+        let types = (0..2)
+            .filter(|&t| p.samples.weights.get(t, i).is_some())
+            .count();
+        assert_eq!(types, 1);
     }
 }
 
@@ -390,4 +396,180 @@ fn random_damage_never_panics() {
             assert!(result.is_ok(), "{name}: a damaged copy panicked");
         }
     }
+}
+
+/// Hand-made perf.data files for cases no real recording produces (issue 2 review: damaged
+/// length and count fields).
+mod crafted {
+    pub const IP: u64 = 1;
+    pub const TID: u64 = 2;
+    pub const READ: u64 = 16;
+    pub const CALLCHAIN: u64 = 32;
+    pub const PERIOD: u64 = 256;
+
+    /// A 64-byte perf_event_attr (software cpu-clock unless `config` says otherwise).
+    pub fn attr(sample_type: u64, read_format: u64, config: u64) -> Vec<u8> {
+        let mut a = vec![0u8; 64];
+        a[0..4].copy_from_slice(&1u32.to_le_bytes());
+        a[4..8].copy_from_slice(&64u32.to_le_bytes());
+        a[8..16].copy_from_slice(&config.to_le_bytes());
+        a[16..24].copy_from_slice(&1000u64.to_le_bytes());
+        a[24..32].copy_from_slice(&sample_type.to_le_bytes());
+        a[32..40].copy_from_slice(&read_format.to_le_bytes());
+        a
+    }
+
+    pub fn record(kind: u32, body: &[u8]) -> Vec<u8> {
+        let mut r = kind.to_le_bytes().to_vec();
+        r.extend_from_slice(&2u16.to_le_bytes()); // cpumode user
+        r.extend_from_slice(&u16::try_from(8 + body.len()).unwrap().to_le_bytes());
+        r.extend_from_slice(body);
+        r
+    }
+
+    pub fn words(v: &[u64]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    /// An executable MMAP2 of `/bin/x` for process `pid`.
+    pub fn mmap2(pid: u32, start: u64, len: u64, pgoff: u64) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&pid.to_le_bytes());
+        b.extend_from_slice(&pid.to_le_bytes());
+        b.extend_from_slice(&words(&[start, len, pgoff]));
+        b.extend_from_slice(&[0u8; 24]);
+        b.extend_from_slice(&5u32.to_le_bytes()); // PROT_READ | PROT_EXEC
+        b.extend_from_slice(&2u32.to_le_bytes());
+        b.extend_from_slice(b"/bin/x\0\0");
+        record(10, &b)
+    }
+
+    /// File mode: header, attrs (attr_size 80, no ids), data.
+    pub fn file(attrs: &[Vec<u8>], data: &[u8]) -> Vec<u8> {
+        let mut f = b"PERFILE2".to_vec();
+        let attrs_len = attrs.len() as u64 * 80;
+        f.extend_from_slice(&words(&[
+            104,
+            80,
+            104,
+            attrs_len,
+            104 + attrs_len,
+            data.len() as u64,
+        ]));
+        f.extend_from_slice(&[0u8; 16 + 32]);
+        for a in attrs {
+            f.extend_from_slice(a);
+            f.extend_from_slice(&[0u8; 16]);
+        }
+        f.extend_from_slice(data);
+        f
+    }
+
+    pub fn sample(v: &[u64]) -> Vec<u8> {
+        record(9, &words(v))
+    }
+}
+
+#[test]
+fn a_read_group_count_of_2_64_is_a_malformed_sample() {
+    use crafted::*;
+    let f = file(
+        &[attr(IP | TID | READ, 8, 0)],
+        &sample(&[0x1000, 1 | (1 << 32), u64::MAX]),
+    );
+    let p = load(&f).unwrap();
+    assert!(
+        p.meta
+            .warnings
+            .iter()
+            .any(|w| w.contains("malformed sample")),
+        "{:?}",
+        p.meta.warnings
+    );
+}
+
+#[test]
+fn odd_mapping_arithmetic_does_not_overflow() {
+    use crafted::*;
+    // A return address equal to the mapping's start (looked up one byte earlier), and a
+    // mapping whose file offset is near 2^64.
+    let mut d = mmap2(1, 0x400000, 0x1000, 0);
+    d.extend(sample(&[
+        0x400500,
+        1 | (1 << 32),
+        3,
+        (-512i64) as u64,
+        0x400500,
+        0x400000,
+    ]));
+    d.extend(mmap2(2, 0x400000, 0x1000, u64::MAX - 10));
+    d.extend(sample(&[0x400500, 2 | (2 << 32), 0]));
+    let p = load(&file(&[attr(IP | TID | CALLCHAIN, 0, 0)], &d)).unwrap();
+    assert_eq!(p.samples.len(), 2);
+}
+
+#[test]
+fn absurd_periods_are_clamped_and_said() {
+    use crafted::*;
+    let mut d = Vec::new();
+    for _ in 0..3 {
+        d.extend(sample(&[0x400500, 1 | (1 << 32), i64::MAX as u64]));
+    }
+    let p = load(&file(&[attr(IP | TID | PERIOD, 0, 0)], &d)).unwrap();
+    let n = crate::analysis::CallNodeTable::build(&p);
+    let t = n.tree(&p, &crate::analysis::Selection::all(0));
+    assert_eq!(t.total, 3 << 48);
+    assert!(
+        p.meta.warnings.iter().any(|w| w.contains("2^48")),
+        "{:?}",
+        p.meta.warnings
+    );
+}
+
+#[test]
+fn thousands_of_events_stay_cheap() {
+    use crafted::*;
+    let n = MAX_EVENTS + 100;
+    let attrs: Vec<Vec<u8>> = (0..n).map(|i| attr(IP | TID, 0, 100 + i as u64)).collect();
+    let mut d = Vec::new();
+    for _ in 0..1000 {
+        d.extend(sample(&[0x400500, 1 | (1 << 32)]));
+    }
+    let p = load(&file(&attrs, &d)).unwrap();
+    assert_eq!(p.sample_types.len(), MAX_EVENTS);
+    // One weight per sample whatever the number of events.
+    let crate::model::SampleWeights::Tagged { weight, .. } = &p.samples.weights else {
+        panic!("perf samples use the tagged layout");
+    };
+    assert_eq!(weight.len(), 1000);
+    assert!(
+        p.meta.warnings.iter().any(|w| w.contains("more events")),
+        "{:?}",
+        p.meta.warnings
+    );
+}
+
+#[test]
+fn an_impossibly_long_mapping_is_skipped() {
+    use crafted::*;
+    let mut d = mmap2(1, 0x1000, 1 << 62, 0);
+    for i in 0..2000u64 {
+        d.extend(mmap2(1, 0x10_0000 + i * 0x10000, 0x1000, 0));
+    }
+    d.extend(sample(&[0x10_0000 + 5 * 0x10000 + 0x10, 1 | (1 << 32)]));
+    let p = load(&file(&[attr(IP | TID, 0, 0)], &d)).unwrap();
+    assert!(
+        p.meta
+            .warnings
+            .iter()
+            .any(|w| w.contains("impossible lengths")),
+        "{:?}",
+        p.meta.warnings
+    );
+    let f = p.frames.func[p.stacks.frame[0].index()];
+    assert_eq!(
+        p.func_name(f),
+        "x+0x10",
+        "the sample lands in its own small mapping"
+    );
 }
