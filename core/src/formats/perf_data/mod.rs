@@ -13,9 +13,9 @@
 //! order, and pass 1 only hops over sample headers, so it costs little.
 //!
 //! **Why a hand-written record walk and not the `linux-perf-data` crate.** Both were measured
-//! on the same generated 100 MiB file, 1.19 M samples (`cargo bench -p stacklens-core --bench
+//! on the same generated 100 MiB file, 1.09 M samples (`cargo bench -p stacklens-core --bench
 //! perf_data`, group `record-walk`, decoding ip, pid/tid, time and callchain of every sample):
-//! the walk here took 10.1 ms (9.6 GiB/s), `linux-perf-data` 0.13 took 136 ms (733 MiB/s) on
+//! the walk here took 9.5 ms (10.2 GiB/s), `linux-perf-data` 0.13 took 129 ms (774 MiB/s) on
 //! the same 2-core machine. The crate reads records through `Read + Seek` into owned buffers
 //! and reorders them by time; the walk here slices the mapped file in place and needs no
 //! reordering (samples are sorted per thread at freeze, mappings are looked up by time). It also
