@@ -28,6 +28,15 @@ fn load(bytes: &[u8]) -> crate::Result<Profile> {
     load_bytes(bytes, &opts(), &Progress::new())
 }
 
+/// Asserts that some warning of `p` contains `needle`.
+fn assert_warns(p: &Profile, needle: &str) {
+    assert!(
+        p.meta.warnings.iter().any(|w| w.contains(needle)),
+        "no warning with {needle:?}: {:?}",
+        p.meta.warnings
+    );
+}
+
 /// Sample count per event from the `perf report -n` output saved next to each capture.
 fn perf_report_counts(name: &str) -> Vec<(String, u64)> {
     let text =
@@ -300,11 +309,7 @@ fn hostile_length_fields_do_not_allocate_or_panic() {
     let mut v = full.clone();
     v[48..56].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
     let p = load(&v).unwrap();
-    assert!(
-        p.meta.warnings.iter().any(|w| w.contains("cut short")),
-        "{:?}",
-        p.meta.warnings
-    );
+    assert_warns(&p, "cut short");
     // every record size byte in the first records set to garbage
     let mut v = full.clone();
     let d = h.data.offset as usize;
@@ -331,14 +336,7 @@ fn hostile_length_fields_do_not_allocate_or_panic() {
         pos += size.max(8);
     }
     let p = load(&v).unwrap();
-    assert!(
-        p.meta
-            .warnings
-            .iter()
-            .any(|w| w.contains("malformed sample")),
-        "{:?}",
-        p.meta.warnings
-    );
+    assert_warns(&p, "malformed sample");
 }
 
 #[test]
@@ -478,14 +476,7 @@ fn a_read_group_count_of_2_64_is_a_malformed_sample() {
         &sample(&[0x1000, 1 | (1 << 32), u64::MAX]),
     );
     let p = load(&f).unwrap();
-    assert!(
-        p.meta
-            .warnings
-            .iter()
-            .any(|w| w.contains("malformed sample")),
-        "{:?}",
-        p.meta.warnings
-    );
+    assert_warns(&p, "malformed sample");
 }
 
 #[test]
@@ -519,11 +510,7 @@ fn absurd_periods_are_clamped_and_said() {
     let n = crate::analysis::CallNodeTable::build(&p);
     let t = n.tree(&p, &crate::analysis::Selection::all(0));
     assert_eq!(t.total, 3 << 48);
-    assert!(
-        p.meta.warnings.iter().any(|w| w.contains("2^48")),
-        "{:?}",
-        p.meta.warnings
-    );
+    assert_warns(&p, "2^48");
 }
 
 #[test]
@@ -542,11 +529,7 @@ fn thousands_of_events_stay_cheap() {
         panic!("perf samples use the tagged layout");
     };
     assert_eq!(weight.len(), 1000);
-    assert!(
-        p.meta.warnings.iter().any(|w| w.contains("more events")),
-        "{:?}",
-        p.meta.warnings
-    );
+    assert_warns(&p, "more events");
 }
 
 #[test]
@@ -558,14 +541,7 @@ fn an_impossibly_long_mapping_is_skipped() {
     }
     d.extend(sample(&[0x10_0000 + 5 * 0x10000 + 0x10, 1 | (1 << 32)]));
     let p = load(&file(&[attr(IP | TID, 0, 0)], &d)).unwrap();
-    assert!(
-        p.meta
-            .warnings
-            .iter()
-            .any(|w| w.contains("impossible lengths")),
-        "{:?}",
-        p.meta.warnings
-    );
+    assert_warns(&p, "impossible lengths");
     let f = p.frames.func[p.stacks.frame[0].index()];
     assert_eq!(
         p.func_name(f),
