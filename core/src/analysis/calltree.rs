@@ -180,18 +180,6 @@ impl CallNodeTable {
         }
         tree
     }
-
-    /// Functions from the root to `node`.
-    pub fn path(&self, node: CallNodeId) -> Vec<FuncId> {
-        let mut out = Vec::new();
-        let mut cur = node;
-        while let Some(c) = cur.get() {
-            out.push(self.func[c.index()]);
-            cur = self.parent[c.index()];
-        }
-        out.reverse();
-        out
-    }
 }
 
 /// The weights of one selection per call node.

@@ -68,11 +68,6 @@ impl Profile {
         }
     }
 
-    /// The function of a stack's top frame.
-    pub fn stack_func(&self, s: StackId) -> FuncId {
-        self.frames.func[self.stacks.frame[s.index()].index()]
-    }
-
     /// Index of a sample type by name: an exact match first, then a match of the part before
     /// perf's modifiers (`cpu-clock` finds `cpu-clock:u`), case-insensitively.
     pub fn sample_type_index(&self, name: &str) -> Option<usize> {

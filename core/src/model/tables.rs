@@ -135,28 +135,6 @@ impl StackTable {
     pub fn is_empty(&self) -> bool {
         self.parent.is_empty()
     }
-
-    /// Depth of every stack (a root has depth 0), in one forward pass.
-    pub fn depths(&self) -> Vec<u32> {
-        let mut depth = vec![0u32; self.len()];
-        for s in 0..self.len() {
-            if let Some(p) = self.parent[s].get() {
-                depth[s] = depth[p.index()] + 1;
-            }
-        }
-        depth
-    }
-
-    /// Frames of stack `s` from the leaf to the root.
-    pub fn frames_leaf_first(&self, s: StackId) -> impl Iterator<Item = FrameId> + '_ {
-        let mut cur = s;
-        std::iter::from_fn(move || {
-            let i = cur.get()?.index();
-            let f = *self.frame.get(i)?;
-            cur = self.parent[i];
-            Some(f)
-        })
-    }
 }
 
 /// Threads, with the rows of their samples and spans.

@@ -348,6 +348,17 @@ fn decompression_is_capped() {
 }
 
 #[test]
+fn progress_reports_each_phase_to_the_end() {
+    let full = read("hot.perf.data");
+    let progress = Progress::new();
+    load_bytes(&full, &opts(), &progress).unwrap();
+    assert_eq!(progress.phase(), crate::progress::Phase::Done);
+    progress.start_phase(crate::progress::Phase::Reading, 200);
+    progress.add_done(50);
+    assert_eq!(progress.fraction(), 0.25);
+}
+
+#[test]
 fn cancel_stops_the_load() {
     let full = read("hot.perf.data");
     let progress = Progress::new();
