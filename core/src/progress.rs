@@ -55,6 +55,16 @@ impl Progress {
         }
     }
 
+    /// Units of the current phase done so far.
+    pub fn done(&self) -> u64 {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    /// Units of work in the current phase.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
     /// Fraction of the current phase done, 0.0 to 1.0.
     pub fn fraction(&self) -> f32 {
         let total = self.total.load(Ordering::Relaxed);

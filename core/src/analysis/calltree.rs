@@ -70,11 +70,22 @@ impl CallNodeTable {
                 fill[par as usize] += 1;
             }
         }
-        let mut order: Vec<u32> = Vec::with_capacity(n);
-        let mut todo: Vec<u32> = (0..n as u32)
+        // Siblings in name order (then function id): the flame graph's left-to-right order,
+        // independent of the order samples arrived in.
+        let by_name = |a: &u32, b: &u32| {
+            let (fa, fb) = (prov_func[*a as usize], prov_func[*b as usize]);
+            p.func_name(fa).cmp(p.func_name(fb)).then(fa.0.cmp(&fb.0))
+        };
+        for v in 0..n {
+            let (a, b) = (child_start[v] as usize, child_start[v + 1] as usize);
+            children[a..b].sort_unstable_by(by_name);
+        }
+        let mut roots: Vec<u32> = (0..n as u32)
             .filter(|&i| prov_parent[i as usize] == u32::MAX)
-            .rev()
             .collect();
+        roots.sort_unstable_by(by_name);
+        let mut order: Vec<u32> = Vec::with_capacity(n);
+        let mut todo: Vec<u32> = roots.into_iter().rev().collect();
         while let Some(v) = todo.pop() {
             order.push(v);
             let (a, b) = (

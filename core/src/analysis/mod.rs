@@ -1,13 +1,15 @@
-//! Aggregation over a [`Selection`]: call tree, top functions.
+//! Aggregation over a [`Selection`]: call tree, top functions, flame graph layout.
 //!
 //! Cost is O(samples + stacks) per selection change: one parallel pass over the selected
 //! sample rows gives a weight per stack, everything else runs over stacks and call nodes.
 
 mod calltree;
+mod flame;
 mod selection;
 mod top;
 
 pub use calltree::{CallNodeTable, CallTree, StackWeights, stack_weights};
+pub use flame::{FlameLayout, ancestors, matched_total};
 pub use selection::Selection;
 pub use top::{FuncStat, top_functions};
 

@@ -125,7 +125,7 @@ fn depth_first_order_and_contiguous_subtrees() {
     let t = n.tree(&p, &Selection::all(0));
     assert_eq!(
         print_tree(&p, &n, &t),
-        "r=0/3\n  x=0/2\n    y=1/1\n    w=1/1\n  z=1/1\nq=0/1\n  x=1/1\n"
+        "q=0/1\n  x=1/1\nr=0/3\n  x=0/2\n    w=1/1\n    y=1/1\n  z=1/1\n"
     );
 }
 
@@ -292,4 +292,101 @@ fn huge_weights_saturate_instead_of_overflowing() {
     assert_eq!(t.total, i64::MAX);
     let top = top_functions(&p, &n, &t);
     assert_eq!(stat(&p, &top, "a").self_weight, i64::MAX);
+}
+
+/// The layout printed as `name@start+width` per node, depth-first.
+fn print_layout(p: &Profile, n: &CallNodeTable, t: &CallTree, l: &FlameLayout) -> String {
+    let mut out = String::new();
+    for i in 0..n.len() {
+        out.push_str(&format!(
+            "{}{}@{}+{}\n",
+            "  ".repeat(n.depth[i] as usize),
+            p.func_name(n.func[i]),
+            l.start[i],
+            t.total_weight[i]
+        ));
+    }
+    out
+}
+
+#[test]
+fn flame_layout_places_children_inside_parents_in_name_order() {
+    let p = profile(
+        "1 0 main;b;x 3
+         1 1 main;a 2
+         1 2 main 1
+         2 3 other;a 4",
+    );
+    let n = CallNodeTable::build(&p);
+    let t = n.tree(&p, &Selection::all(0));
+    let l = FlameLayout::build(&n, &t);
+    assert_eq!(
+        print_layout(&p, &n, &t, &l),
+        "main@0+6\n  a@0+2\n  b@2+3\n    x@2+3\nother@6+4\n  a@6+4\n"
+    );
+    assert_eq!((l.width, l.rows), (10, 3));
+
+    let name_at = |x: f64, depth: u32| {
+        l.node_at(&n, &t, x, depth)
+            .map(|c| p.func_name(n.func[c.index()]).to_string())
+    };
+    assert_eq!(name_at(0.0, 0).as_deref(), Some("main"));
+    assert_eq!(name_at(2.5, 2).as_deref(), Some("x"));
+    assert_eq!(name_at(5.5, 1), None, "main's self time has no child box");
+    assert_eq!(name_at(9.9, 1).as_deref(), Some("a"));
+    assert_eq!(name_at(10.0, 0), None);
+
+    let x = l.node_at(&n, &t, 2.0, 2).unwrap();
+    let path: Vec<&str> = ancestors(&n, x)
+        .iter()
+        .map(|c| p.func_name(n.func[c.index()]))
+        .collect();
+    assert_eq!(path, ["main", "b", "x"]);
+
+    // Excluding thread 2 leaves "other" with no width; it no longer counts for rows or hits.
+    let mut sel = Selection::all(0);
+    sel.threads = Some(vec![ThreadId::from_index(0)]);
+    let t1 = n.tree(&p, &sel);
+    let l1 = FlameLayout::build(&n, &t1);
+    assert_eq!(l1.width, 6);
+    assert_eq!(l1.node_at(&n, &t1, 7.0, 0), None);
+}
+
+#[test]
+fn matched_total_counts_each_sample_once() {
+    let p = profile(
+        "1 0 main;a;a;x 3
+         1 1 main;b;a 2
+         1 2 main;b 1",
+    );
+    let n = CallNodeTable::build(&p);
+    let t = n.tree(&p, &Selection::all(0));
+    let matches_of = |names: &[&str]| -> Vec<bool> {
+        (0..p.funcs.len())
+            .map(|f| names.contains(&p.func_name(crate::model::FuncId::from_index(f))))
+            .collect()
+    };
+    assert_eq!(matched_total(&n, &t, &matches_of(&["a"])), 5);
+    assert_eq!(matched_total(&n, &t, &matches_of(&["a", "x", "b"])), 6);
+    assert_eq!(matched_total(&n, &t, &matches_of(&["main"])), 6);
+    assert_eq!(matched_total(&n, &t, &matches_of(&[])), 0);
+}
+
+#[test]
+fn flame_layout_of_a_100k_frame_stack() {
+    let mut b = ProfileBuilder::new("deep");
+    let ty = b.add_sample_type("samples", Unit::Count);
+    let th = b.add_thread(1, 1);
+    let frames: Vec<_> = (0..100_000)
+        .map(|i| b.add_named_frame(&format!("f{i}"), ModuleId::NONE, FuncKind::Native))
+        .collect();
+    let s = b.add_stack_root_first(frames);
+    b.add_sample_one(th, s, 0, ty, 1);
+    let p = b.freeze();
+    let n = CallNodeTable::build(&p);
+    let t = n.tree(&p, &Selection::all(0));
+    let l = FlameLayout::build(&n, &t);
+    assert_eq!(l.rows, 100_000);
+    let leaf = l.node_at(&n, &t, 0.5, 99_999).unwrap();
+    assert_eq!(ancestors(&n, leaf).len(), 100_000);
 }
