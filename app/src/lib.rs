@@ -1,5 +1,7 @@
-//! stacklens, the application: command-line interface (and, with the next milestone, the
-//! window). Everything that parses or computes lives in `stacklens-core`; this crate only
-//! reads arguments, calls the core and presents results.
+//! stacklens, the application: the window ([`ui`]) and the command-line interface ([`cli`]).
+//! Everything that parses or computes lives in `stacklens-core`; this crate reads arguments,
+//! calls the core and presents results.
 
 pub mod cli;
+pub mod format;
+pub mod ui;

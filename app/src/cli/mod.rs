@@ -1,21 +1,45 @@
 //! Command-line interface: one file per subcommand.
 
-mod format;
 mod report;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Exit status when the input is bad or the command fails.
 pub const EXIT_ERROR: u8 = 2;
 
 /// stacklens: open any profile and see where the time went.
+///
+/// With files (or none), opens the window; with a subcommand, runs headless.
 #[derive(Debug, Parser)]
 #[command(name = "stacklens", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// Profiles to open in the window, each in a tab (format detected from content).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Directory searched for binaries and debug files (repeatable). The folder of each
+    /// profile and its `bin/` subfolder are always searched.
+    #[arg(long = "symbols", value_name = "DIR")]
+    pub symbol_dirs: Vec<PathBuf>,
+
+    /// Open the bundled demo profile.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Record the window's own frame cost with puffin and show it (View ▸ Frame cost).
+    #[arg(long)]
+    pub profile_ui: bool,
+
+    /// Save a PNG of the window once every profile has loaded, then exit.
+    #[arg(long, value_name = "PNG")]
+    pub screenshot: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -29,11 +53,14 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Report(args)) => report::run(&args),
-        None => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            let _ = cmd.print_help();
-            return ExitCode::SUCCESS;
-        }
+        None => crate::ui::run(crate::ui::Options {
+            files: cli.files,
+            symbol_dirs: cli.symbol_dirs,
+            demo: cli.demo,
+            profile_ui: cli.profile_ui,
+            screenshot: cli.screenshot,
+        })
+        .map_err(|e| anyhow::anyhow!("cannot open the window: {e}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

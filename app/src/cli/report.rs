@@ -1,6 +1,6 @@
 //! `stacklens report`: top functions of a profile, as text or JSON.
 
-use super::format;
+use crate::format;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use stacklens_core::analysis::{CallNodeTable, Selection, top_functions};

@@ -1,4 +1,4 @@
-//! Human-readable numbers for the text reports.
+//! Human-readable numbers, shared by the text reports and the window.
 
 use stacklens_core::model::Unit;
 

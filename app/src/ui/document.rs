@@ -1,0 +1,252 @@
+//! One open profile: the frozen data, the user's selection, and the views' derived state.
+//!
+//! Everything derived from `(profile, selection)` is an [`Analysis`], computed on a worker
+//! thread; the views keep showing the previous one until the new one arrives.
+
+use super::flame::FlameState;
+use super::table::TableState;
+use regex::{Regex, RegexBuilder};
+use stacklens_core::analysis::{
+    CallNodeTable, CallTree, FlameLayout, FuncStat, Selection, matched_total, top_functions,
+};
+use stacklens_core::model::{FuncId, Profile, ThreadId};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc;
+
+/// What the views show for one selection.
+#[derive(Debug)]
+pub struct Analysis {
+    pub selection: Selection,
+    pub tree: CallTree,
+    pub layout: FlameLayout,
+    pub top: Vec<FuncStat>,
+}
+
+impl Analysis {
+    pub fn compute(p: &Profile, nodes: &CallNodeTable, selection: Selection) -> Self {
+        puffin::profile_function!();
+        let tree = nodes.tree(p, &selection);
+        let layout = FlameLayout::build(nodes, &tree);
+        let top = top_functions(p, nodes, &tree);
+        Analysis {
+            selection,
+            tree,
+            layout,
+            top,
+        }
+    }
+}
+
+/// A loaded profile with what is computed once per profile.
+pub struct Loaded {
+    pub profile: Arc<Profile>,
+    pub nodes: Arc<CallNodeTable>,
+    pub analysis: Arc<Analysis>,
+    /// Samples per thread, per sample type.
+    pub thread_samples: Vec<Vec<usize>>,
+}
+
+impl Loaded {
+    /// Builds the call node table and the first analysis (all threads, default sample type).
+    pub fn prepare(profile: Profile) -> Self {
+        let nodes = CallNodeTable::build(&profile);
+        let sel = Selection::all(profile.default_sample_type());
+        let analysis = Analysis::compute(&profile, &nodes, sel);
+        let thread_samples = (0..profile.sample_types.len())
+            .map(|ty| {
+                (0..profile.threads.len())
+                    .map(|t| {
+                        let rows = profile.threads.samples(ThreadId::from_index(t));
+                        profile.samples.weights.count(ty, rows)
+                    })
+                    .collect()
+            })
+            .collect();
+        Loaded {
+            profile: Arc::new(profile),
+            nodes: Arc::new(nodes),
+            analysis: Arc::new(analysis),
+            thread_samples,
+        }
+    }
+}
+
+/// The search box: a case-insensitive regex over function names.
+#[derive(Default)]
+pub struct Search {
+    pub text: String,
+    /// The compiled regex of `text`, or the reason it does not compile.
+    pub regex: Option<Result<Regex, String>>,
+    /// Per function: does its name match.
+    pub matches: Vec<bool>,
+    /// Weight under matching call nodes, each sample once.
+    pub matched: i64,
+    /// `(text, analysis generation)` the fields above were computed for.
+    computed_for: Option<(String, usize)>,
+}
+
+impl Search {
+    pub fn is_active(&self) -> bool {
+        matches!(self.regex, Some(Ok(_)))
+    }
+
+    /// Recomputes matches when the text or the analysis changed: one regex test per function,
+    /// one pass over call nodes.
+    fn update(&mut self, p: &Profile, nodes: &CallNodeTable, a: &Analysis, generation: usize) {
+        let key = (self.text.clone(), generation);
+        if self.computed_for.as_ref() == Some(&key) {
+            return;
+        }
+        puffin::profile_function!();
+        self.computed_for = Some(key);
+        let text = self.text.trim();
+        if text.is_empty() {
+            self.regex = None;
+            self.matches.clear();
+            self.matched = 0;
+            return;
+        }
+        let re = RegexBuilder::new(text)
+            .case_insensitive(true)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| e.to_string());
+        if let Ok(re) = &re {
+            self.matches = (0..p.funcs.len())
+                .map(|f| re.is_match(p.func_name(FuncId::from_index(f))))
+                .collect();
+            self.matched = matched_total(nodes, &a.tree, &self.matches);
+        } else {
+            self.matches.clear();
+            self.matched = 0;
+        }
+        self.regex = Some(re);
+    }
+
+    /// Does function `f` match an active search.
+    pub fn matches(&self, f: FuncId) -> bool {
+        self.matches.get(f.index()).copied().unwrap_or(false)
+    }
+}
+
+pub struct Document {
+    pub path: PathBuf,
+    /// Tab title.
+    pub title: String,
+    pub profile: Arc<Profile>,
+    pub nodes: Arc<CallNodeTable>,
+    pub thread_samples: Vec<Vec<usize>>,
+    /// What the user asked for; `analysis.selection` is what is shown.
+    pub selection: Selection,
+    pub analysis: Arc<Analysis>,
+    pending: Option<(Selection, mpsc::Receiver<Analysis>)>,
+    /// Counts analyses swapped in, so caches know when theirs is stale.
+    generation: usize,
+    pub search: Search,
+    /// Function picked in the table, highlighted in the flame graph.
+    pub highlight: Option<FuncId>,
+    pub flame: FlameState,
+    pub table: TableState,
+}
+
+impl Document {
+    pub fn new(path: PathBuf, title: String, loaded: Loaded) -> Self {
+        Document {
+            path,
+            title,
+            selection: loaded.analysis.selection.clone(),
+            profile: loaded.profile,
+            nodes: loaded.nodes,
+            thread_samples: loaded.thread_samples,
+            analysis: loaded.analysis,
+            pending: None,
+            generation: 0,
+            search: Search::default(),
+            highlight: None,
+            flame: FlameState::default(),
+            table: TableState::default(),
+        }
+    }
+
+    /// Changes whenever a new analysis is swapped in.
+    pub fn generation(&self) -> usize {
+        self.generation
+    }
+
+    /// Is a new analysis being computed.
+    pub fn is_computing(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Asks for `selection`; the analysis follows on a worker thread.
+    pub fn set_selection(&mut self, selection: Selection, ctx: &egui::Context) {
+        if selection == self.selection {
+            return;
+        }
+        self.selection = selection.clone();
+        let (tx, rx) = mpsc::channel();
+        let (p, nodes, ctx) = (self.profile.clone(), self.nodes.clone(), ctx.clone());
+        let sel = selection.clone();
+        rayon::spawn(move || {
+            let a = Analysis::compute(&p, &nodes, sel);
+            // The receiver is gone when the tab was closed or another selection replaced it.
+            let _ = tx.send(a);
+            ctx.request_repaint();
+        });
+        self.pending = Some((selection, rx));
+    }
+
+    /// Takes a finished analysis (if the selection it was made for is still wanted) and brings
+    /// the search up to date. Called once per frame.
+    pub fn poll(&mut self) {
+        if let Some((sel, rx)) = &self.pending {
+            match rx.try_recv() {
+                Ok(a) => {
+                    if *sel == self.selection {
+                        self.analysis = Arc::new(a);
+                        self.generation += 1;
+                        self.flame.on_new_analysis(&self.nodes, &self.analysis);
+                    }
+                    self.pending = None;
+                }
+                Err(mpsc::TryRecvError::Empty) => {}
+                Err(mpsc::TryRecvError::Disconnected) => self.pending = None,
+            }
+        }
+        self.search
+            .update(&self.profile, &self.nodes, &self.analysis, self.generation);
+    }
+
+    /// The threads included in the selection.
+    pub fn thread_included(&self, t: ThreadId) -> bool {
+        match &self.selection.threads {
+            None => true,
+            Some(list) => list.contains(&t),
+        }
+    }
+
+    /// Includes or excludes thread `t`.
+    pub fn set_thread_included(&mut self, t: ThreadId, include: bool, ctx: &egui::Context) {
+        let n = self.profile.threads.len();
+        let mut list: Vec<ThreadId> = match &self.selection.threads {
+            None => (0..n).map(ThreadId::from_index).collect(),
+            Some(l) => l.clone(),
+        };
+        list.retain(|&x| x != t);
+        if include {
+            list.push(t);
+            list.sort_by_key(|t| t.index());
+        }
+        let mut sel = self.selection.clone();
+        sel.threads = if list.len() == n { None } else { Some(list) };
+        self.set_selection(sel, ctx);
+    }
+
+    /// Switches the sample type (event) shown.
+    pub fn set_sample_type(&mut self, ty: usize, ctx: &egui::Context) {
+        let mut sel = self.selection.clone();
+        sel.sample_type = ty;
+        self.set_selection(sel, ctx);
+    }
+}

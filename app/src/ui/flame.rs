@@ -1,0 +1,662 @@
+//! The flame graph (root at the bottom) and icicle (root at the top), painted by hand.
+//!
+//! Each frame walks the depth-first call node table once, and a node that is under a pixel
+//! wide, outside the visible span, or beyond the visible rows is skipped together with its
+//! whole subtree (`i = subtree_end[i]`): a million-node graph paints only the few thousand
+//! boxes that can be seen.
+
+use super::document::{Analysis, Search};
+use crate::format;
+use egui::text::{LayoutJob, TextWrapping};
+use egui::{
+    Color32, CornerRadius, FontId, PopupAnchor, Pos2, Rect, Role, Sense, Stroke, TextFormat, Ui,
+    WidgetInfo,
+};
+use serde::{Deserialize, Serialize};
+use stacklens_core::analysis::{CallNodeTable, ancestors};
+use stacklens_core::model::{CallNodeId, FuncId, Profile};
+
+/// Height of one row of boxes.
+pub const ROW_HEIGHT: f32 = 18.0;
+/// Boxes narrower than this are skipped with their subtree.
+const MIN_BOX_WIDTH: f64 = 1.0;
+/// Boxes at least this wide get a label (and an accessibility node).
+const MIN_LABEL_WIDTH: f32 = 24.0;
+const FONT_SIZE: f32 = 12.0;
+
+/// How boxes are coloured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ColorBy {
+    /// One hue per module (binary or library): see which code a path runs through.
+    #[default]
+    Module,
+    /// A warm hue from a hash of the function name, like the classic flamegraph.pl.
+    Name,
+}
+
+/// A visible range of the graph in weight units.
+type Span = (f64, f64);
+
+/// Zoom, pan and selection of one flame graph.
+#[derive(Clone, Debug, Default)]
+pub struct FlameState {
+    /// Horizontal span shown; `None` = the whole graph.
+    pub view: Option<Span>,
+    /// The node zoomed into (the end of the breadcrumb trail).
+    pub zoom: Option<CallNodeId>,
+    back: Vec<(Option<CallNodeId>, Option<Span>)>,
+    /// The node moved with the arrow keys (outlined).
+    pub selected: Option<CallNodeId>,
+    pub hovered: Option<CallNodeId>,
+    /// Rows scrolled away from the root, in points.
+    pub scroll_y: f32,
+    /// Boxes painted in the last frame.
+    pub painted: usize,
+    /// Where the canvas was in the last frame.
+    pub canvas: Option<Rect>,
+}
+
+/// The inputs of one flame graph frame.
+pub struct FlameInput<'a> {
+    pub profile: &'a Profile,
+    pub nodes: &'a CallNodeTable,
+    pub analysis: &'a Analysis,
+    pub search: &'a Search,
+    /// Function picked in the table.
+    pub highlight: Option<FuncId>,
+    pub color_by: ColorBy,
+    pub icicle: bool,
+}
+
+impl FlameState {
+    /// The span of `node` in the current layout.
+    fn span_of(a: &Analysis, node: CallNodeId) -> Option<Span> {
+        let i = node.index();
+        let w = *a.tree.total_weight.get(i)?;
+        if w <= 0 {
+            return None;
+        }
+        let s = a.layout.start[i] as f64;
+        Some((s, s + w as f64))
+    }
+
+    fn push_back(&mut self) {
+        self.back.push((self.zoom, self.view));
+        if self.back.len() > 256 {
+            self.back.remove(0);
+        }
+    }
+
+    /// Zooms into `node`: it fills the width, and its ancestors form the breadcrumb trail.
+    pub fn zoom_to(&mut self, a: &Analysis, node: CallNodeId) {
+        let Some(span) = Self::span_of(a, node) else {
+            return;
+        };
+        if self.zoom == Some(node) && self.view == Some(span) {
+            return;
+        }
+        self.push_back();
+        self.zoom = Some(node);
+        self.view = Some(span);
+        self.selected = Some(node);
+    }
+
+    /// Shows the whole graph again.
+    pub fn reset(&mut self) {
+        if self.zoom.is_none() && self.view.is_none() {
+            return;
+        }
+        self.push_back();
+        self.zoom = None;
+        self.view = None;
+    }
+
+    /// Goes back to the previous zoom.
+    pub fn go_back(&mut self) {
+        if let Some((zoom, view)) = self.back.pop() {
+            self.zoom = zoom;
+            self.view = view;
+        }
+    }
+
+    pub fn can_go_back(&self) -> bool {
+        !self.back.is_empty()
+    }
+
+    /// Keeps the zoom on the same node when the selection changes (threads, event): its span
+    /// moves with the new layout; a node that lost all weight resets the view.
+    pub fn on_new_analysis(&mut self, _nodes: &CallNodeTable, a: &Analysis) {
+        self.back.clear();
+        self.hovered = None;
+        match self.zoom {
+            Some(z) => match Self::span_of(a, z) {
+                Some(span) => self.view = Some(span),
+                None => {
+                    self.zoom = None;
+                    self.view = None;
+                }
+            },
+            None => self.view = None,
+        }
+        if let Some(s) = self.selected
+            && Self::span_of(a, s).is_none()
+        {
+            self.selected = None;
+        }
+    }
+
+    /// Moves the keyboard selection: `toward_leaves` to the heaviest child, `toward_root` to
+    /// the parent, `sideways` (-1 or +1) to the previous or next sibling with weight.
+    pub fn move_selection(&mut self, nodes: &CallNodeTable, a: &Analysis, step: Step) {
+        let n = nodes.len();
+        let weight = |i: usize| a.tree.total_weight[i];
+        let cur = match self.selected.or(self.zoom) {
+            Some(c) if c.index() < n && weight(c.index()) > 0 => c.index(),
+            _ => {
+                // Nothing selected: start at the heaviest root.
+                let mut best = None;
+                let mut i = 0;
+                while i < n {
+                    if weight(i) > 0 && best.is_none_or(|b: usize| weight(i) > weight(b)) {
+                        best = Some(i);
+                    }
+                    i = nodes.subtree_end[i] as usize;
+                }
+                self.selected = best.map(CallNodeId::from_index);
+                return;
+            }
+        };
+        let next = match step {
+            Step::Root => nodes.parent[cur].get().map(|p| p.index()),
+            Step::Leaves => {
+                let mut best: Option<usize> = None;
+                let mut c = cur + 1;
+                while c < nodes.subtree_end[cur] as usize {
+                    if weight(c) > 0 && best.is_none_or(|b| weight(c) > weight(b)) {
+                        best = Some(c);
+                    }
+                    c = nodes.subtree_end[c] as usize;
+                }
+                best
+            }
+            Step::Prev | Step::Next => {
+                // Siblings: the children of the parent (or the roots), in layout order.
+                let (mut c, end) = match nodes.parent[cur].get() {
+                    Some(p) => (p.index() + 1, nodes.subtree_end[p.index()] as usize),
+                    None => (0, n),
+                };
+                let mut prev = None;
+                let mut found = None;
+                while c < end {
+                    if weight(c) > 0 {
+                        if c == cur {
+                            if step == Step::Prev {
+                                found = prev;
+                                break;
+                            }
+                        } else if step == Step::Next && c > cur {
+                            found = Some(c);
+                            break;
+                        }
+                        prev = Some(c);
+                    }
+                    c = nodes.subtree_end[c] as usize;
+                }
+                found
+            }
+        };
+        if let Some(next) = next {
+            self.selected = Some(CallNodeId::from_index(next));
+            // Keep the selection in view.
+            if let (Some(view), Some(span)) =
+                (self.view, Self::span_of(a, CallNodeId::from_index(next)))
+                && (span.1 <= view.0 || span.0 >= view.1)
+            {
+                self.view = Some(span);
+            }
+        }
+    }
+}
+
+/// A move of the keyboard selection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Root,
+    Leaves,
+    Prev,
+    Next,
+}
+
+/// The breadcrumb trail and Back / Reset buttons.
+pub fn breadcrumbs(
+    ui: &mut Ui,
+    state: &mut FlameState,
+    p: &Profile,
+    nodes: &CallNodeTable,
+    a: &Analysis,
+) {
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .add_enabled(state.can_go_back(), egui::Button::new("Back"))
+            .on_hover_text("Previous zoom")
+            .clicked()
+        {
+            state.go_back();
+        }
+        if ui
+            .add_enabled(
+                state.zoom.is_some() || state.view.is_some(),
+                egui::Button::new("Reset zoom"),
+            )
+            .on_hover_text("Show the whole graph (Esc or double-click)")
+            .clicked()
+        {
+            state.reset();
+        }
+        ui.separator();
+        if ui.selectable_label(state.zoom.is_none(), "All").clicked() {
+            state.reset();
+        }
+        if let Some(z) = state.zoom {
+            let path = ancestors(nodes, z);
+            let mut jump = None;
+            for (k, c) in path.iter().enumerate() {
+                ui.label("›");
+                let name = p.func_name(nodes.func[c.index()]);
+                let label = short(name, 40);
+                let last = k + 1 == path.len();
+                if ui
+                    .selectable_label(last, label)
+                    .on_hover_text(name)
+                    .clicked()
+                {
+                    jump = Some(*c);
+                }
+            }
+            if let Some(c) = jump {
+                state.zoom_to(a, c);
+            }
+        }
+    });
+}
+
+/// `s` cut to `max` characters with an ellipsis.
+fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// Paints the graph into the rest of `ui` and handles the mouse.
+pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) {
+    puffin::profile_function!();
+    let (rect, resp) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
+    state.canvas = Some(rect);
+    let painter = ui.painter_at(rect);
+    let a = input.analysis;
+    let nodes = input.nodes;
+    let graph_width = a.layout.width as f64;
+    let dark = ui.visuals().dark_mode;
+    painter.rect_filled(rect, CornerRadius::ZERO, ui.visuals().extreme_bg_color);
+    if graph_width <= 0.0 || nodes.is_empty() {
+        painter.text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
+            "No samples in this selection",
+            FontId::proportional(14.0),
+            ui.visuals().weak_text_color(),
+        );
+        state.painted = 0;
+        return;
+    }
+
+    // Mouse: wheel zooms around the pointer, drag pans, click zooms into a box.
+    let max_scroll = (a.layout.rows as f32 * ROW_HEIGHT - rect.height()).max(0.0);
+    let (mut v0, mut v1) = state.view.unwrap_or((0.0, graph_width));
+    if resp.contains_pointer() {
+        let (scroll, zoom_delta) = ui.input(|i| (i.smooth_scroll_delta, i.zoom_delta()));
+        let mut factor = zoom_delta as f64;
+        if scroll.y != 0.0 {
+            factor *= (scroll.y as f64 * 0.004).exp();
+        }
+        if let Some(pos) = resp.hover_pos()
+            && (factor - 1.0).abs() > 1e-6
+        {
+            let at = v0 + (pos.x - rect.left()) as f64 / rect.width() as f64 * (v1 - v0);
+            let new_w = ((v1 - v0) / factor).clamp(graph_width * 1e-9, graph_width);
+            let frac = (at - v0) / (v1 - v0);
+            v0 = at - frac * new_w;
+            v1 = v0 + new_w;
+        }
+        if scroll.x != 0.0 {
+            let dx = -scroll.x as f64 / rect.width() as f64 * (v1 - v0);
+            v0 += dx;
+            v1 += dx;
+        }
+    }
+    if resp.dragged() {
+        let d = resp.drag_delta();
+        let dx = -d.x as f64 / rect.width() as f64 * (v1 - v0);
+        v0 += dx;
+        v1 += dx;
+        state.scroll_y += if input.icicle { -d.y } else { d.y };
+    }
+    // Keep the span inside the graph.
+    let w = (v1 - v0).min(graph_width);
+    v0 = v0.clamp(0.0, graph_width - w);
+    v1 = v0 + w;
+    state.view = if v0 <= 0.0 && v1 >= graph_width {
+        None
+    } else {
+        Some((v0, v1))
+    };
+    state.scroll_y = state.scroll_y.clamp(0.0, max_scroll);
+
+    let px_per_unit = rect.width() as f64 / (v1 - v0);
+    let row_top = |depth: u32| -> f32 {
+        if input.icicle {
+            rect.top() + depth as f32 * ROW_HEIGHT - state.scroll_y
+        } else {
+            rect.bottom() - (depth + 1) as f32 * ROW_HEIGHT + state.scroll_y
+        }
+    };
+    // Rows past this depth are off the deep side of the canvas, with all their descendants.
+    let beyond = |y: f32| -> bool {
+        if input.icicle {
+            y >= rect.bottom()
+        } else {
+            y + ROW_HEIGHT <= rect.top()
+        }
+    };
+
+    // Hit test first, so the hovered box is outlined in this frame.
+    let pointer = resp.hover_pos();
+    state.hovered = pointer.and_then(|pos| {
+        let d = if input.icicle {
+            (pos.y - rect.top() + state.scroll_y) / ROW_HEIGHT
+        } else {
+            (rect.bottom() + state.scroll_y - pos.y) / ROW_HEIGHT
+        };
+        if d < 0.0 {
+            return None;
+        }
+        let x = v0 + (pos.x - rect.left()) as f64 / px_per_unit;
+        let node = a.layout.node_at(nodes, &a.tree, x, d as u32)?;
+        let width = a.tree.total_weight[node.index()] as f64 * px_per_unit;
+        (width >= MIN_BOX_WIDTH).then_some(node)
+    });
+
+    let text_color = Color32::from_gray(16);
+    let zoom_depth = state
+        .zoom
+        .map_or(0, |z| nodes.depth.get(z.index()).copied().unwrap_or(0));
+    let search_on = input.search.is_active();
+    let n = nodes.len();
+    let mut painted = 0usize;
+    let mut labelled: Vec<(Rect, usize)> = Vec::new();
+    let mut i = 0usize;
+    while i < n {
+        let total = a.tree.total_weight[i];
+        let skip = nodes.subtree_end[i] as usize;
+        if total <= 0 {
+            i = skip;
+            continue;
+        }
+        let x0 = rect.left() as f64 + (a.layout.start[i] as f64 - v0) * px_per_unit;
+        let x1 = x0 + total as f64 * px_per_unit;
+        if x1 - x0 < MIN_BOX_WIDTH || x1 <= rect.left() as f64 || x0 >= rect.right() as f64 {
+            i = skip;
+            continue;
+        }
+        let depth = nodes.depth[i];
+        let y = row_top(depth);
+        if beyond(y) {
+            i = skip;
+            continue;
+        }
+        i += 1;
+        if y >= rect.bottom() || y + ROW_HEIGHT <= rect.top() {
+            continue;
+        }
+        let node = i - 1;
+        let left = (x0 as f32).max(rect.left() - 1.0);
+        let right = (x1 as f32).min(rect.right() + 1.0);
+        let gap = if right - left > 3.0 { 1.0 } else { 0.0 };
+        let r = Rect::from_min_max(
+            Pos2::new(left, y),
+            Pos2::new(right - gap, y + ROW_HEIGHT - 1.0),
+        );
+        let func = nodes.func[node];
+        let mut fill = match input.color_by {
+            ColorBy::Module => module_color(input.profile.func_module_name(func), dark),
+            ColorBy::Name => name_color(input.profile.func_name(func), dark),
+        };
+        if search_on && !input.search.matches(func) {
+            fill = grey(fill, dark);
+        }
+        if depth < zoom_depth {
+            fill = fill.gamma_multiply(0.55);
+        }
+        painter.rect_filled(r, CornerRadius::ZERO, fill);
+        painted += 1;
+        let id = CallNodeId::from_index(node);
+        let outline = if input.highlight == Some(func) {
+            Some(Stroke::new(2.0, ui.visuals().strong_text_color()))
+        } else if state.selected == Some(id) || state.hovered == Some(id) {
+            Some(Stroke::new(1.5, ui.visuals().strong_text_color()))
+        } else {
+            None
+        };
+        if let Some(stroke) = outline {
+            painter.rect_stroke(
+                r.shrink(0.5),
+                CornerRadius::ZERO,
+                stroke,
+                egui::StrokeKind::Inside,
+            );
+        }
+        if r.width() >= MIN_LABEL_WIDTH {
+            labelled.push((r, node));
+        }
+    }
+    state.painted = painted;
+
+    // Labels, elided to fit; each labelled box is also an accessibility node named after its
+    // function, so screen readers (and UI tests) can find it.
+    for &(r, node) in &labelled {
+        let name = input.profile.func_name(nodes.func[node]);
+        let visible = r.intersect(rect);
+        let max_width = (visible.width() - 6.0).floor();
+        if max_width >= 8.0 {
+            let mut job = LayoutJob::single_section(
+                name.to_owned(),
+                TextFormat::simple(FontId::proportional(FONT_SIZE), text_color),
+            );
+            job.wrap = TextWrapping {
+                max_width,
+                max_rows: 1,
+                break_anywhere: true,
+                overflow_character: Some('…'),
+            };
+            let galley = painter.layout_job(job);
+            let pos = Pos2::new(visible.left() + 3.0, r.center().y - galley.size().y / 2.0);
+            painter.galley(pos, galley, text_color);
+        }
+        let wid = resp.id.with(("flame-box", node));
+        let wr = ui.interact(visible, wid, Sense::hover());
+        wr.widget_info(|| WidgetInfo::labeled(Role::Button, true, name));
+    }
+
+    if let Some(h) = state.hovered {
+        tooltip(ui, &resp, input, h);
+    }
+    if resp.double_clicked() {
+        state.reset();
+    } else if resp.clicked()
+        && let Some(h) = state.hovered
+    {
+        state.zoom_to(a, h);
+    }
+}
+
+/// The hover card of one box.
+fn tooltip(ui: &Ui, resp: &egui::Response, input: &FlameInput<'_>, node: CallNodeId) {
+    let (p, nodes, a) = (input.profile, input.nodes, input.analysis);
+    let i = node.index();
+    let func = nodes.func[i];
+    let unit = p
+        .sample_types
+        .get(a.selection.sample_type)
+        .map(|t| t.unit)
+        .unwrap_or(stacklens_core::model::Unit::Count);
+    let total = a.tree.total_weight[i];
+    let parent_total = nodes.parent[i]
+        .get()
+        .map(|pp| a.tree.total_weight[pp.index()]);
+    egui::Tooltip::always_open(
+        ui.ctx().clone(),
+        ui.layer_id(),
+        resp.id,
+        PopupAnchor::Pointer,
+    )
+    .show(|ui| {
+        ui.set_max_width(460.0);
+        ui.label(egui::RichText::new(p.func_name(func)).strong());
+        let module = p.func_module_name(func);
+        if !module.is_empty() {
+            ui.label(format!("module: {module}"));
+        }
+        if let Some(loc) = source_location(p, func) {
+            ui.label(format!("source: {loc}"));
+        }
+        egui::Grid::new("flame-tip").num_columns(2).show(ui, |ui| {
+            ui.label("total");
+            ui.label(format!(
+                "{}  ({} of all)",
+                format::weight(total, unit),
+                percent(total, a.tree.total)
+            ));
+            ui.end_row();
+            ui.label("self");
+            ui.label(format!(
+                "{}  ({})",
+                format::weight(a.tree.self_weight[i], unit),
+                percent(a.tree.self_weight[i], a.tree.total)
+            ));
+            ui.end_row();
+            if let Some(pt) = parent_total {
+                ui.label("of parent");
+                ui.label(percent(total, pt));
+                ui.end_row();
+            }
+            ui.label("samples");
+            ui.label(format!(
+                "{} ({} self)",
+                format::grouped(a.tree.total_samples[i] as i64),
+                format::grouped(a.tree.self_samples[i] as i64)
+            ));
+            ui.end_row();
+        });
+    });
+}
+
+/// `file:line` of a function when known.
+pub fn source_location(p: &Profile, f: FuncId) -> Option<String> {
+    let file = p.funcs.file.get(f.index())?.get()?;
+    let file = p.str(file);
+    let line = p.funcs.start_line[f.index()];
+    Some(if line > 0 {
+        format!("{file}:{line}")
+    } else {
+        file.to_owned()
+    })
+}
+
+/// `part` as a percentage of `whole`, `—` for an empty whole.
+pub fn percent(part: i64, whole: i64) -> String {
+    if whole == 0 {
+        return "—".to_owned();
+    }
+    format!("{:.2}%", part as f64 * 100.0 / whole as f64)
+}
+
+/// FNV-1a: a hash that is the same on every run and machine, so colours are stable.
+fn stable_hash(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// A light colour per module, well apart in hue for the first few modules.
+fn module_color(module: &str, dark: bool) -> Color32 {
+    let h = stable_hash(module);
+    let hue = (h % 360) as f32 / 360.0;
+    let light = if dark { 0.62 } else { 0.72 };
+    hsl(hue, 0.55, light)
+}
+
+/// A warm (red to yellow) colour from the function name.
+fn name_color(name: &str, dark: bool) -> Color32 {
+    let h = stable_hash(name);
+    let hue = (h % 55) as f32 / 360.0;
+    let sat = 0.75 + ((h >> 8) % 20) as f32 / 100.0;
+    let light = if dark { 0.55 } else { 0.62 } + ((h >> 16) % 10) as f32 / 100.0;
+    hsl(hue, sat.min(1.0), light)
+}
+
+/// Boxes that do not match the search fade to grey.
+fn grey(c: Color32, dark: bool) -> Color32 {
+    let v = ((c.r() as u32 + c.g() as u32 + c.b() as u32) / 3) as u8;
+    let v = if dark { v / 2 } else { v / 2 + 110 };
+    Color32::from_gray(v)
+}
+
+fn hsl(h: f32, s: f32, l: f32) -> Color32 {
+    let c = (1.0 - (2.0 * l - 1.0).abs()) * s;
+    let hp = h * 6.0;
+    let x = c * (1.0 - (hp % 2.0 - 1.0).abs());
+    let (r, g, b) = match hp as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let m = l - c / 2.0;
+    let to = |v: f32| ((v + m).clamp(0.0, 1.0) * 255.0).round() as u8;
+    Color32::from_rgb(to(r), to(g), to(b))
+}
+
+/// The centre of `node`'s box in the last frame, if it was painted (for tests and keyboard
+/// scrolling).
+pub fn box_center(
+    state: &FlameState,
+    a: &Analysis,
+    nodes: &CallNodeTable,
+    node: CallNodeId,
+    icicle: bool,
+) -> Option<Pos2> {
+    let rect = state.canvas?;
+    let graph_width = a.layout.width as f64;
+    let (v0, v1) = state.view.unwrap_or((0.0, graph_width));
+    let ppu = rect.width() as f64 / (v1 - v0);
+    let i = node.index();
+    let x0 = rect.left() as f64 + (a.layout.start[i] as f64 - v0) * ppu;
+    let x1 = x0 + a.tree.total_weight[i] as f64 * ppu;
+    let cx = ((x0.max(rect.left() as f64) + x1.min(rect.right() as f64)) / 2.0) as f32;
+    let d = nodes.depth[i] as f32;
+    let y = if icicle {
+        rect.top() + d * ROW_HEIGHT - state.scroll_y
+    } else {
+        rect.bottom() - (d + 1.0) * ROW_HEIGHT + state.scroll_y
+    };
+    let p = Pos2::new(cx, y + ROW_HEIGHT / 2.0);
+    rect.contains(p).then_some(p)
+}

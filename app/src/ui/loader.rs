@@ -1,0 +1,113 @@
+//! Loading a profile on a worker thread, with progress and cancel.
+
+use super::document::Loaded;
+use stacklens_core::{LoadOptions, Progress, load};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Instant;
+
+/// What to open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadRequest {
+    pub path: PathBuf,
+    /// Tab title.
+    pub title: String,
+    /// Extra directories searched for binaries.
+    pub symbol_dirs: Vec<PathBuf>,
+    /// Add the file to the recent list once it loaded.
+    pub remember: bool,
+}
+
+impl LoadRequest {
+    /// Opens `path`, looking for binaries beside it (and in a `bin/` folder beside it) as well
+    /// as in `symbol_dirs`.
+    pub fn file(path: PathBuf, symbol_dirs: &[PathBuf]) -> Self {
+        let title = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let mut dirs = symbol_dirs.to_vec();
+        if let Some(parent) = path.parent() {
+            let parent = if parent.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                parent.to_path_buf()
+            };
+            dirs.push(parent.join("bin"));
+            dirs.push(parent);
+        }
+        LoadRequest {
+            path,
+            title,
+            symbol_dirs: dirs,
+            remember: true,
+        }
+    }
+}
+
+/// A load in progress.
+pub struct LoadJob {
+    pub request: LoadRequest,
+    pub progress: Arc<Progress>,
+    pub started: Instant,
+    /// Size of the file, for "34 MB of 100 MB".
+    pub file_size: u64,
+    rx: mpsc::Receiver<Result<Loaded, String>>,
+}
+
+impl LoadJob {
+    /// Starts loading on a new thread; `ctx` is asked to repaint when it ends.
+    pub fn start(request: LoadRequest, ctx: &egui::Context) -> Self {
+        let progress = Arc::new(Progress::new());
+        let (tx, rx) = mpsc::channel();
+        let file_size = std::fs::metadata(&request.path).map_or(0, |m| m.len());
+        let (req, prog, ctx2) = (request.clone(), progress.clone(), ctx.clone());
+        let spawned = std::thread::Builder::new()
+            .name("stacklens-load".into())
+            .spawn(move || {
+                let mut opts = LoadOptions::default();
+                opts.symbols.search_dirs = req.symbol_dirs.clone();
+                let result = load(&req.path, &opts, &prog)
+                    .map(Loaded::prepare)
+                    .map_err(|e| e.to_string());
+                let _ = tx.send(result);
+                ctx2.request_repaint();
+            });
+        if let Err(e) = spawned {
+            // The receiver reports the failure on the next poll.
+            let (tx, rx2) = mpsc::channel();
+            let _ = tx.send(Err(format!("cannot start a loading thread: {e}")));
+            return LoadJob {
+                request,
+                progress,
+                started: Instant::now(),
+                file_size,
+                rx: rx2,
+            };
+        }
+        LoadJob {
+            request,
+            progress,
+            started: Instant::now(),
+            file_size,
+            rx,
+        }
+    }
+
+    /// The result, once the load has ended.
+    pub fn poll(&self) -> Option<Result<Loaded, String>> {
+        match self.rx.try_recv() {
+            Ok(r) => Some(r),
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => {
+                Some(Err("the loading thread stopped unexpectedly".into()))
+            }
+        }
+    }
+
+    /// Asks the loader to stop; it ends with "cancelled" soon after.
+    pub fn cancel(&self) {
+        self.progress.cancel();
+    }
+}

@@ -1,0 +1,838 @@
+//! The window: tabs of open profiles, each with a side panel, a flame graph and the top
+//! functions table, all derived from one shared selection.
+//!
+//! [`App`] is a plain struct with `fn ui(&mut self, ui)`, hosted by eframe in [`run`] and by
+//! egui_kittest in the tests. Loading, symbolizing and aggregating run on worker threads; a
+//! frame only polls their channels and paints what is visible.
+
+pub mod demo;
+pub mod document;
+pub mod flame;
+mod frame_cost;
+pub mod loader;
+mod side;
+pub mod table;
+
+use document::Document;
+use egui::{Key, KeyboardShortcut, Modifiers, Ui};
+use flame::{ColorBy, FlameInput, Step};
+use loader::{LoadJob, LoadRequest};
+use serde::{Deserialize, Serialize};
+use stacklens_core::progress::Phase;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+/// Most recent files kept.
+const MAX_RECENT: usize = 12;
+
+/// Light, dark, or whatever the system uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Theme {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+/// What is remembered between runs (eframe storage).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub recent: Vec<PathBuf>,
+    pub theme: Theme,
+    pub color_by: ColorBy,
+    /// Icicle (root at the top) instead of flame (root at the bottom).
+    pub icicle: bool,
+    /// Show the frame cost window and record puffin scopes.
+    pub profile_ui: bool,
+    /// The demo opened itself once; after that, no file means the start page.
+    pub demo_shown: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            recent: Vec::new(),
+            theme: Theme::System,
+            color_by: ColorBy::Module,
+            icicle: false,
+            profile_ui: false,
+            demo_shown: false,
+        }
+    }
+}
+
+impl Settings {
+    fn remember(&mut self, path: PathBuf) {
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        self.recent.retain(|p| *p != path);
+        self.recent.insert(0, path);
+        self.recent.truncate(MAX_RECENT);
+    }
+}
+
+/// How the window was started.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub files: Vec<PathBuf>,
+    pub symbol_dirs: Vec<PathBuf>,
+    pub demo: bool,
+    pub profile_ui: bool,
+    /// Save a PNG of the window once everything has loaded, then close.
+    pub screenshot: Option<PathBuf>,
+}
+
+/// One tab.
+pub enum Tab {
+    Loading(LoadJob),
+    Failed { request: LoadRequest, error: String },
+    Ready(Box<Document>),
+}
+
+impl Tab {
+    pub fn title(&self) -> &str {
+        match self {
+            Tab::Loading(j) => &j.request.title,
+            Tab::Failed { request, .. } => &request.title,
+            Tab::Ready(d) => &d.title,
+        }
+    }
+}
+
+/// Saving a screenshot after start-up (for the README and for looking at the window).
+struct Screenshot {
+    path: PathBuf,
+    /// Frames drawn since everything finished loading.
+    settled_frames: u32,
+    requested: bool,
+    done: Arc<AtomicBool>,
+}
+
+pub struct App {
+    pub tabs: Vec<Tab>,
+    pub active: usize,
+    pub settings: Settings,
+    symbol_dirs: Vec<PathBuf>,
+    /// Paths picked in the native dialog, which runs on its own thread.
+    dialog: Option<mpsc::Receiver<Vec<PathBuf>>>,
+    /// The start page's path field (the dialog is unavailable without a desktop portal).
+    pub path_field: String,
+    /// A message for the start page (e.g. the dialog could not open).
+    pub notice: Option<String>,
+    /// Paths picked in the dialog, opened at the start of the next frame.
+    pending_opens: Vec<PathBuf>,
+    focus_search: bool,
+    applied_theme: Option<Theme>,
+    frame_cost: frame_cost::FrameCost,
+    screenshot: Option<Screenshot>,
+}
+
+impl App {
+    /// A window with `settings`, starting the loads that `opts` asks for.
+    pub fn new(settings: Settings, opts: Options, ctx: &egui::Context) -> Self {
+        let mut app = App {
+            tabs: Vec::new(),
+            active: 0,
+            settings,
+            symbol_dirs: opts.symbol_dirs.clone(),
+            dialog: None,
+            path_field: String::new(),
+            notice: None,
+            pending_opens: Vec::new(),
+            focus_search: false,
+            applied_theme: None,
+            frame_cost: Default::default(),
+            screenshot: opts.screenshot.map(|path| Screenshot {
+                path,
+                settled_frames: 0,
+                requested: false,
+                done: Arc::new(AtomicBool::new(false)),
+            }),
+        };
+        if opts.profile_ui {
+            app.settings.profile_ui = true;
+        }
+        app.frame_cost.set_enabled(app.settings.profile_ui);
+        for f in opts.files {
+            app.open_path(f, ctx);
+        }
+        // A new user (nothing opened yet) sees the demo at once.
+        if opts.demo || (app.tabs.is_empty() && !app.settings.demo_shown) {
+            app.open_demo(ctx);
+        }
+        app
+    }
+
+    /// Starts loading `path` in a new tab.
+    pub fn open_path(&mut self, path: PathBuf, ctx: &egui::Context) {
+        let req = LoadRequest::file(path, &self.symbol_dirs);
+        self.open(req, ctx);
+    }
+
+    /// Starts a load in a new tab and shows it.
+    pub fn open(&mut self, req: LoadRequest, ctx: &egui::Context) {
+        self.tabs.push(Tab::Loading(LoadJob::start(req, ctx)));
+        self.active = self.tabs.len() - 1;
+    }
+
+    pub fn open_demo(&mut self, ctx: &egui::Context) {
+        self.settings.demo_shown = true;
+        match demo::request() {
+            Ok(req) => self.open(req, ctx),
+            Err(e) => self.notice = Some(format!("Could not unpack the demo profile: {e}")),
+        }
+    }
+
+    /// The file dialog, on its own thread so the window keeps painting.
+    pub fn open_dialog(&mut self, ctx: &egui::Context) {
+        if self.dialog.is_some() {
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        let ctx = ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("stacklens-dialog".into())
+            .spawn(move || {
+                let picked = rfd::FileDialog::new()
+                    .set_title("Open profile")
+                    .pick_files()
+                    .unwrap_or_default();
+                let _ = tx.send(picked);
+                ctx.request_repaint();
+            });
+        match spawned {
+            Ok(_) => self.dialog = Some(rx),
+            Err(e) => self.notice = Some(format!("Could not open the file dialog: {e}")),
+        }
+    }
+
+    pub fn close_tab(&mut self, i: usize) {
+        if i >= self.tabs.len() {
+            return;
+        }
+        if let Tab::Loading(job) = &self.tabs[i] {
+            job.cancel();
+        }
+        self.tabs.remove(i);
+        if self.active >= self.tabs.len() {
+            self.active = self.tabs.len().saturating_sub(1);
+        } else if self.active > i {
+            self.active -= 1;
+        }
+    }
+
+    /// The profile in the active tab, when it has loaded.
+    pub fn document(&self) -> Option<&Document> {
+        match self.tabs.get(self.active)? {
+            Tab::Ready(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    pub fn document_mut(&mut self) -> Option<&mut Document> {
+        match self.tabs.get_mut(self.active)? {
+            Tab::Ready(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Is anything still loading or computing.
+    pub fn is_busy(&self) -> bool {
+        self.tabs.iter().any(|t| match t {
+            Tab::Loading(_) => true,
+            Tab::Ready(d) => d.is_computing(),
+            Tab::Failed { .. } => false,
+        })
+    }
+
+    /// Takes finished loads and dialog results.
+    fn poll(&mut self) {
+        for i in 0..self.tabs.len() {
+            let Tab::Loading(job) = &self.tabs[i] else {
+                continue;
+            };
+            let Some(result) = job.poll() else {
+                continue;
+            };
+            let cancelled = job.progress.is_cancelled();
+            let request = job.request.clone();
+            self.tabs[i] = match result {
+                Ok(loaded) => {
+                    if request.remember {
+                        self.settings.remember(request.path.clone());
+                    }
+                    Tab::Ready(Box::new(Document::new(request.path, request.title, loaded)))
+                }
+                Err(_) if cancelled => Tab::Failed {
+                    request,
+                    error: "cancelled".into(),
+                },
+                Err(error) => Tab::Failed { request, error },
+            };
+        }
+        // Cancelled loads leave no tab behind.
+        let mut i = 0;
+        while i < self.tabs.len() {
+            if matches!(&self.tabs[i], Tab::Failed { error, .. } if error == "cancelled") {
+                self.close_tab(i);
+            } else {
+                i += 1;
+            }
+        }
+        for t in &mut self.tabs {
+            if let Tab::Ready(d) = t {
+                d.poll();
+            }
+        }
+        if let Some(rx) = &self.dialog {
+            match rx.try_recv() {
+                Ok(paths) => {
+                    self.dialog = None;
+                    if paths.is_empty() {
+                        self.notice = Some(
+                            "No file picked (without a desktop file portal the dialog cannot \
+                             open: type a path below or drop a file on the window)."
+                                .into(),
+                        );
+                    }
+                    self.pending_opens.extend(paths);
+                }
+                Err(mpsc::TryRecvError::Empty) => {}
+                Err(mpsc::TryRecvError::Disconnected) => self.dialog = None,
+            }
+        }
+    }
+
+    /// Draws the whole window.
+    pub fn ui(&mut self, ui: &mut Ui) {
+        let started = Instant::now();
+        self.frame_cost.new_frame();
+        puffin::profile_function!();
+        let ctx = ui.ctx().clone();
+        if self.applied_theme != Some(self.settings.theme) {
+            ctx.set_theme(match self.settings.theme {
+                Theme::System => egui::ThemePreference::System,
+                Theme::Light => egui::ThemePreference::Light,
+                Theme::Dark => egui::ThemePreference::Dark,
+            });
+            self.applied_theme = Some(self.settings.theme);
+        }
+        self.poll();
+        for p in std::mem::take(&mut self.pending_opens) {
+            self.open_path(p, &ctx);
+        }
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
+        for p in dropped {
+            self.open_path(p, &ctx);
+        }
+        self.shortcuts(&ctx);
+
+        egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui));
+        if !self.tabs.is_empty() {
+            egui::Panel::top("tabs").show(ui, |ui| self.tab_bar(ui));
+        }
+        match self.tabs.get_mut(self.active) {
+            None => {
+                egui::CentralPanel::default().show(ui, |ui| self.start_page(ui));
+            }
+            Some(Tab::Loading(job)) => {
+                let job: &LoadJob = job;
+                let mut cancel = false;
+                egui::CentralPanel::default().show(ui, |ui| cancel = loading_panel(ui, job));
+                if cancel {
+                    job.cancel();
+                }
+            }
+            Some(Tab::Failed { request, error }) => {
+                let (request, error) = (request.clone(), error.clone());
+                let mut action = None;
+                egui::CentralPanel::default()
+                    .show(ui, |ui| action = error_panel(ui, &request, &error));
+                match action {
+                    Some(ErrorAction::Retry) => {
+                        self.tabs[self.active] = Tab::Loading(LoadJob::start(request, &ctx));
+                    }
+                    Some(ErrorAction::Close) => self.close_tab(self.active),
+                    None => {}
+                }
+            }
+            Some(Tab::Ready(_)) => self.document_ui(ui),
+        }
+
+        if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
+            let painter = ctx.layer_painter(egui::LayerId::new(
+                egui::Order::Foreground,
+                egui::Id::unique("stacklens-drop"),
+            ));
+            let rect = ctx.content_rect();
+            painter.rect_filled(rect, 0.0, egui::Color32::from_black_alpha(160));
+            painter.text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                "Drop to open",
+                egui::FontId::proportional(28.0),
+                egui::Color32::WHITE,
+            );
+        }
+
+        let mut open = self.settings.profile_ui;
+        if open {
+            self.frame_cost.window(&ctx, &mut open);
+            if !open {
+                self.set_profile_ui(false);
+            }
+        }
+        self.screenshot_step(&ctx);
+        if self.is_busy() {
+            // Progress bars move even when nothing else happens.
+            ctx.request_repaint_after(std::time::Duration::from_millis(50));
+        }
+        self.frame_cost
+            .record(started.elapsed().as_secs_f32() * 1000.0);
+    }
+
+    fn set_profile_ui(&mut self, on: bool) {
+        self.settings.profile_ui = on;
+        self.frame_cost.set_enabled(on);
+    }
+
+    /// Keyboard shortcuts of the whole window.
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        let open = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
+        let close = KeyboardShortcut::new(Modifiers::COMMAND, Key::W);
+        let find = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
+        if ctx.input_mut(|i| i.consume_shortcut(&open)) {
+            self.open_dialog(ctx);
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&close)) {
+            self.close_tab(self.active);
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&find)) {
+            self.focus_search = true;
+        }
+        let typing = ctx.egui_wants_keyboard_input();
+        if typing {
+            return;
+        }
+        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Slash)) {
+            self.focus_search = true;
+        }
+        let icicle = self.settings.icicle;
+        let Some(doc) = self.document_mut() else {
+            return;
+        };
+        let (toward_leaves, toward_root) = if icicle {
+            (Key::ArrowDown, Key::ArrowUp)
+        } else {
+            (Key::ArrowUp, Key::ArrowDown)
+        };
+        let steps = [
+            (toward_leaves, Step::Leaves),
+            (toward_root, Step::Root),
+            (Key::ArrowLeft, Step::Prev),
+            (Key::ArrowRight, Step::Next),
+        ];
+        for (key, step) in steps {
+            if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, key)) {
+                doc.flame.move_selection(&doc.nodes, &doc.analysis, step);
+            }
+        }
+        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter))
+            && let Some(s) = doc.flame.selected
+        {
+            doc.flame.zoom_to(&doc.analysis, s);
+        }
+        if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape)) {
+            doc.flame.reset();
+            doc.highlight = None;
+        }
+    }
+
+    fn menu_bar(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.button("Open… (Ctrl+O)").clicked() {
+                    self.open_dialog(&ctx);
+                }
+                if ui.button("Open demo profile").clicked() {
+                    self.open_demo(&ctx);
+                }
+                ui.menu_button("Open recent", |ui| {
+                    if self.settings.recent.is_empty() {
+                        ui.weak("No recent files");
+                    }
+                    let mut picked = None;
+                    for p in &self.settings.recent {
+                        if ui.button(p.display().to_string()).clicked() {
+                            picked = Some(p.clone());
+                        }
+                    }
+                    if let Some(p) = picked {
+                        self.open_path(p, &ctx);
+                    }
+                });
+                ui.separator();
+                if ui
+                    .add_enabled(
+                        !self.tabs.is_empty(),
+                        egui::Button::new("Close tab (Ctrl+W)"),
+                    )
+                    .clicked()
+                {
+                    self.close_tab(self.active);
+                }
+                if ui.button("Quit").clicked() {
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            });
+            ui.menu_button("View", |ui| {
+                ui.radio_value(
+                    &mut self.settings.icicle,
+                    false,
+                    "Flame graph (root at bottom)",
+                );
+                ui.radio_value(&mut self.settings.icicle, true, "Icicle (root at top)");
+                ui.separator();
+                ui.radio_value(
+                    &mut self.settings.color_by,
+                    ColorBy::Module,
+                    "Colour by module",
+                );
+                ui.radio_value(&mut self.settings.color_by, ColorBy::Name, "Colour by name");
+                ui.separator();
+                ui.radio_value(&mut self.settings.theme, Theme::System, "Theme: system");
+                ui.radio_value(&mut self.settings.theme, Theme::Light, "Theme: light");
+                ui.radio_value(&mut self.settings.theme, Theme::Dark, "Theme: dark");
+                ui.separator();
+                let mut on = self.settings.profile_ui;
+                if ui.checkbox(&mut on, "Frame cost (puffin)").changed() {
+                    self.set_profile_ui(on);
+                }
+            });
+        });
+    }
+
+    fn tab_bar(&mut self, ui: &mut Ui) {
+        let mut close = None;
+        ui.horizontal_wrapped(|ui| {
+            for (i, t) in self.tabs.iter().enumerate() {
+                let marker = match t {
+                    Tab::Loading(_) => "loading: ",
+                    Tab::Failed { .. } => "failed: ",
+                    Tab::Ready(_) => "",
+                };
+                let title = format!("{marker}{}", t.title());
+                if ui.selectable_label(i == self.active, title).clicked() {
+                    self.active = i;
+                }
+                if ui
+                    .small_button("×")
+                    .on_hover_text(format!("Close {}", t.title()))
+                    .clicked()
+                {
+                    close = Some(i);
+                }
+                ui.separator();
+            }
+        });
+        if let Some(i) = close {
+            self.close_tab(i);
+        }
+    }
+
+    fn start_page(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        ui.vertical_centered(|ui| {
+            ui.add_space(40.0);
+            ui.heading(egui::RichText::new("stacklens").size(32.0));
+            ui.label("Open a profile and see where the time went.");
+            ui.add_space(16.0);
+            ui.horizontal(|ui| {
+                ui.add_space((ui.available_width() - 330.0).max(0.0) / 2.0);
+                if ui.button("Open…").clicked() {
+                    self.open_dialog(&ctx);
+                }
+                if ui.button("Open demo profile").clicked() {
+                    self.open_demo(&ctx);
+                }
+            });
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                ui.add_space((ui.available_width() - 520.0).max(0.0) / 2.0);
+                let label = ui.label("Path:");
+                let resp = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut self.path_field)
+                            .hint_text("/path/to/perf.data")
+                            .desired_width(380.0),
+                    )
+                    .labelled_by(label.id);
+                let enter = resp.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+                if (ui.button("Open path").clicked() || enter) && !self.path_field.trim().is_empty()
+                {
+                    let p = PathBuf::from(self.path_field.trim());
+                    self.path_field.clear();
+                    self.open_path(p, &ctx);
+                }
+            });
+            ui.add_space(6.0);
+            ui.weak("…or drop a profile file anywhere on this window. Formats: perf.data (file, pipe, zstd).");
+            if let Some(n) = &self.notice {
+                ui.add_space(6.0);
+                ui.colored_label(ui.visuals().warn_fg_color, n);
+            }
+            ui.add_space(20.0);
+            ui.heading("Recent files");
+            if self.settings.recent.is_empty() {
+                ui.weak("Nothing yet.");
+            }
+            let mut picked = None;
+            for p in &self.settings.recent {
+                let exists = p.exists();
+                let text = p.display().to_string();
+                let resp = ui.add_enabled(exists, egui::Button::new(text).frame(false));
+                if resp.clicked() {
+                    picked = Some(p.clone());
+                }
+                if !exists {
+                    resp.on_disabled_hover_text("The file no longer exists");
+                }
+            }
+            if let Some(p) = picked {
+                self.open_path(p, &ctx);
+            }
+        });
+    }
+
+    /// Side panel, top functions and flame graph of the active document.
+    fn document_ui(&mut self, ui: &mut Ui) {
+        let icicle = self.settings.icicle;
+        let color_by = self.settings.color_by;
+        let focus_search = std::mem::take(&mut self.focus_search);
+        let Some(doc) = self.document_mut() else {
+            return;
+        };
+        egui::Panel::left("side")
+            .resizable(true)
+            .default_size(260.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| side::show(ui, doc));
+            });
+        let generation = doc.generation();
+        let avail = ui.available_height();
+        let table_click = egui::Panel::bottom("top-functions")
+            .resizable(true)
+            .default_size((avail * 0.36).max(120.0))
+            .show(ui, |ui| {
+                ui.add_space(4.0);
+                ui.strong("Top functions");
+                table::show(
+                    ui,
+                    &mut doc.table,
+                    &doc.profile,
+                    &doc.analysis,
+                    generation,
+                    doc.highlight,
+                )
+            })
+            .inner;
+        if let Some(f) = table_click {
+            doc.highlight = if doc.highlight == Some(f) {
+                None
+            } else {
+                Some(f)
+            };
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            ui.horizontal(|ui| {
+                let label = ui.label("Search:");
+                let id = egui::Id::unique("stacklens-flame-search");
+                let resp = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut doc.search.text)
+                            .id(id)
+                            .hint_text("regex ( / )")
+                            .desired_width(200.0),
+                    )
+                    .labelled_by(label.id);
+                if focus_search {
+                    resp.request_focus();
+                }
+                match &doc.search.regex {
+                    Some(Ok(_)) => {
+                        ui.label(format!(
+                            "matched {} of the total",
+                            flame::percent(doc.search.matched, doc.analysis.tree.total)
+                        ));
+                    }
+                    Some(Err(e)) => {
+                        ui.colored_label(ui.visuals().error_fg_color, "invalid regex")
+                            .on_hover_text(e);
+                    }
+                    None => {}
+                }
+                if doc.is_computing() {
+                    ui.spinner();
+                }
+            });
+            flame::breadcrumbs(ui, &mut doc.flame, &doc.profile, &doc.nodes, &doc.analysis);
+            let input = FlameInput {
+                profile: &doc.profile,
+                nodes: &doc.nodes,
+                analysis: &doc.analysis,
+                search: &doc.search,
+                highlight: doc.highlight,
+                color_by,
+                icicle,
+            };
+            flame::canvas(ui, &mut doc.flame, &input);
+        });
+    }
+
+    fn screenshot_step(&mut self, ctx: &egui::Context) {
+        let busy = self.is_busy();
+        let Some(shot) = &mut self.screenshot else {
+            return;
+        };
+        if shot.done.load(Ordering::Relaxed) {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            return;
+        }
+        ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        if busy || shot.requested {
+            return;
+        }
+        shot.settled_frames += 1;
+        if shot.settled_frames < 5 {
+            return;
+        }
+        shot.requested = true;
+        let (path, done) = (shot.path.clone(), shot.done.clone());
+        ctx.request_screenshot(move |image| {
+            let [w, h] = image.size;
+            let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+            match image::save_buffer(&path, &bytes, w as u32, h as u32, image::ColorType::Rgba8) {
+                Ok(()) => eprintln!("stacklens: saved screenshot {}", path.display()),
+                Err(e) => eprintln!("stacklens: cannot save {}: {e}", path.display()),
+            }
+            done.store(true, Ordering::Relaxed);
+        });
+    }
+}
+
+/// Progress of one load; returns true when Cancel was clicked.
+fn loading_panel(ui: &mut Ui, job: &LoadJob) -> bool {
+    let mut cancel = false;
+    ui.vertical_centered(|ui| {
+        ui.add_space(60.0);
+        ui.heading(format!("Loading {}", job.request.title));
+        ui.weak(job.request.path.display().to_string());
+        ui.add_space(12.0);
+        let p = &job.progress;
+        let text = match p.phase() {
+            Phase::Reading => format!(
+                "Reading: {} of {}",
+                crate::format::bytes(p.done() as i64),
+                crate::format::bytes(if p.total() > 0 {
+                    p.total()
+                } else {
+                    job.file_size
+                } as i64)
+            ),
+            Phase::Symbolizing => format!(
+                "Symbolizing: {} of {} addresses",
+                crate::format::grouped(p.done() as i64),
+                crate::format::grouped(p.total() as i64)
+            ),
+            Phase::Aggregating | Phase::Done => "Building the call tree".to_owned(),
+        };
+        ui.add(
+            egui::ProgressBar::new(p.fraction())
+                .desired_width(420.0)
+                .show_percentage()
+                .animate(true),
+        );
+        ui.label(text);
+        ui.weak(format!("{:.1} s", job.started.elapsed().as_secs_f32()));
+        ui.add_space(8.0);
+        if ui.button("Cancel").clicked() {
+            cancel = true;
+        }
+    });
+    cancel
+}
+
+enum ErrorAction {
+    Retry,
+    Close,
+}
+
+fn error_panel(ui: &mut Ui, request: &LoadRequest, error: &str) -> Option<ErrorAction> {
+    let mut action = None;
+    ui.vertical_centered(|ui| {
+        ui.add_space(60.0);
+        ui.heading(format!("Could not open {}", request.title));
+        ui.weak(request.path.display().to_string());
+        ui.add_space(12.0);
+        ui.colored_label(ui.visuals().error_fg_color, error);
+        ui.add_space(12.0);
+        ui.horizontal(|ui| {
+            ui.add_space((ui.available_width() - 140.0).max(0.0) / 2.0);
+            if ui.button("Retry").clicked() {
+                action = Some(ErrorAction::Retry);
+            }
+            if ui.button("Close tab").clicked() {
+                action = Some(ErrorAction::Close);
+            }
+        });
+    });
+    action
+}
+
+/// eframe's host for [`App`].
+struct Host(App);
+
+impl eframe::App for Host {
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.0.ui(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &self.0.settings);
+    }
+}
+
+/// Opens the window and runs until it is closed.
+pub fn run(opts: Options) -> Result<(), String> {
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("stacklens")
+            .with_app_id("stacklens")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([480.0, 320.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "stacklens",
+        native,
+        Box::new(move |cc| {
+            let settings: Settings = cc
+                .storage
+                .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+                .unwrap_or_default();
+            Ok(Box::new(Host(App::new(settings, opts, &cc.egui_ctx))))
+        }),
+    )
+    .map_err(|e| e.to_string())
+}

@@ -1,0 +1,135 @@
+//! The side panel: event picker, threads to include, profile information and warnings.
+
+use super::document::Document;
+use crate::format;
+use egui::Ui;
+use stacklens_core::model::ThreadId;
+
+pub fn show(ui: &mut Ui, doc: &mut Document) {
+    puffin::profile_function!();
+    let ctx = ui.ctx().clone();
+    let p = doc.profile.clone();
+
+    if p.sample_types.len() > 1 {
+        ui.heading("Event");
+        let current = doc.selection.sample_type;
+        let mut picked = current;
+        egui::ComboBox::from_id_salt("event")
+            .selected_text(p.sample_types.get(current).map_or("?", |t| t.name.as_str()))
+            .show_ui(ui, |ui| {
+                for (i, t) in p.sample_types.iter().enumerate() {
+                    let n = p.sample_count(i);
+                    ui.selectable_value(
+                        &mut picked,
+                        i,
+                        format!("{} ({} samples)", t.name, format::grouped(n as i64)),
+                    );
+                }
+            });
+        if picked != current {
+            doc.set_sample_type(picked, &ctx);
+        }
+        ui.add_space(6.0);
+    }
+
+    ui.horizontal(|ui| {
+        ui.heading("Threads");
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui
+                .small_button("Include all")
+                .on_hover_text("Include every thread")
+                .clicked()
+            {
+                let mut sel = doc.selection.clone();
+                sel.threads = None;
+                doc.set_selection(sel, &ctx);
+            }
+        });
+    });
+    let counts = doc
+        .thread_samples
+        .get(doc.selection.sample_type)
+        .cloned()
+        .unwrap_or_default();
+    // Busiest threads first.
+    let mut order: Vec<usize> = (0..p.threads.len()).collect();
+    order.sort_by_key(|&t| std::cmp::Reverse(counts.get(t).copied().unwrap_or(0)));
+    egui::ScrollArea::vertical()
+        .id_salt("threads")
+        .max_height(220.0)
+        .show(ui, |ui| {
+            for t in order {
+                let tid = ThreadId::from_index(t);
+                let mut on = doc.thread_included(tid);
+                let n = counts.get(t).copied().unwrap_or(0);
+                let label = p.thread_label(tid);
+                let resp = ui.checkbox(&mut on, label).on_hover_text(format!(
+                    "{} samples; process {}",
+                    format::grouped(n as i64),
+                    p.threads.pid[t]
+                ));
+                if resp.changed() {
+                    doc.set_thread_included(tid, on, &ctx);
+                }
+                ui.indent(("count", t), |ui| {
+                    ui.weak(format!("{} samples", format::grouped(n as i64)));
+                });
+            }
+        });
+    ui.add_space(6.0);
+
+    ui.heading("Profile");
+    let m = &p.meta;
+    egui::Grid::new("info")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            let mut row = |k: &str, v: String| {
+                ui.label(k);
+                ui.add(egui::Label::new(v).wrap());
+                ui.end_row();
+            };
+            row("format", m.source_format.clone());
+            if let Some(c) = &m.command_line {
+                row("command", c.clone());
+            }
+            if let Some(h) = &m.hostname {
+                row("host", h.clone());
+            }
+            if let Some(o) = &m.os_release {
+                row("os", o.clone());
+            }
+            if let Some(c) = &m.cpu_desc {
+                row("cpu", c.clone());
+            }
+            if let Some(r) = &m.recorder_version {
+                row("recorder", r.clone());
+            }
+            if let Some(d) = m.duration_ns() {
+                row("duration", format::duration_ns(d as i64));
+            }
+            let ty = doc.analysis.selection.sample_type;
+            row("samples", format::grouped(p.sample_count(ty) as i64));
+            row(
+                "selected",
+                format::grouped(doc.analysis.tree.samples as i64),
+            );
+            row("lost samples", format::grouped(m.lost_samples as i64));
+            row("functions", format::grouped(p.funcs.len() as i64));
+            row("call nodes", format::grouped(doc.nodes.len() as i64));
+        });
+
+    if !m.warnings.is_empty() {
+        ui.add_space(6.0);
+        egui::CollapsingHeader::new(format!("Warnings ({})", m.warnings.len()))
+            .default_open(true)
+            .show(ui, |ui| {
+                for w in &m.warnings {
+                    ui.add(
+                        egui::Label::new(egui::RichText::new(w).color(ui.visuals().warn_fg_color))
+                            .wrap(),
+                    );
+                }
+            });
+    }
+}

@@ -1,0 +1,219 @@
+//! Top functions: self and total per function, sortable by every column, with a filter box.
+//! Only the rows in view are laid out (`TableBody::rows`).
+
+use super::document::Analysis;
+use super::flame::percent;
+use crate::format;
+use egui::{Sense, Ui};
+use egui_extras::{Column, TableBuilder};
+use stacklens_core::analysis::FuncStat;
+use stacklens_core::model::{FuncId, Profile, Unit};
+use std::cmp::Ordering;
+
+/// A column of the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortBy {
+    SelfWeight,
+    TotalWeight,
+    Samples,
+    Module,
+    Function,
+}
+
+const COLUMNS: [(&str, Option<SortBy>); 7] = [
+    ("Self", Some(SortBy::SelfWeight)),
+    ("Self %", None),
+    ("Total", Some(SortBy::TotalWeight)),
+    ("Total %", None),
+    ("Samples", Some(SortBy::Samples)),
+    ("Module", Some(SortBy::Module)),
+    ("Function", Some(SortBy::Function)),
+];
+
+pub struct TableState {
+    pub sort: SortBy,
+    pub descending: bool,
+    pub filter: String,
+    /// Indexes into `Analysis::top` in display order.
+    pub rows: Vec<usize>,
+    /// `(analysis generation, sort, descending, filter)` that `rows` is for.
+    rows_for: Option<(usize, SortBy, bool, String)>,
+}
+
+impl Default for TableState {
+    fn default() -> Self {
+        TableState {
+            sort: SortBy::SelfWeight,
+            descending: true,
+            filter: String::new(),
+            rows: Vec::new(),
+            rows_for: None,
+        }
+    }
+}
+
+impl TableState {
+    /// Clicking a column header sorts by it; clicking it again flips the order.
+    pub fn sort_by(&mut self, col: SortBy) {
+        if self.sort == col {
+            self.descending = !self.descending;
+        } else {
+            self.sort = col;
+            // Numbers biggest first, names A to Z.
+            self.descending = !matches!(col, SortBy::Module | SortBy::Function);
+        }
+    }
+
+    /// Filters and sorts the rows when the analysis, sort or filter changed.
+    pub fn update_rows(&mut self, p: &Profile, a: &Analysis, generation: usize) {
+        let key = (generation, self.sort, self.descending, self.filter.clone());
+        if self.rows_for.as_ref() == Some(&key) {
+            return;
+        }
+        puffin::profile_function!();
+        let needle = self.filter.trim().to_lowercase();
+        let mut rows: Vec<usize> = (0..a.top.len())
+            .filter(|&i| {
+                needle.is_empty() || p.func_name(a.top[i].func).to_lowercase().contains(&needle)
+            })
+            .collect();
+        let cmp = |x: &FuncStat, y: &FuncStat| -> Ordering {
+            match self.sort {
+                SortBy::SelfWeight => x.self_weight.cmp(&y.self_weight),
+                SortBy::TotalWeight => x.total_weight.cmp(&y.total_weight),
+                SortBy::Samples => x.total_samples.cmp(&y.total_samples),
+                SortBy::Module => p.func_module_name(x.func).cmp(p.func_module_name(y.func)),
+                SortBy::Function => p.func_name(x.func).cmp(p.func_name(y.func)),
+            }
+        };
+        // Stable: ties keep the default order (self weight, descending).
+        rows.sort_by(|&i, &j| {
+            let o = cmp(&a.top[i], &a.top[j]);
+            if self.descending { o.reverse() } else { o }
+        });
+        self.rows = rows;
+        self.rows_for = Some(key);
+    }
+}
+
+/// The table; returns the function clicked, if any.
+pub fn show(
+    ui: &mut Ui,
+    state: &mut TableState,
+    p: &Profile,
+    a: &Analysis,
+    generation: usize,
+    highlight: Option<FuncId>,
+) -> Option<FuncId> {
+    puffin::profile_function!();
+    ui.horizontal(|ui| {
+        let label = ui.label("Filter:");
+        ui.add(
+            egui::TextEdit::singleline(&mut state.filter)
+                .hint_text("function name")
+                .desired_width(220.0),
+        )
+        .labelled_by(label.id);
+        if !state.filter.is_empty() && ui.button("Clear").on_hover_text("Clear filter").clicked() {
+            state.filter.clear();
+        }
+    });
+    state.update_rows(p, a, generation);
+    let unit = p
+        .sample_types
+        .get(a.selection.sample_type)
+        .map_or(Unit::Count, |t| t.unit);
+    let total = a.tree.total;
+    let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
+    let mut clicked = None;
+    let mut sort_click = None;
+    TableBuilder::new(ui)
+        .id_salt("top-functions")
+        .striped(true)
+        .resizable(true)
+        .sense(Sense::click())
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .columns(Column::auto().at_least(72.0), 5)
+        .column(Column::initial(110.0).at_least(40.0).clip(true))
+        .column(Column::remainder().at_least(120.0).clip(true))
+        .header(20.0, |mut header| {
+            for (label, sort) in COLUMNS {
+                header.col(|ui| {
+                    let Some(sort) = sort else {
+                        ui.strong(label);
+                        return;
+                    };
+                    if ui
+                        .add(egui::Button::new(egui::RichText::new(label).strong()).frame(false))
+                        .on_hover_text(format!("Sort by {}", label.to_lowercase()))
+                        .clicked()
+                    {
+                        sort_click = Some(sort);
+                    }
+                    if state.sort == sort {
+                        sort_arrow(ui, state.descending);
+                    }
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(row_height, state.rows.len(), |mut row| {
+                let Some(s) = state.rows.get(row.index()).and_then(|&i| a.top.get(i)) else {
+                    return;
+                };
+                row.set_selected(highlight == Some(s.func));
+                row.col(|ui| {
+                    cell(ui, format::weight(s.self_weight, unit));
+                });
+                row.col(|ui| {
+                    cell(ui, percent(s.self_weight, total));
+                });
+                row.col(|ui| {
+                    cell(ui, format::weight(s.total_weight, unit));
+                });
+                row.col(|ui| {
+                    cell(ui, percent(s.total_weight, total));
+                });
+                row.col(|ui| {
+                    cell(ui, format::grouped(s.total_samples as i64));
+                });
+                row.col(|ui| {
+                    cell(ui, p.func_module_name(s.func));
+                });
+                row.col(|ui| {
+                    cell(ui, p.func_name(s.func));
+                });
+                if row.response().clicked() {
+                    clicked = Some(s.func);
+                }
+            });
+        });
+    if let Some(col) = sort_click {
+        state.sort_by(col);
+    }
+    clicked
+}
+
+/// A table cell: plain text that lets clicks through to the row.
+fn cell(ui: &mut Ui, text: impl Into<egui::WidgetText>) {
+    ui.add(egui::Label::new(text).selectable(false).truncate());
+}
+
+/// A small triangle after the sorted column's name, pointing down for descending order. (The
+/// default fonts have no arrow glyphs.)
+fn sort_arrow(ui: &mut Ui, descending: bool) {
+    let (r, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), Sense::hover());
+    let c = r.center();
+    let (tip, base) = if descending { (4.0, -3.0) } else { (-4.0, 3.0) };
+    let points = vec![
+        egui::pos2(c.x - 4.0, c.y + base),
+        egui::pos2(c.x + 4.0, c.y + base),
+        egui::pos2(c.x, c.y + tip),
+    ];
+    let color = ui.visuals().strong_text_color();
+    ui.painter().add(egui::Shape::convex_polygon(
+        points,
+        color,
+        egui::Stroke::NONE,
+    ));
+}

@@ -1,0 +1,430 @@
+//! The window driven like a user would, headless (egui_kittest): widgets are found by their
+//! accessibility labels; flame graph boxes are accessibility nodes named after their function.
+//! Figures are checked against `perf report` on the same committed capture
+//! (`sample-profiles/hot.perf.data.perf-report.txt`: leaf_a 399, leaf_c 397, recurse 200,
+//! leaf_b 197 samples of 1,193).
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use stacklens::ui::flame::ColorBy;
+use stacklens::ui::table::SortBy;
+use stacklens::ui::{App, Options, Settings, Tab};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../sample-profiles")
+        .join(name)
+}
+
+/// The window at 1280×800 with the start page (no demo, no stored settings).
+fn window() -> Harness<'static, App> {
+    let settings = Settings {
+        demo_shown: true,
+        color_by: ColorBy::Module,
+        ..Settings::default()
+    };
+    let ctx = egui::Context::default();
+    let app = App::new(settings, Options::default(), &ctx);
+    Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_ui_state(|ui, app: &mut App| app.ui(ui), app)
+}
+
+/// Runs frames until `done` holds (loads and analyses run on worker threads).
+fn wait_for(h: &mut Harness<'_, App>, what: &str, done: impl Fn(&App) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Settle: a few frames so the views are laid out with the new data.
+    h.run_steps(3);
+}
+
+/// Focuses the text field labelled `label` and types `text` at its end.
+fn type_into(h: &mut Harness<'_, App>, label: &str, text: &str) {
+    h.get_by_role_and_label(Role::TextInput, label).focus();
+    h.run_steps(1);
+    h.get_by_role_and_label(Role::TextInput, label)
+        .type_text(text);
+    h.run_steps(2);
+}
+
+fn ready(app: &App) -> bool {
+    !app.is_busy() && app.document().is_some()
+}
+
+/// Opens `name` by typing its path on the start page.
+fn open_sample(h: &mut Harness<'_, App>, name: &str) {
+    type_into(h, "Path:", &sample(name).display().to_string());
+    h.run_steps(2);
+    h.get_by_label("Open path").click();
+    h.run_steps(1);
+    wait_for(h, "the profile to load", ready);
+}
+
+fn func_named(app: &App, name: &str) -> stacklens_core::model::FuncId {
+    let p = &app.document().unwrap().profile;
+    (0..p.funcs.len())
+        .map(stacklens_core::model::FuncId::from_index)
+        .find(|&f| p.func_name(f) == name)
+        .unwrap_or_else(|| panic!("no function {name}"))
+}
+
+fn flame_box(h: &Harness<'_, App>, name: &str) -> bool {
+    h.query_by_role_and_label(Role::Button, name).is_some()
+}
+
+#[test]
+fn opens_a_profile_and_zooms_into_a_flame_node() {
+    let mut h = window();
+    assert!(h.query_by_label("Open demo profile").is_some());
+    open_sample(&mut h, "hot.perf.data");
+    {
+        let doc = h.state().document().unwrap();
+        assert_eq!(
+            doc.analysis.tree.samples, 1193,
+            "perf report: 1K samples = 1,193"
+        );
+        assert_eq!(doc.profile.threads.len(), 2);
+    }
+    assert!(flame_box(&h, "main_work"));
+    assert!(
+        flame_box(&h, "leaf_c"),
+        "the worker thread's leaf is visible"
+    );
+
+    let crumbs = ["__libc_start_call_main", "main"];
+    let count = |h: &Harness<'_, App>, l: &str| h.query_all_by_label(l).count();
+    let before: Vec<usize> = crumbs.iter().map(|c| count(&h, c)).collect();
+    h.get_by_role_and_label(Role::Button, "main_work").click();
+    h.run_steps(3);
+    let main_work = {
+        let app = h.state();
+        let doc = app.document().unwrap();
+        let z = doc.flame.zoom.expect("clicking a box zooms into it");
+        assert_eq!(
+            doc.profile.func_name(doc.nodes.func[z.index()]),
+            "main_work"
+        );
+        z
+    };
+    // The breadcrumb trail names the path; leaf_c (another thread's subtree) left the view.
+    for (crumb, before) in crumbs.iter().zip(before) {
+        assert_eq!(count(&h, crumb), before + 1, "breadcrumb {crumb}");
+    }
+    assert!(!flame_box(&h, "leaf_c"), "zoomed: leaf_c is out of view");
+    assert!(flame_box(&h, "leaf_a"));
+
+    h.key_press(egui::Key::Escape);
+    h.run_steps(3);
+    assert_eq!(h.state().document().unwrap().flame.zoom, None, "Esc resets");
+    assert!(flame_box(&h, "leaf_c"));
+
+    h.get_by_label("Back").click();
+    h.run_steps(3);
+    assert_eq!(
+        h.state().document().unwrap().flame.zoom,
+        Some(main_work),
+        "Back"
+    );
+
+    // Clicking a breadcrumb zooms out to it.
+    h.get_by_role_and_label(Role::Button, "All").click();
+    h.run_steps(3);
+    assert_eq!(h.state().document().unwrap().flame.zoom, None);
+}
+
+#[test]
+fn search_highlights_and_reports_the_matched_share() {
+    let mut h = window();
+    open_sample(&mut h, "hot.perf.data");
+    type_into(&mut h, "Search:", "^leaf_[ab]$");
+    {
+        let app = h.state();
+        let doc = app.document().unwrap();
+        assert!(doc.search.is_active());
+        // leaf_a 399 + leaf_b 197 of 1,193 samples, every sample 1,000,000 ns apart (999 Hz).
+        let share = doc.search.matched as f64 / doc.analysis.tree.total as f64;
+        assert!((share - 596.0 / 1193.0).abs() < 0.002, "share {share}");
+    }
+    let shown = {
+        let app = h.state();
+        let doc = app.document().unwrap();
+        format!(
+            "matched {:.2}% of the total",
+            doc.search.matched as f64 * 100.0 / doc.analysis.tree.total as f64
+        )
+    };
+    assert!(
+        h.query_by_label(&shown).is_some(),
+        "the share is shown: {shown}"
+    );
+
+    // Matches below a match count once: "leaf|mix" covers leaf_b's inlined mix too.
+    type_into(&mut h, "Search:", "|mix");
+    let doc_share = {
+        let app = h.state();
+        let doc = app.document().unwrap();
+        doc.search.matched as f64 / doc.analysis.tree.total as f64
+    };
+    assert!((doc_share - 596.0 / 1193.0).abs() < 0.002, "{doc_share}");
+
+    // A bad regex says so instead of matching nothing silently.
+    type_into(&mut h, "Search:", "(");
+    assert!(h.query_by_label("invalid regex").is_some());
+}
+
+#[test]
+fn table_sorts_by_every_column_and_highlights_a_function() {
+    let mut h = window();
+    open_sample(&mut h, "hot.perf.data");
+    let first = |h: &Harness<'_, App>| -> (String, i64, i64) {
+        let app = h.state();
+        let doc = app.document().unwrap();
+        let s = &doc.analysis.top[doc.table.rows[0]];
+        (
+            doc.profile.func_name(s.func).to_owned(),
+            s.self_weight,
+            s.total_weight,
+        )
+    };
+    assert_eq!(
+        first(&h).0,
+        "leaf_a",
+        "default: self, descending (perf report order)"
+    );
+
+    h.get_by_label("Total").click();
+    h.run_steps(2);
+    assert_eq!(
+        h.state().document().unwrap().table.sort,
+        SortBy::TotalWeight
+    );
+    let max_total = h.state().document().unwrap().analysis.tree.total * 2 / 3;
+    assert!(
+        first(&h).2 >= max_total,
+        "biggest total first: {:?}",
+        first(&h)
+    );
+
+    h.get_by_label("Total").click();
+    h.run_steps(2);
+    assert!(!h.state().document().unwrap().table.descending);
+    assert_eq!(first(&h).0, "mix", "smallest total first");
+
+    h.get_by_label("Function").click();
+    h.run_steps(2);
+    assert_eq!(first(&h).0, "__libc_start_call_main", "names A to Z");
+    h.get_by_label("Samples").click();
+    h.run_steps(2);
+    assert_eq!(h.state().document().unwrap().table.sort, SortBy::Samples);
+    h.get_by_label("Module").click();
+    h.run_steps(2);
+    assert_eq!(h.state().document().unwrap().table.sort, SortBy::Module);
+    h.get_by_label("Self").click();
+    h.run_steps(2);
+    assert_eq!(first(&h).0, "leaf_a");
+
+    // Filter, then pick a row: the function is highlighted in the flame graph.
+    type_into(&mut h, "Filter:", "leaf_b");
+    assert_eq!(h.state().document().unwrap().table.rows.len(), 1);
+    h.get_by_role_and_label(Role::Label, "leaf_b").click();
+    h.run_steps(2);
+    let leaf_b = func_named(h.state(), "leaf_b");
+    assert_eq!(h.state().document().unwrap().highlight, Some(leaf_b));
+}
+
+#[test]
+fn excluding_a_thread_changes_the_totals() {
+    let mut h = window();
+    open_sample(&mut h, "hot.perf.data");
+    assert_eq!(h.state().document().unwrap().analysis.tree.samples, 1193);
+
+    let worker = {
+        let app = h.state();
+        let doc = app.document().unwrap();
+        let p = &doc.profile;
+        (0..p.threads.len())
+            .map(|t| p.thread_label(stacklens_core::model::ThreadId::from_index(t)))
+            .find(|l| l.starts_with("worker "))
+            .expect("the worker thread")
+    };
+    h.get_by_role_and_label(Role::CheckBox, &worker).click();
+    wait_for(&mut h, "the new selection", |app| {
+        ready(app) && app.document().unwrap().analysis.selection.threads.is_some()
+    });
+    {
+        let app = h.state();
+        let doc = app.document().unwrap();
+        // perf report: leaf_a 399 + recurse 200 + leaf_b 197 on the main thread.
+        assert_eq!(doc.analysis.tree.samples, 796);
+        let leaf_c = func_named(app, "leaf_c");
+        assert!(doc.analysis.top.iter().all(|s| s.func != leaf_c));
+    }
+    assert!(!flame_box(&h, "leaf_c"));
+
+    h.get_by_label("Include all").click();
+    wait_for(&mut h, "all threads again", |app| {
+        ready(app) && app.document().unwrap().analysis.selection.threads.is_none()
+    });
+    assert_eq!(h.state().document().unwrap().analysis.tree.samples, 1193);
+}
+
+#[test]
+fn event_picker_switches_the_sample_type() {
+    let mut h = window();
+    open_sample(&mut h, "hot-2events.perf.data");
+    let types = h.state().document().unwrap().profile.sample_types.len();
+    assert_eq!(types, 2);
+    let before = h.state().document().unwrap().analysis.selection.sample_type;
+    let other = 1 - before;
+    let other_name = h.state().document().unwrap().profile.sample_types[other]
+        .name
+        .clone();
+    h.get_by_role(Role::ComboBox).click();
+    h.run_steps(2);
+    h.get_by_label_contains(&format!("{other_name} (")).click();
+    wait_for(&mut h, "the other event", |app| {
+        ready(app) && app.document().unwrap().analysis.selection.sample_type == other
+    });
+    let app = h.state();
+    let doc = app.document().unwrap();
+    assert_eq!(
+        doc.analysis.tree.samples as usize,
+        doc.profile.sample_count(other)
+    );
+}
+
+#[test]
+fn keyboard_moves_the_selection_and_closes_tabs() {
+    let mut h = window();
+    open_sample(&mut h, "hot.perf.data");
+    h.key_press(egui::Key::ArrowUp);
+    h.run_steps(1);
+    let name_of_selected = |h: &Harness<'_, App>| {
+        let app = h.state();
+        let doc = app.document().unwrap();
+        let s = doc.flame.selected.expect("a selection");
+        doc.profile.func_name(doc.nodes.func[s.index()]).to_owned()
+    };
+    assert_eq!(
+        name_of_selected(&h),
+        "__libc_start_call_main",
+        "heaviest root first"
+    );
+    h.key_press(egui::Key::ArrowUp);
+    h.run_steps(1);
+    assert_eq!(name_of_selected(&h), "main");
+    h.key_press(egui::Key::ArrowDown);
+    h.run_steps(1);
+    assert_eq!(name_of_selected(&h), "__libc_start_call_main");
+    h.key_press(egui::Key::ArrowRight);
+    h.run_steps(1);
+    assert_eq!(name_of_selected(&h), "start_thread");
+    h.key_press(egui::Key::Enter);
+    h.run_steps(2);
+    assert!(h.state().document().unwrap().flame.zoom.is_some());
+
+    h.key_press(egui::Key::Slash);
+    h.run_steps(2);
+    assert!(
+        h.get_by_role_and_label(Role::TextInput, "Search:")
+            .is_focused()
+    );
+
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::W);
+    h.run_steps(2);
+    assert!(h.state().tabs.is_empty());
+    assert!(
+        h.query_by_label("Open path").is_some(),
+        "back to the start page"
+    );
+}
+
+/// A dropped file as eframe hands it over.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn a_bad_file_shows_an_error_and_the_open_profile_survives() {
+    let mut h = window();
+    open_sample(&mut h, "hotpp.perf.data");
+    let not_a_profile = sample("README.md");
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(not_a_profile.clone())));
+    h.run_steps(1);
+    wait_for(&mut h, "the load to fail", |app| !app.is_busy());
+    let app = h.state();
+    assert_eq!(app.tabs.len(), 2);
+    match &app.tabs[app.active] {
+        Tab::Failed { request, error } => {
+            assert_eq!(request.path, not_a_profile);
+            assert!(error.contains("README.md"), "names the file: {error}");
+            assert!(error.contains("format"), "says why: {error}");
+        }
+        _ => panic!("expected an error tab"),
+    }
+    assert!(h.query_by_label("Could not open README.md").is_some());
+    assert!(
+        matches!(app.tabs[0], Tab::Ready(_)),
+        "the first profile is still open"
+    );
+
+    h.get_by_label("Close tab").click();
+    h.run_steps(2);
+    assert_eq!(h.state().tabs.len(), 1);
+    assert!(h.state().document().is_some());
+}
+
+#[test]
+fn the_demo_profile_opens_symbolized() {
+    let mut h = window();
+    h.get_by_label_contains("Open demo profile").click();
+    h.run_steps(1);
+    wait_for(&mut h, "the demo", ready);
+    let app = h.state();
+    let doc = app.document().unwrap();
+    assert_eq!(doc.analysis.tree.samples, 1193);
+    let names: Vec<&str> = doc
+        .analysis
+        .top
+        .iter()
+        .take(4)
+        .map(|s| doc.profile.func_name(s.func))
+        .collect();
+    assert_eq!(names, ["leaf_a", "leaf_c", "recurse", "leaf_b"]);
+    assert!(
+        app.settings.recent.is_empty(),
+        "the demo is not a recent file"
+    );
+}
+
+#[test]
+fn opened_files_join_the_recent_list() {
+    let mut h = window();
+    open_sample(&mut h, "hot-zstd.perf.data");
+    let recent = &h.state().settings.recent;
+    assert_eq!(recent.len(), 1);
+    assert!(recent[0].ends_with("sample-profiles/hot-zstd.perf.data"));
+    let json = serde_json::to_string(&h.state().settings).unwrap();
+    let back: Settings = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.recent, *recent);
+}
