@@ -166,6 +166,12 @@ impl App {
         app
     }
 
+    /// Adds an already loaded profile as a new tab and shows it (benchmarks, embedding).
+    pub fn add_document(&mut self, doc: Document) {
+        self.tabs.push(Tab::Ready(Box::new(doc)));
+        self.active = self.tabs.len() - 1;
+    }
+
     /// Starts loading `path` in a new tab.
     pub fn open_path(&mut self, path: PathBuf, ctx: &egui::Context) {
         let req = LoadRequest::file(path, &self.symbol_dirs);

@@ -444,6 +444,11 @@ impl ProfileBuilder {
         }
     }
 
+    /// Number of distinct stacks added so far.
+    pub fn stack_count(&self) -> usize {
+        self.stacks.len()
+    }
+
     /// Number of samples added so far.
     pub fn sample_count(&self) -> usize {
         self.threads.iter().map(|t| t.samples.stack.len()).sum()
