@@ -17,6 +17,8 @@ gcc -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -pthread -o bin/
 # The C++ sample: namespaces, a template member, two file-local functions of the same name.
 g++ -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -o bin/hotpp \
   src/cpp/main.cpp src/cpp/a.cpp src/cpp/b.cpp
+# The demo profile's program (a toy build pipeline, three threads).
+gcc -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -pthread -o bin/demo src/demo.c
 
 # Slices of work: ~1 s of CPU on the main thread, ~0.5 s on the worker.
 SLICES=${SLICES:-35}
@@ -47,6 +49,9 @@ report hot-pipe.perf.data
 # 6. the C++ program (about 0.9 s on one thread)
 perf record -q -e cpu-clock:u -F 999 -g -o hotpp.perf.data -- ./bin/hotpp 80 >/dev/null
 report hotpp.perf.data
+# 7. the demo profile the window opens for a new user (about 1.5 s over three threads)
+perf record -q -e cpu-clock:u -F 999 -g -o demo.perf.data -- ./bin/demo 30 >/dev/null
+report demo.perf.data
 
 rm -f ./*.perf.data.old
-ls -l ./*.perf.data bin/hot bin/hotpp
+ls -l ./*.perf.data bin/hot bin/hotpp bin/demo

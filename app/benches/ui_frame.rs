@@ -3,7 +3,7 @@
 //!
 //! - `frame/flame-1M-nodes`: a generated profile whose flame graph has over a million call
 //!   nodes (random deep stacks over 12 modules), whole graph shown, then zoomed into a node.
-//! - `frame/demo`: the bundled demo profile (`sample-profiles/hot.perf.data`).
+//! - `frame/demo`: the bundled demo profile (`sample-profiles/demo.perf.data`).
 //!
 //! `cargo bench -p stacklens --bench ui_frame`
 
@@ -67,7 +67,7 @@ fn demo_profile() -> Profile {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../sample-profiles"));
     let mut opts = LoadOptions::default();
     opts.symbols.search_dirs = vec![dir.join("bin")];
-    load(&dir.join("hot.perf.data"), &opts, &Progress::new()).expect("the demo profile")
+    load(&dir.join("demo.perf.data"), &opts, &Progress::new()).expect("the demo profile")
 }
 
 /// A window showing `profile`, with a few frames run so that fonts and layout are warm.
@@ -147,6 +147,12 @@ fn bench(c: &mut Criterion) {
     for _ in 0..3 {
         frame(&ctx, &mut app);
     }
+    let doc = app.document().expect("document");
+    eprintln!(
+        "demo: {} call nodes, {} boxes painted per frame",
+        doc.nodes.len(),
+        doc.flame.painted
+    );
     group.bench_function("demo", |b| b.iter(|| black_box(frame(&ctx, &mut app))));
     group.finish();
 }

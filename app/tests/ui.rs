@@ -394,23 +394,43 @@ fn a_bad_file_shows_an_error_and_the_open_profile_survives() {
     assert!(h.state().document().is_some());
 }
 
+/// `(symbol, samples)` rows of a saved `perf report -n --sort sym` output.
+fn perf_report_rows(capture: &str) -> Vec<(String, u64)> {
+    let text = std::fs::read_to_string(sample(&format!("{capture}.perf-report.txt"))).unwrap();
+    text.lines()
+        .filter(|l| l.contains("[.]") || l.contains("[k]"))
+        .map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols[3..].join(" "), cols[1].parse().unwrap())
+        })
+        .collect()
+}
+
 #[test]
 fn the_demo_profile_opens_symbolized() {
     let mut h = window();
-    h.get_by_label_contains("Open demo profile").click();
+    h.get_by_label("Open demo profile").click();
     h.run_steps(1);
     wait_for(&mut h, "the demo", ready);
+    let reference = perf_report_rows("demo.perf.data");
     let app = h.state();
     let doc = app.document().unwrap();
-    assert_eq!(doc.analysis.tree.samples, 1193);
-    let names: Vec<&str> = doc
-        .analysis
-        .top
-        .iter()
-        .take(4)
-        .map(|s| doc.profile.func_name(s.func))
-        .collect();
-    assert_eq!(names, ["leaf_a", "leaf_c", "recurse", "leaf_b"]);
+    let total: u64 = reference.iter().map(|r| r.1).sum();
+    assert_eq!(
+        doc.analysis.tree.samples, total,
+        "same samples as perf report"
+    );
+    assert_eq!(doc.profile.threads.len(), 3);
+    // The three hottest functions, with perf's sample counts.
+    for (name, samples) in &reference[..3] {
+        let s = doc
+            .analysis
+            .top
+            .iter()
+            .find(|s| doc.profile.func_name(s.func) == name)
+            .unwrap_or_else(|| panic!("{name} symbolized"));
+        assert_eq!(s.self_samples, *samples, "{name}");
+    }
     assert!(
         app.settings.recent.is_empty(),
         "the demo is not a recent file"

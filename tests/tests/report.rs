@@ -5,13 +5,14 @@ use stacklens_tests::*;
 use std::process::Command;
 
 /// Captures made by sample-profiles/record.sh, each with `perf report` output saved next to it.
-const CAPTURES: [&str; 6] = [
+const CAPTURES: [&str; 7] = [
     "hot.perf.data",
     "hot-2events.perf.data",
     "hot-zstd.perf.data",
     "hot-dwarf.perf.data",
     "hot-pipe.perf.data",
     "hotpp.perf.data",
+    "demo.perf.data",
 ];
 
 /// `stacklens report sample-profiles/NAME --symbols sample-profiles/bin --format json EXTRA...`

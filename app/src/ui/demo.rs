@@ -1,23 +1,24 @@
-//! The demo profile: a real `perf record` capture of `sample-profiles/src/hot.c` and the binary
-//! it ran, built into stacklens so that a new user sees a symbolized flame graph at once.
+//! The demo profile: a real `perf record` capture of `sample-profiles/src/demo.c` (a toy build
+//! pipeline on three threads) and the binary it ran, built into stacklens so that a new user
+//! sees a symbolized flame graph at once, wherever stacklens runs.
 
 use super::loader::LoadRequest;
 use std::path::{Path, PathBuf};
 
-const PROFILE: &[u8] = include_bytes!("../../../sample-profiles/hot.perf.data");
-const BINARY: &[u8] = include_bytes!("../../../sample-profiles/bin/hot");
+const PROFILE: &[u8] = include_bytes!("../../../sample-profiles/demo.perf.data");
+const BINARY: &[u8] = include_bytes!("../../../sample-profiles/bin/demo");
 
 /// Writes the demo files to a temporary folder (once per user) and returns how to open them.
 pub fn request() -> std::io::Result<LoadRequest> {
     let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
     let dir = std::env::temp_dir().join(format!("stacklens-demo-{user}"));
     std::fs::create_dir_all(&dir)?;
-    let profile = dir.join("hot.perf.data");
+    let profile = dir.join("demo.perf.data");
     write_if_changed(&profile, PROFILE)?;
-    write_if_changed(&dir.join("hot"), BINARY)?;
+    write_if_changed(&dir.join("demo"), BINARY)?;
     Ok(LoadRequest {
         path: profile,
-        title: "demo: hot.perf.data".into(),
+        title: "demo: demo.perf.data".into(),
         symbol_dirs: vec![dir],
         remember: false,
     })
