@@ -7,7 +7,8 @@ use super::flame::FlameState;
 use super::table::TableState;
 use regex::{Regex, RegexBuilder};
 use stacklens_core::analysis::{
-    CallNodeTable, CallTree, FlameLayout, FuncStat, Selection, matched_total, top_functions,
+    CallNodeTable, CallTree, FlameLayout, FuncStat, Selection, StackWeights, matched_total,
+    stack_weights, top_functions,
 };
 use stacklens_core::model::{FuncId, Profile, ThreadId};
 use std::path::PathBuf;
@@ -18,6 +19,8 @@ use std::sync::mpsc;
 #[derive(Debug)]
 pub struct Analysis {
     pub selection: Selection,
+    /// Weight and samples per stack (for source lines of a hovered node).
+    pub stack_weights: StackWeights,
     pub tree: CallTree,
     pub layout: FlameLayout,
     pub top: Vec<FuncStat>,
@@ -26,11 +29,13 @@ pub struct Analysis {
 impl Analysis {
     pub fn compute(p: &Profile, nodes: &CallNodeTable, selection: Selection) -> Self {
         puffin::profile_function!();
-        let tree = nodes.tree(p, &selection);
+        let sw = stack_weights(p, &selection);
+        let tree = nodes.tree_from(&sw);
         let layout = FlameLayout::build(nodes, &tree);
         let top = top_functions(p, nodes, &tree);
         Analysis {
             selection,
+            stack_weights: sw,
             tree,
             layout,
             top,

@@ -13,7 +13,7 @@ use egui::{
     WidgetInfo,
 };
 use serde::{Deserialize, Serialize};
-use stacklens_core::analysis::{CallNodeTable, ancestors};
+use stacklens_core::analysis::{CallNodeTable, ancestors, node_lines};
 use stacklens_core::model::{CallNodeId, FuncId, Profile};
 
 /// Height of one row of boxes.
@@ -54,6 +54,8 @@ pub struct FlameState {
     pub painted: usize,
     /// Where the canvas was in the last frame.
     pub canvas: Option<Rect>,
+    /// Source lines of the hovered node, heaviest first (computed once per hovered node).
+    hover_lines: Option<(CallNodeId, Vec<(u32, i64)>)>,
 }
 
 /// The inputs of one flame graph frame.
@@ -128,6 +130,7 @@ impl FlameState {
     pub fn on_new_analysis(&mut self, _nodes: &CallNodeTable, a: &Analysis) {
         self.back.clear();
         self.hovered = None;
+        self.hover_lines = None;
         match self.zoom {
             Some(z) => match Self::span_of(a, z) {
                 Some(span) => self.view = Some(span),
@@ -491,7 +494,12 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) {
     }
 
     if let Some(h) = state.hovered {
-        tooltip(ui, &resp, input, h);
+        if state.hover_lines.as_ref().is_none_or(|(n, _)| *n != h) {
+            let lines = node_lines(input.profile, nodes, &a.stack_weights, h);
+            state.hover_lines = Some((h, lines));
+        }
+        let lines = state.hover_lines.as_ref().map_or(&[][..], |(_, l)| &l[..]);
+        tooltip(ui, &resp, input, h, lines);
     }
     if resp.double_clicked() {
         state.reset();
@@ -503,7 +511,13 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) {
 }
 
 /// The hover card of one box.
-fn tooltip(ui: &Ui, resp: &egui::Response, input: &FlameInput<'_>, node: CallNodeId) {
+fn tooltip(
+    ui: &Ui,
+    resp: &egui::Response,
+    input: &FlameInput<'_>,
+    node: CallNodeId,
+    lines: &[(u32, i64)],
+) {
     let (p, nodes, a) = (input.profile, input.nodes, input.analysis);
     let i = node.index();
     let func = nodes.func[i];
@@ -529,8 +543,21 @@ fn tooltip(ui: &Ui, resp: &egui::Response, input: &FlameInput<'_>, node: CallNod
         if !module.is_empty() {
             ui.label(format!("module: {module}"));
         }
-        if let Some(loc) = source_location(p, func) {
-            ui.label(format!("source: {loc}"));
+        if let Some(file) = source_file(p, func) {
+            match lines.first() {
+                Some((line, _)) => ui.label(format!("source: {file}:{line}")),
+                None => ui.label(format!("source: {file}")),
+            };
+        }
+        if lines.len() > 1 {
+            let sum: i64 = lines.iter().map(|l| l.1).sum();
+            let shown: Vec<String> = lines
+                .iter()
+                .take(4)
+                .map(|(line, w)| format!("{line} ({})", percent(*w, sum)))
+                .collect();
+            let more = if lines.len() > 4 { ", …" } else { "" };
+            ui.label(format!("lines: {}{more}", shown.join(", ")));
         }
         egui::Grid::new("flame-tip").num_columns(2).show(ui, |ui| {
             ui.label("total");
@@ -563,16 +590,10 @@ fn tooltip(ui: &Ui, resp: &egui::Response, input: &FlameInput<'_>, node: CallNod
     });
 }
 
-/// `file:line` of a function when known.
-pub fn source_location(p: &Profile, f: FuncId) -> Option<String> {
+/// The source file of a function, when known.
+pub fn source_file(p: &Profile, f: FuncId) -> Option<&str> {
     let file = p.funcs.file.get(f.index())?.get()?;
-    let file = p.str(file);
-    let line = p.funcs.start_line[f.index()];
-    Some(if line > 0 {
-        format!("{file}:{line}")
-    } else {
-        file.to_owned()
-    })
+    Some(p.str(file))
 }
 
 /// `part` as a percentage of `whole`, `—` for an empty whole.

@@ -160,7 +160,11 @@ impl CallNodeTable {
 
     /// The call tree of a selection.
     pub fn tree(&self, p: &Profile, sel: &Selection) -> CallTree {
-        let sw = stack_weights(p, sel);
+        self.tree_from(&stack_weights(p, sel))
+    }
+
+    /// The call tree from weights per stack (see [`stack_weights`]).
+    pub fn tree_from(&self, sw: &StackWeights) -> CallTree {
         let n = self.len();
         let mut tree = CallTree {
             self_weight: vec![0; n],
@@ -269,4 +273,43 @@ pub fn stack_weights(p: &Profile, sel: &Selection) -> StackWeights {
             a
         })
         .unwrap_or_else(empty)
+}
+
+/// Source lines of one call node's frames with the weight spent at each (the line itself for
+/// samples in the node, the call site for samples below it), heaviest first. One pass over the
+/// stacks: meant for a hover, not for every node.
+pub fn node_lines(
+    p: &Profile,
+    nodes: &CallNodeTable,
+    sw: &StackWeights,
+    node: CallNodeId,
+) -> Vec<(u32, i64)> {
+    let n = p
+        .stacks
+        .len()
+        .min(sw.weight.len())
+        .min(nodes.stack_node.len());
+    // Totals per stack: children come after parents, so one reverse pass adds them up.
+    let mut total: Vec<i64> = sw.weight[..n].to_vec();
+    for s in (0..n).rev() {
+        if let Some(par) = p.stacks.parent[s].get()
+            && par.index() < n
+        {
+            total[par.index()] = total[par.index()].saturating_add(total[s]);
+        }
+    }
+    let mut lines: FxHashMap<u32, i64> = FxHashMap::default();
+    for (s, &w) in total.iter().enumerate() {
+        if nodes.stack_node[s] != node || w == 0 {
+            continue;
+        }
+        let line = p.frames.line[p.stacks.frame[s].index()];
+        if line > 0 {
+            let e = lines.entry(line).or_insert(0);
+            *e = e.saturating_add(w);
+        }
+    }
+    let mut out: Vec<(u32, i64)> = lines.into_iter().collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
 }

@@ -8,7 +8,7 @@ mod flame;
 mod selection;
 mod top;
 
-pub use calltree::{CallNodeTable, CallTree, StackWeights, stack_weights};
+pub use calltree::{CallNodeTable, CallTree, StackWeights, node_lines, stack_weights};
 pub use flame::{FlameLayout, ancestors, matched_total};
 pub use selection::Selection;
 pub use top::{FuncStat, top_functions};

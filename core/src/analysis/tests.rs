@@ -390,3 +390,31 @@ fn flame_layout_of_a_100k_frame_stack() {
     let leaf = l.node_at(&n, &t, 0.5, 99_999).unwrap();
     assert_eq!(ancestors(&n, leaf).len(), 100_000);
 }
+
+#[test]
+fn node_lines_weigh_each_line_of_a_call_node() {
+    let mut b = ProfileBuilder::new("lines");
+    let ty = b.add_sample_type("samples", Unit::Count);
+    let t = b.add_thread(1, 1);
+    let m = b.add_module("/bin/x", "", crate::model::ModuleKind::Native);
+    let main = b.add_named_frame("main", m, FuncKind::Native);
+    // `work` at two lines: line 10 calls `leaf`, line 12 is hot itself.
+    let name = b.intern("work");
+    let work_fn = b.add_func(name, m, crate::model::StrId::NONE, 0x100, FuncKind::Native);
+    let w10 = b.add_frame(work_fn, m, 0x110, 10, 0);
+    let w12 = b.add_frame(work_fn, m, 0x120, 12, 0);
+    let leaf = b.add_named_frame("leaf", m, FuncKind::Native);
+    let s1 = b.add_stack_root_first([main, w10, leaf]);
+    let s2 = b.add_stack_root_first([main, w12]);
+    for (i, (s, w)) in [(s1, 3), (s2, 5), (s1, 1)].into_iter().enumerate() {
+        b.add_sample_one(t, s, i as u64, ty, w);
+    }
+    let p = b.freeze();
+    let n = CallNodeTable::build(&p);
+    let sw = stack_weights(&p, &Selection::all(0));
+    let work = (0..n.len())
+        .find(|&i| p.func_name(n.func[i]) == "work")
+        .map(crate::model::CallNodeId::from_index)
+        .unwrap();
+    assert_eq!(node_lines(&p, &n, &sw, work), [(12, 5), (10, 4)]);
+}
