@@ -156,8 +156,13 @@ impl App {
             app.settings.profile_ui = true;
         }
         app.frame_cost.set_enabled(app.settings.profile_ui);
+        let opened_files = !opts.files.is_empty();
         for f in opts.files {
             app.open_path(f, ctx);
+        }
+        if opened_files {
+            // `stacklens a b`: show a first.
+            app.active = 0;
         }
         // A new user (nothing opened yet) sees the demo at once.
         if opts.demo || (app.tabs.is_empty() && !app.settings.demo_shown) {
