@@ -448,3 +448,67 @@ fn opened_files_join_the_recent_list() {
     let back: Settings = serde_json::from_str(&json).unwrap();
     assert_eq!(back.recent, *recent);
 }
+
+#[test]
+fn mouse_wheel_zooms_around_the_pointer_and_drag_pans() {
+    let mut h = window();
+    open_sample(&mut h, "demo.perf.data");
+    let (canvas, width) = {
+        let doc = h.state().document().unwrap();
+        (doc.flame.canvas.unwrap(), doc.analysis.layout.width as f64)
+    };
+    // A quarter from the left: the weight under the pointer stays under it.
+    let at = egui::pos2(canvas.left() + canvas.width() / 4.0, canvas.center().y);
+    h.hover_at(at);
+    h.run_steps(1);
+    h.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, 200.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.run_steps(30);
+    let (v0, v1) = h.state().document().unwrap().flame.view.expect("zoomed in");
+    assert!(v1 - v0 < width * 0.8, "narrower: {v0}..{v1} of {width}");
+    let anchor = width / 4.0;
+    let under = v0 + (v1 - v0) / 4.0;
+    assert!((under - anchor).abs() < width * 0.01, "{under} vs {anchor}");
+
+    // Dragging to the right shows what was to the left.
+    let to = at + egui::vec2(120.0, 0.0);
+    h.event(egui::Event::PointerButton {
+        pos: at,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.run_steps(1);
+    for k in 1..=6 {
+        h.event(egui::Event::PointerMoved(
+            at + egui::vec2(20.0 * k as f32, 0.0),
+        ));
+        h.run_steps(1);
+    }
+    h.event(egui::Event::PointerButton {
+        pos: to,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.run_steps(2);
+    let (p0, p1) = h
+        .state()
+        .document()
+        .unwrap()
+        .flame
+        .view
+        .expect("still zoomed");
+    assert!(p0 < v0, "panned left: {p0} < {v0}");
+    assert!(((p1 - p0) - (v1 - v0)).abs() < 1e-6 * width, "same zoom");
+    assert_eq!(
+        h.state().document().unwrap().flame.zoom,
+        None,
+        "a drag is not a click"
+    );
+}
