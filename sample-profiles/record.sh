@@ -3,7 +3,7 @@
 #
 #   sample-profiles/record.sh            rebuild bin/hot and re-record every capture
 #
-# Needs gcc and perf (Debian: linux-perf), and permission to record (root, or
+# Needs gcc, perf (Debian: linux-perf), py-spy (pip install py-spy), and permission to record (root, or
 # kernel.perf_event_paranoid <= 1 for user-space-only events as used here).
 # Each capture gets a `<capture>.perf-report.txt` next to it: `perf report` on the same file at
 # recording time (the reference the tests compare stacklens against, since a clean machine has
@@ -52,6 +52,9 @@ report hotpp.perf.data
 # 7. the demo profile the window opens for a new user (about 1.5 s over three threads)
 perf record -q -e cpu-clock:u -F 999 -g -o demo.perf.data -- ./bin/demo 30 >/dev/null
 report demo.perf.data
+
+# 8. folded stacks from another real profiler: py-spy (pip install py-spy) on a Python workload
+py-spy record -r 500 -f raw -o py-work.folded -- python3 src/py/work.py 100 >/dev/null
 
 rm -f ./*.perf.data.old
 ls -l ./*.perf.data bin/hot bin/hotpp bin/demo

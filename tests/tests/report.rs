@@ -414,3 +414,49 @@ fn a_fresh_perf_record_agrees_with_perf_report() {
         ev.samples
     );
 }
+
+/// `name (file:line)` → `(name, file)`, as py-spy writes frames.
+fn py_spy_frame(frame: &str) -> (String, String) {
+    match frame.strip_suffix(')').and_then(|f| f.rsplit_once(" (")) {
+        Some((name, loc)) => (
+            name.to_owned(),
+            loc.rsplit_once(':')
+                .map_or(loc, |(file, _)| file)
+                .to_owned(),
+        ),
+        None => (frame.to_owned(), String::new()),
+    }
+}
+
+#[test]
+fn folded_stacks_agree_with_the_folded_sums() {
+    // py-spy's own output (sample-profiles/record.sh): the reference is the file itself.
+    let text = std::fs::read_to_string(sample("py-work.folded")).unwrap();
+    let mut expected: std::collections::BTreeMap<(String, String), i64> = Default::default();
+    let mut total = 0i64;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let (stack, count) = line.rsplit_once(' ').unwrap();
+        let count: i64 = count.parse().unwrap();
+        total += count;
+        let leaf = stack.trim().rsplit(';').next().unwrap_or("");
+        let key = if leaf.is_empty() {
+            ("[unknown]".to_owned(), String::new())
+        } else {
+            py_spy_frame(leaf)
+        };
+        *expected.entry(key).or_default() += count;
+    }
+    let r = sample_report("py-work.folded", &[]);
+    assert_eq!(r["source_format"], "folded stacks");
+    assert_eq!(r["total"].as_i64().unwrap(), total);
+    let mut got: std::collections::BTreeMap<(String, String), i64> = Default::default();
+    for f in r["functions"].as_array().unwrap() {
+        let file = f["file"].as_str().unwrap_or("").to_owned();
+        let key = (f["name"].as_str().unwrap().to_owned(), file);
+        let s = f["self"].as_i64().unwrap();
+        if s != 0 {
+            *got.entry(key).or_default() += s;
+        }
+    }
+    assert_eq!(got, expected);
+}

@@ -434,7 +434,14 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) {
         );
         let func = nodes.func[node];
         let mut fill = match input.color_by {
-            ColorBy::Module => module_color(input.profile.func_module_name(func), dark),
+            // Without a module (folded stacks, interpreters), the source file groups code.
+            ColorBy::Module => match input.profile.func_module_name(func) {
+                "" => match source_file(input.profile, func) {
+                    Some(file) => module_color(file, dark),
+                    None => name_color(input.profile.func_name(func), dark),
+                },
+                module => module_color(module, dark),
+            },
             ColorBy::Name => name_color(input.profile.func_name(func), dark),
         };
         if search_on && !input.search.matches(func) {

@@ -597,7 +597,7 @@ impl App {
                 }
             });
             ui.add_space(6.0);
-            ui.weak("…or drop a profile file anywhere on this window. Formats: perf.data (file, pipe, zstd).");
+            ui.weak("…or drop a profile file anywhere on this window. Formats: perf.data (file, pipe, zstd), folded stacks.");
             if let Some(n) = &self.notice {
                 ui.add_space(6.0);
                 ui.colored_label(ui.visuals().warn_fg_color, n);

@@ -4,6 +4,7 @@
 //! [`ProfileBuilder`]; [`load`] then symbolizes and freezes the result.
 
 pub(crate) mod bytes;
+pub mod folded;
 pub mod perf_data;
 
 use crate::model::{Profile, ProfileBuilder};
@@ -17,12 +18,15 @@ use std::path::Path;
 pub enum Format {
     /// `perf record` output, file or pipe mode.
     PerfData,
+    /// Folded (collapsed) stacks: `a;b;c count` lines.
+    Folded,
 }
 
 impl Format {
     pub fn name(self) -> &'static str {
         match self {
             Format::PerfData => "perf.data",
+            Format::Folded => "folded stacks",
         }
     }
 }
@@ -31,6 +35,9 @@ impl Format {
 pub fn detect(data: &[u8]) -> Option<Format> {
     if perf_data::sniff(data) {
         return Some(Format::PerfData);
+    }
+    if folded::sniff(data) {
+        return Some(Format::Folded);
     }
     None
 }
@@ -94,6 +101,7 @@ pub fn parse_bytes(data: &[u8], opts: &LoadOptions, progress: &Progress) -> Resu
                 .unwrap_or_else(|| perf_data::default_decompression_limit(data.len()));
             perf_data::parse_with_limit(data, &mut b, progress, limit)?;
         }
+        Format::Folded => folded::parse(data, &mut b, progress)?,
     }
     Ok(b)
 }
