@@ -211,7 +211,7 @@ impl Document {
                     if *sel == self.selection {
                         self.analysis = Arc::new(a);
                         self.generation += 1;
-                        self.flame.on_new_analysis(&self.nodes, &self.analysis);
+                        self.flame.on_new_analysis(&self.analysis);
                     }
                     self.pending = None;
                 }

@@ -127,7 +127,7 @@ impl FlameState {
 
     /// Keeps the zoom on the same node when the selection changes (threads, event): its span
     /// moves with the new layout; a node that lost all weight resets the view.
-    pub fn on_new_analysis(&mut self, _nodes: &CallNodeTable, a: &Analysis) {
+    pub fn on_new_analysis(&mut self, a: &Analysis) {
         self.back.clear();
         self.hovered = None;
         self.hover_lines = None;
@@ -660,31 +660,4 @@ fn hsl(h: f32, s: f32, l: f32) -> Color32 {
     let m = l - c / 2.0;
     let to = |v: f32| ((v + m).clamp(0.0, 1.0) * 255.0).round() as u8;
     Color32::from_rgb(to(r), to(g), to(b))
-}
-
-/// The centre of `node`'s box in the last frame, if it was painted (for tests and keyboard
-/// scrolling).
-pub fn box_center(
-    state: &FlameState,
-    a: &Analysis,
-    nodes: &CallNodeTable,
-    node: CallNodeId,
-    icicle: bool,
-) -> Option<Pos2> {
-    let rect = state.canvas?;
-    let graph_width = a.layout.width as f64;
-    let (v0, v1) = state.view.unwrap_or((0.0, graph_width));
-    let ppu = rect.width() as f64 / (v1 - v0);
-    let i = node.index();
-    let x0 = rect.left() as f64 + (a.layout.start[i] as f64 - v0) * ppu;
-    let x1 = x0 + a.tree.total_weight[i] as f64 * ppu;
-    let cx = ((x0.max(rect.left() as f64) + x1.min(rect.right() as f64)) / 2.0) as f32;
-    let d = nodes.depth[i] as f32;
-    let y = if icicle {
-        rect.top() + d * ROW_HEIGHT - state.scroll_y
-    } else {
-        rect.bottom() - (d + 1.0) * ROW_HEIGHT + state.scroll_y
-    };
-    let p = Pos2::new(cx, y + ROW_HEIGHT / 2.0);
-    rect.contains(p).then_some(p)
 }

@@ -62,7 +62,7 @@ impl LoadJob {
         let progress = Arc::new(Progress::new());
         let (tx, rx) = mpsc::channel();
         let file_size = std::fs::metadata(&request.path).map_or(0, |m| m.len());
-        let (req, prog, ctx2) = (request.clone(), progress.clone(), ctx.clone());
+        let (req, prog, ctx2, tx2) = (request.clone(), progress.clone(), ctx.clone(), tx.clone());
         let spawned = std::thread::Builder::new()
             .name("stacklens-load".into())
             .spawn(move || {
@@ -71,20 +71,12 @@ impl LoadJob {
                 let result = load(&req.path, &opts, &prog)
                     .map(Loaded::prepare)
                     .map_err(|e| e.to_string());
-                let _ = tx.send(result);
+                let _ = tx2.send(result);
                 ctx2.request_repaint();
             });
         if let Err(e) = spawned {
-            // The receiver reports the failure on the next poll.
-            let (tx, rx2) = mpsc::channel();
+            // Reported by the next poll, like any failed load.
             let _ = tx.send(Err(format!("cannot start a loading thread: {e}")));
-            return LoadJob {
-                request,
-                progress,
-                started: Instant::now(),
-                file_size,
-                rx: rx2,
-            };
         }
         LoadJob {
             request,

@@ -122,6 +122,9 @@ pub struct App {
     pub path_field: String,
     /// A message for the start page (e.g. the dialog could not open).
     pub notice: Option<String>,
+    /// Whether each recent file exists, checked when the start page first shows them (not
+    /// every frame).
+    recent_exists: Option<Vec<bool>>,
     /// Paths picked in the dialog, opened at the start of the next frame.
     pending_opens: Vec<PathBuf>,
     focus_search: bool,
@@ -142,6 +145,7 @@ impl App {
             path_field: String::new(),
             notice: None,
             pending_opens: Vec::new(),
+            recent_exists: None,
             focus_search: false,
             applied_theme: None,
             frame_cost: Default::default(),
@@ -186,6 +190,8 @@ impl App {
     /// Starts a load in a new tab and shows it.
     pub fn open(&mut self, req: LoadRequest, ctx: &egui::Context) {
         self.tabs.push(Tab::Loading(LoadJob::start(req, ctx)));
+        // The start page re-checks the recent files when it shows again.
+        self.recent_exists = None;
         self.active = self.tabs.len() - 1;
     }
 
@@ -261,37 +267,33 @@ impl App {
 
     /// Takes finished loads and dialog results.
     fn poll(&mut self) {
-        for i in 0..self.tabs.len() {
+        let mut i = 0;
+        while i < self.tabs.len() {
             let Tab::Loading(job) = &self.tabs[i] else {
+                i += 1;
                 continue;
             };
             let Some(result) = job.poll() else {
+                i += 1;
                 continue;
             };
-            let cancelled = job.progress.is_cancelled();
+            if job.progress.is_cancelled() {
+                // A cancelled load leaves no tab behind.
+                self.close_tab(i);
+                continue;
+            }
             let request = job.request.clone();
             self.tabs[i] = match result {
                 Ok(loaded) => {
                     if request.remember {
                         self.settings.remember(request.path.clone());
+                        self.recent_exists = None;
                     }
                     Tab::Ready(Box::new(Document::new(request.path, request.title, loaded)))
                 }
-                Err(_) if cancelled => Tab::Failed {
-                    request,
-                    error: "cancelled".into(),
-                },
                 Err(error) => Tab::Failed { request, error },
             };
-        }
-        // Cancelled loads leave no tab behind.
-        let mut i = 0;
-        while i < self.tabs.len() {
-            if matches!(&self.tabs[i], Tab::Failed { error, .. } if error == "cancelled") {
-                self.close_tab(i);
-            } else {
-                i += 1;
-            }
+            i += 1;
         }
         for t in &mut self.tabs {
             if let Tab::Ready(d) = t {
@@ -607,9 +609,11 @@ impl App {
             if self.settings.recent.is_empty() {
                 ui.weak("Nothing yet.");
             }
+            let exists_of = self
+                .recent_exists
+                .get_or_insert_with(|| self.settings.recent.iter().map(|p| p.exists()).collect());
             let mut picked = None;
-            for p in &self.settings.recent {
-                let exists = p.exists();
+            for (p, &exists) in self.settings.recent.iter().zip(exists_of.iter()) {
                 let text = p.display().to_string();
                 let resp = ui.add_enabled(exists, egui::Button::new(text).frame(false));
                 if resp.clicked() {

@@ -18,7 +18,7 @@ pub fn show(ui: &mut Ui, doc: &mut Document) {
             .selected_text(p.sample_types.get(current).map_or("?", |t| t.name.as_str()))
             .show_ui(ui, |ui| {
                 for (i, t) in p.sample_types.iter().enumerate() {
-                    let n = p.sample_count(i);
+                    let n: usize = doc.thread_samples.get(i).map_or(0, |c| c.iter().sum());
                     ui.selectable_value(
                         &mut picked,
                         i,
@@ -109,7 +109,9 @@ pub fn show(ui: &mut Ui, doc: &mut Document) {
                 row("duration", format::duration_ns(d as i64));
             }
             let ty = doc.analysis.selection.sample_type;
-            row("samples", format::grouped(p.sample_count(ty) as i64));
+            // Per-thread counts were taken once at load: no scan of the samples per frame.
+            let samples: usize = doc.thread_samples.get(ty).map_or(0, |c| c.iter().sum());
+            row("samples", format::grouped(samples as i64));
             row(
                 "selected",
                 format::grouped(doc.analysis.tree.samples as i64),

@@ -32,19 +32,25 @@ fn stat<'a>(p: &Profile, stats: &'a [FuncStat], name: &str) -> &'a FuncStat {
         .unwrap_or_else(|| panic!("{name} missing"))
 }
 
-/// The tree printed as `name=self/total` lines indented by depth (hotspot's model tests style).
-fn print_tree(p: &Profile, n: &CallNodeTable, t: &CallTree) -> String {
+/// One line per call node, depth-first, indented by depth: `name` then `cell(node)`.
+fn print_nodes(p: &Profile, n: &CallNodeTable, cell: impl Fn(usize) -> String) -> String {
     let mut out = String::new();
     for i in 0..n.len() {
         out.push_str(&format!(
-            "{}{}={}/{}\n",
+            "{}{}{}\n",
             "  ".repeat(n.depth[i] as usize),
             p.func_name(n.func[i]),
-            t.self_weight[i],
-            t.total_weight[i]
+            cell(i)
         ));
     }
     out
+}
+
+/// The tree printed as `name=self/total` lines indented by depth (hotspot's model tests style).
+fn print_tree(p: &Profile, n: &CallNodeTable, t: &CallTree) -> String {
+    print_nodes(p, n, |i| {
+        format!("={}/{}", t.self_weight[i], t.total_weight[i])
+    })
 }
 
 #[test]
@@ -296,17 +302,7 @@ fn huge_weights_saturate_instead_of_overflowing() {
 
 /// The layout printed as `name@start+width` per node, depth-first.
 fn print_layout(p: &Profile, n: &CallNodeTable, t: &CallTree, l: &FlameLayout) -> String {
-    let mut out = String::new();
-    for i in 0..n.len() {
-        out.push_str(&format!(
-            "{}{}@{}+{}\n",
-            "  ".repeat(n.depth[i] as usize),
-            p.func_name(n.func[i]),
-            l.start[i],
-            t.total_weight[i]
-        ));
-    }
-    out
+    print_nodes(p, n, |i| format!("@{}+{}", l.start[i], t.total_weight[i]))
 }
 
 #[test]
