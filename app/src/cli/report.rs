@@ -3,7 +3,7 @@
 use crate::format;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
-use stacklens_core::analysis::{CallNodeTable, Selection, top_functions};
+use stacklens_core::analysis::{CallNodeTable, LabelFilter, Selection, top_functions};
 use stacklens_core::model::{Profile, SampleType, ThreadId};
 use stacklens_core::{LoadOptions, Progress, load};
 use std::io::Write;
@@ -11,18 +11,24 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// The profile to read (perf.data; format detected from content).
+    /// The profile to read (any format stacklens reads, plain or gzip/zstd-compressed; the
+    /// format is detected from the content).
     pub file: PathBuf,
     /// How many functions to print (text default 20; JSON default all).
     #[arg(long)]
     pub top: Option<usize>,
-    /// Event / sample type to report (e.g. `cpu-clock`, `page-faults:u`); default the first
-    /// with samples.
+    /// Event / sample type to report (e.g. `cpu-clock`, `page-faults:u`, pprof's
+    /// `alloc_space`); default: the one the file names (pprof), else the first with samples.
     #[arg(long, value_name = "NAME")]
     pub event: Option<String>,
     /// Only samples of this thread id (repeatable).
     #[arg(long = "tid", value_name = "TID")]
     pub tids: Vec<i32>,
+    /// Only samples carrying the label KEY with value VALUE (pprof labels; repeatable: values
+    /// of one key are alternatives, different keys must all match). A numeric label's value is
+    /// written with its unit, as the report's header lists them.
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
     /// Directory to search for binaries and debug info, by build-id then by name (repeatable).
     #[arg(long = "symbols", value_name = "DIR")]
     pub symbols: Vec<PathBuf>,
@@ -54,7 +60,15 @@ pub struct JsonReport {
     pub duration_ns: Option<u64>,
     pub threads: Vec<JsonThread>,
     pub warnings: Vec<String>,
+    /// Label keys with their distinct values (filter with `--tag KEY=VALUE`).
+    pub labels: Vec<JsonLabel>,
     pub functions: Vec<JsonFunction>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonLabel {
+    pub key: String,
+    pub values: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -134,6 +148,34 @@ pub fn build(profile: &Profile, args: &ReportArgs) -> Result<JsonReport> {
         }
         sel.threads = Some(threads);
     }
+    let labels = profile.label_values();
+    for t in &args.tags {
+        let Some(f) = LabelFilter::parse(t) else {
+            bail!("--tag wants KEY=VALUE, got {t:?}");
+        };
+        let Some((_, values)) = labels.iter().find(|(k, _)| *k == f.key) else {
+            let keys: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
+            bail!(
+                "no label {:?} in {}; labels: {}",
+                f.key,
+                args.file.display(),
+                if keys.is_empty() {
+                    "none".to_string()
+                } else {
+                    keys.join(", ")
+                }
+            );
+        };
+        if !values.contains(&f.value) {
+            bail!(
+                "label {:?} never has the value {:?}; its values: {}",
+                f.key,
+                f.value,
+                values.join(", ")
+            );
+        }
+        sel.labels.push(f);
+    }
     let nodes = CallNodeTable::build(profile);
     let tree = nodes.tree(profile, &sel);
     let top = top_functions(profile, &nodes, &tree);
@@ -207,6 +249,10 @@ pub fn build(profile: &Profile, args: &ReportArgs) -> Result<JsonReport> {
         duration_ns: profile.meta.duration_ns(),
         threads,
         warnings: profile.meta.warnings.clone(),
+        labels: labels
+            .into_iter()
+            .map(|(key, values)| JsonLabel { key, values })
+            .collect(),
         functions,
     })
 }
@@ -270,6 +316,14 @@ fn write_text(out: &mut impl Write, r: &JsonReport, profile: &Profile) -> Result
         })
         .collect();
     writeln!(out, "# threads: {}", threads.join(", "))?;
+    for l in &r.labels {
+        const SHOWN: usize = 8;
+        let mut values = l.values.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+        if l.values.len() > SHOWN {
+            values.push_str(&format!(", … ({} values)", l.values.len()));
+        }
+        writeln!(out, "# label {}: {values} (--tag KEY=VALUE)", l.key)?;
+    }
     for w in &r.warnings {
         writeln!(out, "# warning: {w}")?;
     }

@@ -237,8 +237,20 @@ pub fn stack_weights(p: &Profile, sel: &Selection) -> StackWeights {
     }
     let stacks = &p.samples.stack;
     let ty = sel.sample_type;
+    let mask = sel.label_mask(p);
+    let sets = &p.samples.label_set;
+    let keep = |row: usize| match &mask {
+        None => true,
+        Some(m) => {
+            let s = sets.get(row).copied().unwrap_or(0) as usize;
+            m.get(s).copied().unwrap_or(false)
+        }
+    };
     let add = |acc: &mut StackWeights, r: std::ops::Range<usize>| {
         p.samples.weights.for_each(ty, r, |row, w| {
+            if !keep(row) {
+                return;
+            }
             if let Some(i) = stacks[row].get() {
                 // Saturating: hostile periods must not overflow (or panic in debug builds).
                 acc.weight[i.index()] = acc.weight[i.index()].saturating_add(w);

@@ -10,7 +10,7 @@ mod top;
 
 pub use calltree::{CallNodeTable, CallTree, StackWeights, node_lines, stack_weights};
 pub use flame::{FlameLayout, ancestors, matched_total};
-pub use selection::Selection;
+pub use selection::{LabelFilter, Selection};
 pub use top::{FuncStat, top_functions};
 
 #[cfg(test)]

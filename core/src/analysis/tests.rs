@@ -156,12 +156,14 @@ fn selection_by_thread_and_time() {
         sample_type: 0,
         threads: Some(vec![t1]),
         ranges: vec![],
+        labels: vec![],
     };
     assert_eq!(n.tree(&p, &sel).samples, 3);
     let sel = Selection {
         sample_type: 0,
         threads: None,
         ranges: vec![(150, 260)],
+        labels: vec![],
     };
     let t = n.tree(&p, &sel);
     assert_eq!(t.samples, 3);
@@ -170,6 +172,7 @@ fn selection_by_thread_and_time() {
         sample_type: 0,
         threads: None,
         ranges: vec![(0, 120), (290, 400)],
+        labels: vec![],
     };
     let t = n.tree(&p, &sel);
     let top = top_functions(&p, &n, &t);
@@ -215,6 +218,7 @@ fn one_thread_and_many_threads_give_identical_results() {
                     sample_type: 0,
                     threads: None,
                     ranges: vec![(1000, 500_000)],
+                    labels: vec![],
                 };
                 let t = n.tree(&p, &sel);
                 let top = top_functions(&p, &n, &t);

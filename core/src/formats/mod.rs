@@ -4,8 +4,10 @@
 //! [`ProfileBuilder`]; [`load`] then symbolizes and freezes the result.
 
 pub(crate) mod bytes;
+pub mod compression;
 pub mod folded;
 pub mod perf_data;
+pub mod pprof;
 
 use crate::model::{Profile, ProfileBuilder};
 use crate::progress::Phase;
@@ -18,6 +20,8 @@ use std::path::Path;
 pub enum Format {
     /// `perf record` output, file or pipe mode.
     PerfData,
+    /// pprof `profile.proto` (usually gzipped).
+    Pprof,
     /// Folded (collapsed) stacks: `a;b;c count` lines.
     Folded,
 }
@@ -26,6 +30,7 @@ impl Format {
     pub fn name(self) -> &'static str {
         match self {
             Format::PerfData => "perf.data",
+            Format::Pprof => "pprof",
             Format::Folded => "folded stacks",
         }
     }
@@ -35,6 +40,9 @@ impl Format {
 pub fn detect(data: &[u8]) -> Option<Format> {
     if perf_data::sniff(data) {
         return Some(Format::PerfData);
+    }
+    if pprof::sniff(data) {
+        return Some(Format::Pprof);
     }
     if folded::sniff(data) {
         return Some(Format::Folded);
@@ -83,17 +91,48 @@ pub fn load_bytes(data: &[u8], opts: &LoadOptions, progress: &Progress) -> Resul
     symbolize_and_freeze(b, opts, progress)
 }
 
-/// Parses a profile into a builder, without symbolizing it.
+/// Parses a profile into a builder, without symbolizing it. A gzip- or zstd-wrapped file is
+/// unpacked first (once: a compressed file inside a compressed file is refused).
 pub fn parse_bytes(data: &[u8], opts: &LoadOptions, progress: &Progress) -> Result<ProfileBuilder> {
     if data.is_empty() {
         return Err(Error::Empty);
     }
+    let Some(c) = compression::detect(data) else {
+        return parse_plain(data, opts, progress, None);
+    };
+    let limit = opts
+        .decompression_limit
+        .unwrap_or_else(|| compression::default_limit(data.len()));
+    let inner = compression::decompress(c, data, limit)?;
+    if inner.is_empty() {
+        return Err(Error::Empty);
+    }
+    if let Some(c2) = compression::detect(&inner) {
+        return Err(Error::Unsupported(format!(
+            "{} data inside {} data: unpack the outer layer first",
+            c2.name(),
+            c.name()
+        )));
+    }
+    parse_plain(&inner, opts, progress, Some(c))
+}
+
+fn parse_plain(
+    data: &[u8],
+    opts: &LoadOptions,
+    progress: &Progress,
+    wrapper: Option<compression::Compression>,
+) -> Result<ProfileBuilder> {
     let Some(format) = detect(data) else {
+        let inside = wrapper.map_or(String::new(), |c| format!(" (inside {})", c.name()));
         return Err(Error::UnknownFormat {
-            start: describe_start(data),
+            start: format!("{}{inside}", describe_start(data)),
         });
     };
     let mut b = ProfileBuilder::new(format.name());
+    if let Some(c) = wrapper {
+        b.meta.source_format = format!("{} ({})", format.name(), c.name());
+    }
     match format {
         Format::PerfData => {
             let limit = opts
@@ -102,6 +141,7 @@ pub fn parse_bytes(data: &[u8], opts: &LoadOptions, progress: &Progress) -> Resu
             perf_data::parse_with_limit(data, &mut b, progress, limit)?;
         }
         Format::Folded => folded::parse(data, &mut b, progress)?,
+        Format::Pprof => pprof::parse(data, &mut b, progress)?,
     }
     Ok(b)
 }

@@ -31,6 +31,8 @@ struct ThreadSamples {
     weight: Vec<i64>,
     /// Per-type layout: `columns[type][row]`, once any sample carried several weights.
     columns: Vec<Vec<i64>>,
+    /// Label set per row; empty until the thread's first labelled sample.
+    labels: Vec<u32>,
 }
 
 impl ThreadSamples {
@@ -80,6 +82,9 @@ pub struct ProfileBuilder {
     /// True once a sample carried several weights: every thread then stores one column per
     /// sample type.
     per_type: bool,
+    labels: LabelTable,
+    label_index: FxHashMap<(StrId, StrId, i64, StrId), u32>,
+    label_set_index: FxHashMap<Box<[u32]>, u32>,
     /// Facts about the profile; parsers fill it directly.
     pub meta: Meta,
 }
@@ -120,6 +125,9 @@ impl ProfileBuilder {
             thread_index: FxHashMap::default(),
             sample_types: Vec::new(),
             per_type: false,
+            labels: LabelTable::default(),
+            label_index: FxHashMap::default(),
+            label_set_index: FxHashMap::default(),
             meta: Meta {
                 source_format: source_format.to_string(),
                 ..Meta::default()
@@ -374,6 +382,80 @@ impl ProfileBuilder {
         }
     }
 
+    /// The label `key` = string `value`, added if new; returns its row.
+    pub fn add_str_label(&mut self, key: &str, value: &str) -> u32 {
+        let key = self.strings.intern(key);
+        let value = self.strings.intern(value);
+        self.add_label_row(key, value, 0, StrId::NONE)
+    }
+
+    /// The label `key` = number `value` (in `unit`, may be empty), added if new.
+    pub fn add_num_label(&mut self, key: &str, value: i64, unit: &str) -> u32 {
+        let key = self.strings.intern(key);
+        let unit = if unit.is_empty() {
+            StrId::NONE
+        } else {
+            self.strings.intern(unit)
+        };
+        self.add_label_row(key, StrId::NONE, value, unit)
+    }
+
+    fn add_label_row(&mut self, key: StrId, value: StrId, num: i64, unit: StrId) -> u32 {
+        if let Some(&l) = self.label_index.get(&(key, value, num, unit)) {
+            return l;
+        }
+        let l = next_row(self.labels.len(), "label") as u32;
+        self.labels.key.push(key);
+        self.labels.str_value.push(value);
+        self.labels.num_value.push(num);
+        self.labels.num_unit.push(unit);
+        self.label_index.insert((key, value, num, unit), l);
+        l
+    }
+
+    /// The set of these labels (rows from `add_*_label`; order and repeats do not matter),
+    /// added if new. The empty set is 0.
+    pub fn add_label_set(&mut self, labels: &mut Vec<u32>) -> u32 {
+        labels.sort_unstable();
+        labels.dedup();
+        labels.retain(|&l| (l as usize) < self.labels.len());
+        if labels.is_empty() {
+            return 0;
+        }
+        if let Some(&s) = self.label_set_index.get(labels.as_slice()) {
+            return s;
+        }
+        let s = next_row(self.labels.set_count(), "label set") as u32;
+        self.labels.set_labels.extend_from_slice(labels);
+        self.labels.set_start.push(self.labels.set_labels.len() as u32);
+        self.label_set_index.insert(labels.as_slice().into(), s);
+        s
+    }
+
+    /// Like [`add_sample`](Self::add_sample), for a sample carrying the label set `label_set`.
+    pub fn add_sample_labeled(
+        &mut self,
+        thread: ThreadId,
+        stack: StackId,
+        time_ns: u64,
+        weights: &[i64],
+        label_set: u32,
+    ) {
+        self.add_sample(thread, stack, time_ns, weights);
+        let set = if (label_set as usize) < self.labels.set_count() {
+            label_set
+        } else {
+            0
+        };
+        if let Some(t) = self.threads.get_mut(thread.index()) {
+            let n = t.samples.stack.len();
+            if set != 0 || !t.samples.labels.is_empty() {
+                t.samples.labels.resize(n, 0);
+                t.samples.labels[n - 1] = set;
+            }
+        }
+    }
+
     /// The threads added so far, as (pid, tid).
     pub fn thread_ids(&self) -> impl Iterator<Item = (ThreadId, i32, i32)> + '_ {
         self.threads
@@ -400,6 +482,9 @@ impl ProfileBuilder {
         for (i, col) in t.samples.columns.iter_mut().enumerate() {
             col.push(weights.get(i).copied().unwrap_or(0));
         }
+        if !t.samples.labels.is_empty() {
+            t.samples.labels.push(0);
+        }
     }
 
     /// Adds a sample that belongs to one sample type only (a perf event).
@@ -417,6 +502,9 @@ impl ProfileBuilder {
         };
         t.samples.stack.push(stack);
         t.samples.time_ns.push(time_ns);
+        if !t.samples.labels.is_empty() {
+            t.samples.labels.push(0);
+        }
         if per_type {
             for (i, col) in t.samples.columns.iter_mut().enumerate() {
                 col.push(if i == sample_type { weight } else { 0 });
@@ -540,7 +628,12 @@ impl ProfileBuilder {
             stack: Vec::with_capacity(total),
             time_ns: Vec::with_capacity(total),
             weights: SampleWeights::default(),
+            label_set: Vec::new(),
         };
+        let labelled = self.threads.iter().any(|t| !t.samples.labels.is_empty());
+        if labelled {
+            samples.label_set.reserve(total);
+        }
         let mut columns: Vec<Vec<i64>> = if per_type {
             vec![Vec::with_capacity(total); n_types]
         } else {
@@ -577,6 +670,12 @@ impl ProfileBuilder {
             samples
                 .time_ns
                 .extend(perm.iter().map(|&r| ts.time_ns[r as usize]));
+            if labelled {
+                samples.label_set.extend(
+                    perm.iter()
+                        .map(|&r| ts.labels.get(r as usize).copied().unwrap_or(0)),
+                );
+            }
             if per_type {
                 for (c, col) in ts.columns.iter().enumerate() {
                     columns[c].extend(perm.iter().map(|&r| col[r as usize]));
@@ -630,6 +729,7 @@ impl ProfileBuilder {
             threads,
             sample_types: self.sample_types,
             samples,
+            labels: self.labels,
             spans,
             meta: self.meta,
         }

@@ -42,6 +42,7 @@ pub struct Profile {
     pub threads: ThreadTable,
     pub sample_types: Vec<SampleType>,
     pub samples: SampleTable,
+    pub labels: LabelTable,
     pub spans: SpanTable,
     pub meta: Meta,
 }
@@ -79,8 +80,12 @@ impl Profile {
         })
     }
 
-    /// The sample type shown by default: the first one that has samples.
+    /// The sample type shown by default: the one the file names, else the first one that has
+    /// samples.
     pub fn default_sample_type(&self) -> usize {
+        if let Some(t) = self.meta.default_sample_type.filter(|&t| t < self.sample_types.len()) {
+            return t;
+        }
         let first = match &self.samples.weights {
             SampleWeights::PerType(cols) => cols.iter().position(|c| c.iter().any(|&w| w != 0)),
             SampleWeights::Tagged { sample_type, .. } => {
@@ -95,6 +100,44 @@ impl Profile {
         self.samples
             .weights
             .count(sample_type, 0..self.samples.len())
+    }
+
+    /// A label's key.
+    pub fn label_key(&self, label: u32) -> &str {
+        self.labels
+            .key
+            .get(label as usize)
+            .map_or("", |&k| self.strings.get(k))
+    }
+
+    /// A label's value as text: the string, or the number with its unit.
+    pub fn label_value(&self, label: u32) -> String {
+        let i = label as usize;
+        let Some(&s) = self.labels.str_value.get(i) else {
+            return String::new();
+        };
+        if s.is_some() {
+            return self.strings.get(s).to_owned();
+        }
+        let n = self.labels.num_value[i];
+        match self.labels.num_unit[i].get() {
+            Some(u) => format!("{n} {}", self.strings.get(u)),
+            None => n.to_string(),
+        }
+    }
+
+    /// The label keys of the profile with their distinct values (sorted), for filter pickers.
+    pub fn label_values(&self) -> Vec<(String, Vec<String>)> {
+        let mut map: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for l in 0..self.labels.len() as u32 {
+            map.entry(self.label_key(l).to_owned())
+                .or_default()
+                .insert(self.label_value(l));
+        }
+        map.into_iter()
+            .map(|(k, v)| (k, v.into_iter().collect()))
+            .collect()
     }
 
     /// A thread's display name: `name (tid)` or `process (pid/tid)`.

@@ -209,6 +209,9 @@ pub struct SampleTable {
     /// Nanoseconds on the profile's clock (perf: time since boot); 0 when the format has none.
     pub time_ns: Vec<u64>,
     pub weights: SampleWeights,
+    /// Each sample's label set (a row of [`LabelTable`]'s sets; set 0 is empty). Empty when
+    /// the profile has no labels, so unlabelled profiles pay nothing.
+    pub label_set: Vec<u32>,
 }
 
 impl SampleTable {
@@ -302,6 +305,61 @@ impl SampleWeights {
     }
 }
 
+/// Labels: key/value tags on samples (pprof's `Sample.label`: goroutine labels, thread ids,
+/// allocation sizes, request ids), and the distinct sets of them that samples carry.
+///
+/// A label is a row (key, string value or number with unit). A set is a sorted run of label rows
+/// `set_labels[set_start[s]..set_start[s + 1]]`; set 0 is the empty set. Samples point at a set,
+/// so a million samples with the same three labels store three labels once.
+#[derive(Clone, Debug)]
+pub struct LabelTable {
+    pub key: Vec<StrId>,
+    /// The string value, `StrId::NONE` for a numeric label.
+    pub str_value: Vec<StrId>,
+    /// The numeric value (0 for a string label).
+    pub num_value: Vec<i64>,
+    /// The numeric value's unit, or `StrId::NONE`.
+    pub num_unit: Vec<StrId>,
+    /// `set_start.len()` is the number of sets + 1.
+    pub set_start: Vec<u32>,
+    pub set_labels: Vec<u32>,
+}
+
+impl Default for LabelTable {
+    fn default() -> Self {
+        Self {
+            key: Vec::new(),
+            str_value: Vec::new(),
+            num_value: Vec::new(),
+            num_unit: Vec::new(),
+            set_start: vec![0, 0],
+            set_labels: Vec::new(),
+        }
+    }
+}
+
+impl LabelTable {
+    /// Number of distinct labels.
+    pub fn len(&self) -> usize {
+        self.key.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.key.is_empty()
+    }
+    /// Number of label sets (including the empty set 0).
+    pub fn set_count(&self) -> usize {
+        self.set_start.len().saturating_sub(1)
+    }
+    /// The labels of set `s` (empty for an unknown set).
+    pub fn set(&self, s: u32) -> &[u32] {
+        let s = s as usize;
+        match (self.set_start.get(s), self.set_start.get(s + 1)) {
+            (Some(&a), Some(&b)) => self.set_labels.get(a as usize..b as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+}
+
 /// Instrumented intervals (puffin scopes, Chrome trace events): they drive the timeline.
 /// Grouped by thread, sorted by start inside a thread.
 #[derive(Clone, Debug, Default)]
@@ -343,6 +401,10 @@ pub struct Meta {
     pub lost_samples: u64,
     /// Things the user should know: partial data, skipped records, symbols not found.
     pub warnings: Vec<String>,
+    /// The sample type the file says to show first (pprof's `default_sample_type`).
+    pub default_sample_type: Option<usize>,
+    /// Other facts from the file, shown as they are (pprof's period, comments, ...).
+    pub info: Vec<(String, String)>,
 }
 
 impl Meta {

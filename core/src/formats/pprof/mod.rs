@@ -1,0 +1,363 @@
+//! pprof profiles (`profile.proto`, usually gzipped: `.pb.gz`), as written by Go's
+//! `runtime/pprof`, `net/http/pprof`, pprof-rs, async-profiler, Cloud Profiler and `go tool pprof
+//! -proto`. Gzip is unwrapped by [`super::compression`] before this module sees the bytes.
+//!
+//! The message has no magic number: [`sniff`] walks the top-level fields and accepts the bytes
+//! only if every field is one of `Profile`'s with its wire type and the last one ends exactly at
+//! the end. Then prost decodes it (lengths are checked against the bytes that remain, so nothing is
+//! allocated beyond what the input holds).
+//!
+//! Mapping to the model:
+//! - every `sample_type` is a sample type, named by its type (`cpu`, `alloc_space`), its unit
+//!   mapped: time units become nanoseconds (values scaled), `bytes` bytes, `count` counts,
+//!   anything else events. Each sample carries a value of every type (the per-type layout).
+//!   `default_sample_type` is honoured; without it, the last type, as pprof does.
+//! - `mapping` → modules (file, build-id, address range);
+//! - `location` → frames: one per `line`, outermost first (the last `line` is the function the
+//!   others were inlined into) with the inline depth; a location without lines becomes an
+//!   address frame symbolized like perf's, from the mapping's file if it is on this machine;
+//! - `function` → functions (name, or the system name when the name is empty; file; start line);
+//! - `label`s of a sample → a label set: string and numeric (with unit) labels, filterable;
+//! - the profile has no threads and no per-sample times: one thread `all`, samples at time 0;
+//!   `time_nanos`, `duration_nanos`, `period`, `comment`s go into the profile info.
+//!
+//! Dangling ids (a sample naming a location that does not exist, a line naming no function) are
+//! not errors: the frame becomes `[unknown location N]` and one warning counts them, as pprof
+//! itself would refuse to open such a file but losing the rest of the profile helps nobody.
+
+mod proto;
+
+use crate::model::{FrameId, FuncKind, ModuleId, ModuleKind, ProfileBuilder, StrId, Unit};
+use crate::progress::Phase;
+use crate::{Error, Progress, Result};
+use prost::Message;
+use rustc_hash::FxHashMap;
+
+pub use proto::Profile as Proto;
+
+const FORMAT: &str = "pprof";
+
+/// Reads a protobuf varint at `pos`: (value, bytes read).
+fn varint(data: &[u8], pos: usize) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for i in 0..10 {
+        let b = *data.get(pos + i)?;
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+/// Walks the top-level fields of a `Profile` message; the byte offset and a description of the
+/// first thing that does not fit.
+fn walk(data: &[u8]) -> std::result::Result<usize, (usize, String)> {
+    let mut pos = 0;
+    let mut fields = 0;
+    while pos < data.len() {
+        let (tag, n) = varint(data, pos).ok_or((pos, "a field tag (varint)".to_string()))?;
+        let field = tag >> 3;
+        let wire = tag & 7;
+        let ok = match field {
+            1..=6 | 11 | 16 => wire == 2,
+            7..=10 | 12 | 14 => wire == 0,
+            13 | 15 => wire == 0 || wire == 2,
+            _ => false,
+        };
+        if !ok {
+            return Err((
+                pos,
+                format!("a profile.proto field (got field {field}, wire type {wire})"),
+            ));
+        }
+        let body = pos + n;
+        pos = match wire {
+            0 => {
+                let (_, m) = varint(data, body).ok_or((body, "a varint".to_string()))?;
+                body + m
+            }
+            _ => {
+                let (len, m) = varint(data, body).ok_or((body, "a length".to_string()))?;
+                let end = (body + m)
+                    .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
+                    .filter(|&e| e <= data.len())
+                    .ok_or((
+                        body,
+                        format!(
+                            "a field of {len} bytes within the {} bytes that remain",
+                            data.len() - body - m
+                        ),
+                    ))?;
+                end
+            }
+        };
+        fields += 1;
+    }
+    Ok(fields)
+}
+
+/// Does `data` look like an (unzipped) pprof profile: a non-empty run of `Profile` fields, each
+/// with the right wire type, ending exactly at the end, with a string table.
+pub fn sniff(data: &[u8]) -> bool {
+    // Field 1 (sample_type) or 2 (sample) usually comes first; any Profile field may.
+    matches!(walk(data), Ok(n) if n > 0) && data.first().is_some_and(|&b| b & 7 <= 2)
+}
+
+/// The unit of a pprof unit string, and the factor that converts its values.
+fn unit_of(unit: &str) -> (Unit, i64) {
+    match unit {
+        "nanoseconds" | "nanosecond" | "ns" => (Unit::Nanoseconds, 1),
+        "microseconds" | "microsecond" | "us" => (Unit::Nanoseconds, 1_000),
+        "milliseconds" | "millisecond" | "ms" => (Unit::Nanoseconds, 1_000_000),
+        "seconds" | "second" | "s" => (Unit::Nanoseconds, 1_000_000_000),
+        "bytes" | "byte" | "B" => (Unit::Bytes, 1),
+        "kilobytes" | "KB" => (Unit::Bytes, 1 << 10),
+        "megabytes" | "MB" => (Unit::Bytes, 1 << 20),
+        "count" | "samples" | "objects" | "" => (Unit::Count, 1),
+        _ => (Unit::Events, 1),
+    }
+}
+
+/// Parses an unzipped pprof profile into `b`.
+pub fn parse(data: &[u8], b: &mut ProfileBuilder, progress: &Progress) -> Result<()> {
+    progress.start_phase(Phase::Reading, data.len() as u64);
+    walk(data).map_err(|(offset, expected)| Error::at(FORMAT, offset as u64, expected))?;
+    let p = proto::Profile::decode(data).map_err(|e| {
+        Error::at(
+            FORMAT,
+            0,
+            format!("a valid profile.proto message (prost: {e})"),
+        )
+    })?;
+    progress.set_done(data.len() as u64 / 2);
+    if progress.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    import(&p, b, progress)?;
+    progress.set_done(data.len() as u64);
+    Ok(())
+}
+
+/// Fills `b` from a decoded profile.
+fn import(p: &proto::Profile, b: &mut ProfileBuilder, progress: &Progress) -> Result<()> {
+    let strings = &p.string_table;
+    let mut bad_strings = 0u64;
+    let mut s = |i: i64| -> &str {
+        match usize::try_from(i).ok().and_then(|i| strings.get(i)) {
+            Some(s) => s,
+            None => {
+                bad_strings += 1;
+                ""
+            }
+        }
+    };
+
+    // Sample types.
+    let mut scale = Vec::with_capacity(p.sample_type.len());
+    for vt in &p.sample_type {
+        let (unit, factor) = unit_of(s(vt.unit));
+        let mut name = s(vt.ty).to_owned();
+        if name.is_empty() {
+            name = format!("type {}", scale.len());
+        }
+        b.add_sample_type(&name, unit);
+        scale.push(factor);
+    }
+    if scale.is_empty() {
+        return Err(Error::at(FORMAT, 0, "at least one sample_type"));
+    }
+    let default = if p.default_sample_type != 0 {
+        let want = s(p.default_sample_type);
+        p.sample_type.iter().position(|vt| s(vt.ty) == want)
+    } else {
+        None
+    };
+    b.meta.default_sample_type = Some(default.unwrap_or(scale.len() - 1));
+
+    // Facts for the info panel.
+    if p.time_nanos > 0 {
+        b.meta
+            .info
+            .push(("time (ns since 1970)".into(), p.time_nanos.to_string()));
+    }
+    if p.duration_nanos > 0 {
+        b.meta
+            .info
+            .push(("duration (ns)".into(), p.duration_nanos.to_string()));
+    }
+    if p.period != 0 {
+        let (ty, unit) = p
+            .period_type
+            .as_ref()
+            .map_or(("", ""), |vt| (s(vt.ty), s(vt.unit)));
+        b.meta
+            .info
+            .push(("period".into(), format!("{} {unit} ({ty})", p.period)));
+    }
+    for &c in &p.comment {
+        let c = s(c).to_owned();
+        b.meta.info.push(("comment".into(), c));
+    }
+    if p.drop_frames != 0 || p.keep_frames != 0 {
+        let (d, k) = (s(p.drop_frames).to_owned(), s(p.keep_frames).to_owned());
+        b.warn(format!(
+            "pprof: the profile asks to drop frames matching {d:?} (keep {k:?}); stacklens \
+             shows them"
+        ));
+    }
+
+    // Mappings → modules.
+    let mut modules: FxHashMap<u64, (ModuleId, u64, u64)> = FxHashMap::default();
+    for m in &p.mapping {
+        let path = s(m.filename);
+        if path.is_empty() && m.memory_limit == 0 {
+            continue;
+        }
+        let path = if path.is_empty() { "[unknown]" } else { path };
+        let kind = if path.starts_with("[kernel") {
+            ModuleKind::Kernel
+        } else if path == "[vdso]" {
+            ModuleKind::Vdso
+        } else if path.starts_with('[') {
+            ModuleKind::Unknown
+        } else {
+            ModuleKind::Native
+        };
+        let build_id = s(m.build_id).to_owned();
+        let id = b.add_module(path, &build_id, kind);
+        b.set_module_range(id, m.memory_start, m.memory_limit, m.file_offset);
+        modules.insert(m.id, (id, m.memory_start, m.file_offset));
+    }
+
+    // Functions.
+    let mut funcs: FxHashMap<u64, (StrId, StrId, u32)> = FxHashMap::default();
+    for f in &p.function {
+        let mut name = s(f.name);
+        if name.is_empty() {
+            name = s(f.system_name);
+        }
+        let name = b.intern(name);
+        let file = s(f.filename);
+        let file = if file.is_empty() {
+            StrId::NONE
+        } else {
+            b.intern(file)
+        };
+        let line = u32::try_from(f.start_line).unwrap_or(0);
+        funcs.insert(f.id, (name, file, line));
+    }
+
+    // Locations → frames, outermost first.
+    let mut locations: FxHashMap<u64, Vec<FrameId>> = FxHashMap::default();
+    let mut missing_funcs = 0u64;
+    for loc in &p.location {
+        let module = modules.get(&loc.mapping_id).copied();
+        let module_id = module.map_or(ModuleId::NONE, |m| m.0);
+        let rel = module.map_or(loc.address, |(_, start, off)| {
+            loc.address.wrapping_sub(start).wrapping_add(off)
+        });
+        let kind = match module_id.get().map(|m| b.modules.kind[m.index()]) {
+            Some(ModuleKind::Kernel) => FuncKind::Kernel,
+            _ => FuncKind::Native,
+        };
+        let mut frames = Vec::with_capacity(loc.line.len().max(1));
+        for (i, line) in loc.line.iter().rev().enumerate() {
+            let Some(&(name, file, start_line)) = funcs.get(&line.function_id) else {
+                missing_funcs += 1;
+                continue;
+            };
+            let func = b.add_func(name, module_id, file, 0, kind);
+            if start_line != 0 {
+                b.funcs.start_line[func.index()] = start_line;
+            }
+            let inline_depth = u16::try_from(i).unwrap_or(u16::MAX);
+            let line_no = u32::try_from(line.line).unwrap_or(0);
+            frames.push(b.add_frame(func, module_id, rel, line_no, inline_depth));
+        }
+        if frames.is_empty() {
+            frames.push(if module_id.is_some() {
+                b.add_address_frame(module_id, rel)
+            } else {
+                let name = format!("{:#x}", loc.address);
+                b.add_named_frame(&name, ModuleId::NONE, FuncKind::Unresolved)
+            });
+        }
+        locations.insert(loc.id, frames);
+    }
+
+    // Samples.
+    let thread = b.add_thread(0, 0);
+    b.set_thread_name(thread, "all");
+    let mut missing_locations = 0u64;
+    let mut weights = vec![0i64; scale.len()];
+    let mut labels = Vec::new();
+    let s_ok = |i: i64| usize::try_from(i).ok().and_then(|i| strings.get(i));
+    for (n, sample) in p.sample.iter().enumerate() {
+        if n % 65536 == 0 && progress.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let mut stack = crate::model::StackId::NONE;
+        for id in sample.location_id.iter().rev() {
+            match locations.get(id) {
+                Some(frames) => {
+                    for &f in frames {
+                        stack = b.add_stack(stack, f);
+                    }
+                }
+                None => {
+                    missing_locations += 1;
+                    let f = b.add_named_frame(
+                        &format!("[unknown location {id}]"),
+                        ModuleId::NONE,
+                        FuncKind::Unresolved,
+                    );
+                    stack = b.add_stack(stack, f);
+                }
+            }
+        }
+        for (i, w) in weights.iter_mut().enumerate() {
+            *w = sample
+                .value
+                .get(i)
+                .copied()
+                .unwrap_or(0)
+                .saturating_mul(scale[i]);
+        }
+        labels.clear();
+        for l in &sample.label {
+            let Some(key) = s_ok(l.key).filter(|k| !k.is_empty()) else {
+                continue;
+            };
+            let id = if l.str != 0 {
+                let v = s_ok(l.str).map_or("", String::as_str);
+                b.add_str_label(key, v)
+            } else {
+                let unit = s_ok(l.num_unit).map_or("", String::as_str);
+                b.add_num_label(key, l.num, unit)
+            };
+            labels.push(id);
+        }
+        let set = b.add_label_set(&mut labels);
+        b.add_sample_labeled(thread, stack, 0, &weights, set);
+    }
+    if missing_locations > 0 {
+        b.warn(format!(
+            "pprof: {missing_locations} stack entries name a location the file does not define"
+        ));
+    }
+    if missing_funcs > 0 {
+        b.warn(format!(
+            "pprof: {missing_funcs} location lines name a function the file does not define"
+        ));
+    }
+    if bad_strings > 0 {
+        b.warn(format!(
+            "pprof: {bad_strings} string indexes point past the string table"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
