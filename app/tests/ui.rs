@@ -512,3 +512,40 @@ fn mouse_wheel_zooms_around_the_pointer_and_drag_pans() {
         "a drag is not a click"
     );
 }
+
+#[test]
+fn file_export_writes_a_capture_that_reopens_with_the_same_figures() {
+    let mut h = window();
+    open_sample(&mut h, "hot.perf.data");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hot.stkl");
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label("Save as / Export… (Ctrl+S)").click();
+    h.run_steps(2);
+    // The path field proposes a .stkl next to the input; replace it with ours.
+    let proposed = h.state().export_path().to_string();
+    assert!(proposed.ends_with("hot.stkl"), "{proposed}");
+    h.state_mut().set_export_path("");
+    h.run_steps(1);
+    type_into(&mut h, "Export path:", &out.display().to_string());
+    h.get_by_label("Save").click();
+    wait_for(&mut h, "the export to finish", |app| {
+        !app.is_busy() && out.exists()
+    });
+    assert!(
+        h.query_by_label_contains("Saved ").is_some(),
+        "the dialog says where it saved"
+    );
+    // Reopen it in a new tab: the same samples and the same hottest function.
+    let ctx = h.ctx.clone();
+    h.state_mut().open_path(out.clone(), &ctx);
+    wait_for(&mut h, "the .stkl to load", ready);
+    let doc = h.state().document().unwrap();
+    assert_eq!(doc.path, out);
+    assert_eq!(doc.analysis.tree.samples, 1193);
+    assert_eq!(doc.profile.meta.source_format, "perf.data");
+    let top = &doc.analysis.top[0];
+    assert_eq!(doc.profile.func_name(top.func), "leaf_a");
+    assert_eq!(top.self_samples, 399, "perf report: leaf_a 399 samples");
+}

@@ -88,14 +88,17 @@ fn check(file: &str, reference: &str, extra: &[&str]) {
         top.type_name,
         "{file} {extra:?}: sample type"
     );
-    assert_eq!(r["total"].as_i64().unwrap(), top.total, "{file} {extra:?}: total");
+    assert_eq!(
+        r["total"].as_i64().unwrap(),
+        top.total,
+        "{file} {extra:?}: total"
+    );
     let got_flat: BTreeMap<String, i64> = got
         .iter()
         .filter(|(_, w)| w.0 != 0)
         .map(|(n, w)| (n.clone(), w.0))
         .collect();
-    let want_flat: BTreeMap<String, i64> =
-        top.flat.into_iter().filter(|(_, w)| *w != 0).collect();
+    let want_flat: BTreeMap<String, i64> = top.flat.into_iter().filter(|(_, w)| *w != 0).collect();
     assert_eq!(got_flat, want_flat, "{file} {extra:?}: self per function");
     for (name, cum) in &top.cum {
         let ours = got.get(name).map_or(0, |w| w.1);
@@ -105,7 +108,11 @@ fn check(file: &str, reference: &str, extra: &[&str]) {
 
 #[test]
 fn cpu_profile_agrees_with_go_tool_pprof_for_every_sample_type() {
-    check("go-cpu.pb.gz", "go-cpu.pb.gz.cpu.top.txt", &["--event", "cpu"]);
+    check(
+        "go-cpu.pb.gz",
+        "go-cpu.pb.gz.cpu.top.txt",
+        &["--event", "cpu"],
+    );
     check(
         "go-cpu.pb.gz",
         "go-cpu.pb.gz.samples.top.txt",
@@ -117,7 +124,12 @@ fn cpu_profile_agrees_with_go_tool_pprof_for_every_sample_type() {
 
 #[test]
 fn heap_profile_agrees_with_go_tool_pprof_for_every_sample_type() {
-    for t in ["alloc_objects", "alloc_space", "inuse_objects", "inuse_space"] {
+    for t in [
+        "alloc_objects",
+        "alloc_space",
+        "inuse_objects",
+        "inuse_space",
+    ] {
         check(
             "go-heap.pb.gz",
             &format!("go-heap.pb.gz.{t}.top.txt"),

@@ -1,6 +1,9 @@
 //! Command-line interface: one file per subcommand.
 
+mod convert;
+mod flamegraph;
 mod report;
+mod select;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -46,6 +49,10 @@ pub struct Cli {
 pub enum Command {
     /// Print the top functions of a profile (like `perf report --no-children`).
     Report(report::ReportArgs),
+    /// Convert a profile: .stkl, .folded, .pb.gz (pprof), .speedscope.json, from OUT's name.
+    Convert(convert::ConvertArgs),
+    /// Write a flame graph SVG that zooms and searches in a browser.
+    Flamegraph(flamegraph::FlamegraphArgs),
 }
 
 /// Parses the arguments and runs the command; returns the process exit status.
@@ -53,6 +60,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Report(args)) => report::run(&args),
+        Some(Command::Convert(args)) => convert::run(&args),
+        Some(Command::Flamegraph(args)) => flamegraph::run(&args),
         None => crate::ui::run(crate::ui::Options {
             files: cli.files,
             symbol_dirs: cli.symbol_dirs,

@@ -1,11 +1,11 @@
 //! `stacklens report`: top functions of a profile, as text or JSON.
 
+use super::select::{self, InputArgs, SelectArgs};
 use crate::format;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::Serialize;
-use stacklens_core::analysis::{CallNodeTable, LabelFilter, Selection, top_functions};
+use stacklens_core::analysis::{CallNodeTable, Selection, top_functions};
 use stacklens_core::model::{Profile, SampleType, ThreadId};
-use stacklens_core::{LoadOptions, Progress, load};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -17,25 +17,10 @@ pub struct ReportArgs {
     /// How many functions to print (text default 20; JSON default all).
     #[arg(long)]
     pub top: Option<usize>,
-    /// Event / sample type to report (e.g. `cpu-clock`, `page-faults:u`, pprof's
-    /// `alloc_space`); default: the one the file names (pprof), else the first with samples.
-    #[arg(long, value_name = "NAME")]
-    pub event: Option<String>,
-    /// Only samples of this thread id (repeatable).
-    #[arg(long = "tid", value_name = "TID")]
-    pub tids: Vec<i32>,
-    /// Only samples carrying the label KEY with value VALUE (pprof labels; repeatable: values
-    /// of one key are alternatives, different keys must all match). A numeric label's value is
-    /// written with its unit, as the report's header lists them.
-    #[arg(long = "tag", value_name = "KEY=VALUE")]
-    pub tags: Vec<String>,
-    /// Directory to search for binaries and debug info, by build-id then by name (repeatable).
-    #[arg(long = "symbols", value_name = "DIR")]
-    pub symbols: Vec<PathBuf>,
-    /// Attribute inlined code to the function it was inlined into (like `perf report`), instead
-    /// of showing inlined functions as functions of their own.
-    #[arg(long)]
-    pub no_inline: bool,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -95,10 +80,7 @@ pub struct JsonFunction {
 }
 
 pub fn run(args: &ReportArgs) -> Result<()> {
-    let mut opts = LoadOptions::default();
-    opts.symbols.search_dirs = args.symbols.clone();
-    opts.symbols.inline_frames = !args.no_inline;
-    let profile = load(&args.file, &opts, &Progress::new())?;
+    let profile = select::load(&args.file, &args.input)?;
     let report = build(&profile, args)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -115,67 +97,9 @@ pub fn run(args: &ReportArgs) -> Result<()> {
 
 /// Computes the report of `profile` for `args` (selection, top N).
 pub fn build(profile: &Profile, args: &ReportArgs) -> Result<JsonReport> {
-    let sample_type = match &args.event {
-        Some(name) => profile.sample_type_index(name).ok_or_else(|| {
-            stacklens_core::Error::NoSuchSampleType {
-                name: name.clone(),
-                available: profile
-                    .sample_types
-                    .iter()
-                    .map(|t| t.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }
-        })?,
-        None => profile.default_sample_type(),
-    };
-    let mut sel = Selection::all(sample_type);
-    if !args.tids.is_empty() {
-        let threads: Vec<ThreadId> = (0..profile.threads.len())
-            .filter(|&i| args.tids.contains(&profile.threads.tid[i]))
-            .map(ThreadId::from_index)
-            .collect();
-        if threads.is_empty() {
-            let have: Vec<String> = (0..profile.threads.len())
-                .map(|i| profile.thread_label(ThreadId::from_index(i)))
-                .collect();
-            bail!(
-                "no thread with tid {:?} in {}; threads: {}",
-                args.tids,
-                args.file.display(),
-                have.join(", ")
-            );
-        }
-        sel.threads = Some(threads);
-    }
+    let sel = select::selection(profile, &args.file, &args.select)?;
+    let sample_type = sel.sample_type;
     let labels = profile.label_values();
-    for t in &args.tags {
-        let Some(f) = LabelFilter::parse(t) else {
-            bail!("--tag wants KEY=VALUE, got {t:?}");
-        };
-        let Some((_, values)) = labels.iter().find(|(k, _)| *k == f.key) else {
-            let keys: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
-            bail!(
-                "no label {:?} in {}; labels: {}",
-                f.key,
-                args.file.display(),
-                if keys.is_empty() {
-                    "none".to_string()
-                } else {
-                    keys.join(", ")
-                }
-            );
-        };
-        if !values.contains(&f.value) {
-            bail!(
-                "label {:?} never has the value {:?}; its values: {}",
-                f.key,
-                f.value,
-                values.join(", ")
-            );
-        }
-        sel.labels.push(f);
-    }
     let nodes = CallNodeTable::build(profile);
     let tree = nodes.tree(profile, &sel);
     let top = top_functions(profile, &nodes, &tree);
@@ -318,7 +242,13 @@ fn write_text(out: &mut impl Write, r: &JsonReport, profile: &Profile) -> Result
     writeln!(out, "# threads: {}", threads.join(", "))?;
     for l in &r.labels {
         const SHOWN: usize = 8;
-        let mut values = l.values.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+        let mut values = l
+            .values
+            .iter()
+            .take(SHOWN)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
         if l.values.len() > SHOWN {
             values.push_str(&format!(", … ({} values)", l.values.len()));
         }

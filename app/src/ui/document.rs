@@ -50,6 +50,8 @@ pub struct Loaded {
     pub analysis: Arc<Analysis>,
     /// Samples per thread, per sample type.
     pub thread_samples: Vec<Vec<usize>>,
+    /// Label keys with their values, for the label filter.
+    pub label_values: Vec<(String, Vec<String>)>,
 }
 
 impl Loaded {
@@ -69,6 +71,7 @@ impl Loaded {
             })
             .collect();
         Loaded {
+            label_values: profile.label_values(),
             profile: Arc::new(profile),
             nodes: Arc::new(nodes),
             analysis: Arc::new(analysis),
@@ -142,6 +145,7 @@ pub struct Document {
     pub profile: Arc<Profile>,
     pub nodes: Arc<CallNodeTable>,
     pub thread_samples: Vec<Vec<usize>>,
+    pub label_values: Vec<(String, Vec<String>)>,
     /// What the user asked for; `analysis.selection` is what is shown.
     pub selection: Selection,
     pub analysis: Arc<Analysis>,
@@ -164,6 +168,7 @@ impl Document {
             profile: loaded.profile,
             nodes: loaded.nodes,
             thread_samples: loaded.thread_samples,
+            label_values: loaded.label_values,
             analysis: loaded.analysis,
             pending: None,
             generation: 0,
@@ -245,6 +250,19 @@ impl Document {
         }
         let mut sel = self.selection.clone();
         sel.threads = if list.len() == n { None } else { Some(list) };
+        self.set_selection(sel, ctx);
+    }
+
+    /// Filters on label `key`: `None` keeps every sample, `Some(v)` only those labelled `key=v`.
+    pub fn set_label_filter(&mut self, key: &str, value: Option<String>, ctx: &egui::Context) {
+        let mut sel = self.selection.clone();
+        sel.labels.retain(|f| f.key != key);
+        if let Some(value) = value {
+            sel.labels.push(stacklens_core::analysis::LabelFilter {
+                key: key.to_string(),
+                value,
+            });
+        }
         self.set_selection(sel, ctx);
     }
 

@@ -7,6 +7,7 @@
 
 pub mod demo;
 pub mod document;
+mod export;
 pub mod flame;
 mod frame_cost;
 pub mod loader;
@@ -131,6 +132,7 @@ pub struct App {
     applied_theme: Option<Theme>,
     frame_cost: frame_cost::FrameCost,
     screenshot: Option<Screenshot>,
+    export: export::ExportDialog,
 }
 
 impl App {
@@ -149,6 +151,7 @@ impl App {
             focus_search: false,
             applied_theme: None,
             frame_cost: Default::default(),
+            export: Default::default(),
             screenshot: opts.screenshot.map(|path| Screenshot {
                 path,
                 settled_frames: 0,
@@ -241,6 +244,16 @@ impl App {
         }
     }
 
+    /// The export dialog's path field.
+    pub fn export_path(&self) -> &str {
+        &self.export.path
+    }
+
+    /// Sets the export dialog's path field.
+    pub fn set_export_path(&mut self, path: &str) {
+        self.export.path = path.to_string();
+    }
+
     /// The profile in the active tab, when it has loaded.
     pub fn document(&self) -> Option<&Document> {
         match self.tabs.get(self.active)? {
@@ -258,11 +271,12 @@ impl App {
 
     /// Is anything still loading or computing.
     pub fn is_busy(&self) -> bool {
-        self.tabs.iter().any(|t| match t {
-            Tab::Loading(_) => true,
-            Tab::Ready(d) => d.is_computing(),
-            Tab::Failed { .. } => false,
-        })
+        self.export.is_busy()
+            || self.tabs.iter().any(|t| match t {
+                Tab::Loading(_) => true,
+                Tab::Ready(d) => d.is_computing(),
+                Tab::Failed { .. } => false,
+            })
     }
 
     /// Takes finished loads and dialog results.
@@ -397,6 +411,12 @@ impl App {
             );
         }
 
+        let doc = match self.tabs.get(self.active) {
+            Some(Tab::Ready(d)) => Some(&**d),
+            _ => None,
+        };
+        self.export.window(&ctx, doc);
+
         let mut open = self.settings.profile_ui;
         if open {
             self.frame_cost.window(&ctx, &mut open);
@@ -423,8 +443,14 @@ impl App {
         let open = KeyboardShortcut::new(Modifiers::COMMAND, Key::O);
         let close = KeyboardShortcut::new(Modifiers::COMMAND, Key::W);
         let find = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
+        let save = KeyboardShortcut::new(Modifiers::COMMAND, Key::S);
         if ctx.input_mut(|i| i.consume_shortcut(&open)) {
             self.open_dialog(ctx);
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&save))
+            && let Some(Tab::Ready(doc)) = self.tabs.get(self.active)
+        {
+            self.export.show_for(doc);
         }
         if ctx.input_mut(|i| i.consume_shortcut(&close)) {
             self.close_tab(self.active);
@@ -494,6 +520,17 @@ impl App {
                         self.open_path(p, &ctx);
                     }
                 });
+                ui.separator();
+                if ui
+                    .add_enabled(
+                        self.document().is_some(),
+                        egui::Button::new("Save as / Export… (Ctrl+S)"),
+                    )
+                    .clicked()
+                    && let Some(Tab::Ready(doc)) = self.tabs.get(self.active)
+                {
+                    self.export.show_for(doc);
+                }
                 ui.separator();
                 if ui
                     .add_enabled(

@@ -78,6 +78,39 @@ pub fn show(ui: &mut Ui, doc: &mut Document) {
         });
     ui.add_space(6.0);
 
+    if !doc.label_values.is_empty() {
+        ui.heading("Labels");
+        let labels = doc.label_values.clone();
+        egui::Grid::new("labels").num_columns(2).show(ui, |ui| {
+            for (key, values) in &labels {
+                let current = doc
+                    .selection
+                    .labels
+                    .iter()
+                    .find(|f| &f.key == key)
+                    .map(|f| f.value.clone());
+                let mut picked = current.clone();
+                let label = ui.label(key);
+                egui::ComboBox::from_id_salt(("label", key))
+                    .selected_text(current.as_deref().unwrap_or("all"))
+                    .width(150.0)
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut picked, None, "all");
+                        for v in values {
+                            ui.selectable_value(&mut picked, Some(v.clone()), v);
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+                if picked != current {
+                    doc.set_label_filter(key, picked, &ctx);
+                }
+                ui.end_row();
+            }
+        });
+        ui.add_space(6.0);
+    }
+
     ui.heading("Profile");
     let m = &p.meta;
     egui::Grid::new("info")
@@ -117,6 +150,9 @@ pub fn show(ui: &mut Ui, doc: &mut Document) {
                 format::grouped(doc.analysis.tree.samples as i64),
             );
             row("lost samples", format::grouped(m.lost_samples as i64));
+            for (k, v) in &m.info {
+                row(k, v.clone());
+            }
             row("functions", format::grouped(p.funcs.len() as i64));
             row("call nodes", format::grouped(doc.nodes.len() as i64));
         });

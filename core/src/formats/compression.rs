@@ -57,7 +57,10 @@ pub fn decompress(c: Compression, data: &[u8], limit: u64) -> Result<Vec<u8>> {
         return Err(Error::at(
             format,
             0,
-            format!("a valid {format} stream (after {} bytes out): {e}", out.len()),
+            format!(
+                "a valid {format} stream (after {} bytes out): {e}",
+                out.len()
+            ),
         ));
     }
     if out.len() as u64 > limit {

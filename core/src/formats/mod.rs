@@ -8,6 +8,7 @@ pub mod compression;
 pub mod folded;
 pub mod perf_data;
 pub mod pprof;
+pub mod stkl;
 
 use crate::model::{Profile, ProfileBuilder};
 use crate::progress::Phase;
@@ -85,9 +86,20 @@ pub fn load(path: &Path, opts: &LoadOptions, progress: &Progress) -> Result<Prof
     load_bytes(&map, opts, progress).map_err(|e| e.with_path(path))
 }
 
-/// Parses, symbolizes and freezes a profile held in memory.
+/// Parses, symbolizes and freezes a profile held in memory. A `.stkl` capture is already all
+/// of that: it is only validated.
 pub fn load_bytes(data: &[u8], opts: &LoadOptions, progress: &Progress) -> Result<Profile> {
-    let b = parse_bytes(data, opts, progress)?;
+    if data.is_empty() {
+        return Err(Error::Empty);
+    }
+    let (inner, wrapper) = unwrap_compression(data, opts)?;
+    let bytes: &[u8] = inner.as_deref().unwrap_or(data);
+    if stkl::sniff(bytes) {
+        let p = stkl::read(bytes, progress)?;
+        progress.start_phase(Phase::Done, 1);
+        return Ok(p);
+    }
+    let b = parse_plain(bytes, opts, progress, wrapper)?;
     symbolize_and_freeze(b, opts, progress)
 }
 
@@ -97,8 +109,17 @@ pub fn parse_bytes(data: &[u8], opts: &LoadOptions, progress: &Progress) -> Resu
     if data.is_empty() {
         return Err(Error::Empty);
     }
+    let (inner, wrapper) = unwrap_compression(data, opts)?;
+    parse_plain(inner.as_deref().unwrap_or(data), opts, progress, wrapper)
+}
+
+/// The decompressed bytes of a gzip- or zstd-wrapped file (`None`: not compressed).
+fn unwrap_compression(
+    data: &[u8],
+    opts: &LoadOptions,
+) -> Result<(Option<Vec<u8>>, Option<compression::Compression>)> {
     let Some(c) = compression::detect(data) else {
-        return parse_plain(data, opts, progress, None);
+        return Ok((None, None));
     };
     let limit = opts
         .decompression_limit
@@ -114,7 +135,7 @@ pub fn parse_bytes(data: &[u8], opts: &LoadOptions, progress: &Progress) -> Resu
             c.name()
         )));
     }
-    parse_plain(&inner, opts, progress, Some(c))
+    Ok((Some(inner), Some(c)))
 }
 
 fn parse_plain(
@@ -123,6 +144,11 @@ fn parse_plain(
     progress: &Progress,
     wrapper: Option<compression::Compression>,
 ) -> Result<ProfileBuilder> {
+    if stkl::sniff(data) {
+        return Err(Error::Unsupported(
+            "a .stkl capture is a finished profile: open it with load_bytes".into(),
+        ));
+    }
     let Some(format) = detect(data) else {
         let inside = wrapper.map_or(String::new(), |c| format!(" (inside {})", c.name()));
         return Err(Error::UnknownFormat {

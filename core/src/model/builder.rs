@@ -427,7 +427,9 @@ impl ProfileBuilder {
         }
         let s = next_row(self.labels.set_count(), "label set") as u32;
         self.labels.set_labels.extend_from_slice(labels);
-        self.labels.set_start.push(self.labels.set_labels.len() as u32);
+        self.labels
+            .set_start
+            .push(self.labels.set_labels.len() as u32);
         self.label_set_index.insert(labels.as_slice().into(), s);
         s
     }

@@ -83,7 +83,11 @@ impl Profile {
     /// The sample type shown by default: the one the file names, else the first one that has
     /// samples.
     pub fn default_sample_type(&self) -> usize {
-        if let Some(t) = self.meta.default_sample_type.filter(|&t| t < self.sample_types.len()) {
+        if let Some(t) = self
+            .meta
+            .default_sample_type
+            .filter(|&t| t < self.sample_types.len())
+        {
             return t;
         }
         let first = match &self.samples.weights {

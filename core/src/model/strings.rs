@@ -86,6 +86,45 @@ impl StringTable {
         self.index.find(hash, |&id| self.get(id) == s).copied()
     }
 
+    /// The table's text and its string boundaries (`len() + 1` offsets, the first 0).
+    pub fn parts(&self) -> (&str, &[usize]) {
+        (&self.data, &self.offsets)
+    }
+
+    /// A table from the parts [`parts`](Self::parts) gives, which the caller has validated
+    /// (offsets start at 0, never decrease, fall on character boundaries of `data`). Strings
+    /// that repeat keep their first id in the index.
+    pub fn from_parts(data: String, offsets: Vec<usize>) -> Self {
+        let mut t = Self {
+            data,
+            offsets,
+            index: HashTable::new(),
+            hasher: rustc_hash::FxBuildHasher,
+        };
+        if t.offsets.is_empty() {
+            t.offsets.push(0);
+        }
+        let n = t.len();
+        t.index.reserve(n, |_| 0);
+        for i in 0..n {
+            let s = &t.data[t.offsets[i]..t.offsets[i + 1]];
+            let hash = t.hasher.hash_one(s);
+            let (data, offsets) = (&t.data, &t.offsets);
+            if t.index
+                .find(hash, |&id| {
+                    &data[offsets[id.index()]..offsets[id.index() + 1]] == s
+                })
+                .is_none()
+            {
+                let hasher = &t.hasher;
+                t.index.insert_unique(hash, StrId::from_index(i), |&id| {
+                    hasher.hash_one(&data[offsets[id.index()]..offsets[id.index() + 1]])
+                });
+            }
+        }
+        t
+    }
+
     /// Iterates over `(id, string)`.
     pub fn iter(&self) -> impl Iterator<Item = (StrId, &str)> {
         (0..self.len()).map(|i| (StrId::from_index(i), self.get(StrId::from_index(i))))

@@ -25,15 +25,13 @@
 //! not errors: the frame becomes `[unknown location N]` and one warning counts them, as pprof
 //! itself would refuse to open such a file but losing the rest of the profile helps nobody.
 
-mod proto;
+pub(crate) mod proto;
 
 use crate::model::{FrameId, FuncKind, ModuleId, ModuleKind, ProfileBuilder, StrId, Unit};
 use crate::progress::Phase;
 use crate::{Error, Progress, Result};
 use prost::Message;
 use rustc_hash::FxHashMap;
-
-pub use proto::Profile as Proto;
 
 const FORMAT: &str = "pprof";
 

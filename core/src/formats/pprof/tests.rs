@@ -121,8 +121,16 @@ fn inlined_lines_units_labels_and_default_type() {
     assert_eq!(
         rows,
         vec![
-            (vec!["main".into(), "inner".into(), "leaf".into()], Some(2), Some(20_000_000)),
-            (vec!["main".into(), "inner".into()], Some(1), Some(10_000_000)),
+            (
+                vec!["main".into(), "inner".into(), "leaf".into()],
+                Some(2),
+                Some(20_000_000)
+            ),
+            (
+                vec!["main".into(), "inner".into()],
+                Some(1),
+                Some(10_000_000)
+            ),
         ]
     );
     // The inlined frame is one level deeper than the function it was inlined into.
@@ -233,6 +241,10 @@ fn garbage_is_a_clear_error() {
     assert!(err.to_string().contains("bytes that remain"), "{err}");
     // Every truncation: no panic.
     for n in 0..bytes.len() {
-        let _ = parse(&bytes[..n], &mut ProfileBuilder::new("pprof"), &Progress::new());
+        let _ = parse(
+            &bytes[..n],
+            &mut ProfileBuilder::new("pprof"),
+            &Progress::new(),
+        );
     }
 }

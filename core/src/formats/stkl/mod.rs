@@ -1,0 +1,942 @@
+//! `.stkl`, stacklens' own capture format: a frozen, symbolized [`Profile`], column by column,
+//! so that opening one is a memory map, a bounds-checked copy of each column and a validation
+//! pass — no parsing, no symbolization.
+//!
+//! All integers are little-endian. Layout of version 1:
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | magic `53 54 4b 4c 0d 0a 1a 0a` (`STKL\r\n\x1a\n`: a text-mode copy breaks it) |
+//! | 8 | 4 | format version (u32) = 1 |
+//! | 12 | 4 | number of sections N (u32, at most 1024) |
+//! | 16 | 8 | length of the whole file (u64): a cut file is recognized at once |
+//! | 24 | 8 | reserved, 0 |
+//! | 32 | 24 × N | section directory, one entry per section: |
+//! | +0 | 4 | section id (u32, table below) |
+//! | +4 | 2 | element size in bytes (u16: 1, 2, 4 or 8) |
+//! | +6 | 2 | reserved, 0 |
+//! | +8 | 8 | offset of the section from the start of the file (u64, a multiple of 8) |
+//! | +16 | 8 | length of the section in bytes (u64, a multiple of the element size) |
+//! | … | | the sections, each starting at a multiple of 8, zero-padded |
+//!
+//! Each section is one column of a table of [`crate::model`], an array of fixed-size elements
+//! (ids are u32 with `u32::MAX` meaning "none", as in memory). Section ids:
+//!
+//! | id | element | content |
+//! |---|---|---|
+//! | 1 | u8 | JSON: `{"writer", "meta", "sample_types", "layout": "tagged" or "per_type"}` |
+//! | 10, 11 | u8, u64 | strings: UTF-8 bytes; offsets (strings + 1 entries, first 0) |
+//! | 20–26 | | modules: path, name, build-id (u32 string ids); start, end, file offset (u64); kind (u8) |
+//! | 30–35 | | funcs: name, module, file (u32); start line (u32); address (u64); kind (u8) |
+//! | 40–44 | | frames: func, module (u32); address (u64); line (u32); inline depth (u16) |
+//! | 50, 51 | u32 | stacks: parent, frame |
+//! | 60–67 | | threads: pid, tid (i32); name, process name (u32); sample start, end, span start, end (u64) |
+//! | 70, 71 | u32, u64 | samples: stack; time (ns) |
+//! | 72, 73 | u16, i64 | tagged weights: sample type; weight (layout "tagged") |
+//! | 74 | i64 | per-type weights: sample types × samples, type after type (layout "per_type") |
+//! | 75 | u32 | samples: label set (empty when the profile has no labels) |
+//! | 80–85 | | labels: key, string value (u32); number (i64); unit (u32); set starts, set labels (u32) |
+//! | 90–94 | | spans: thread (u32); depth (u16); start, end (u64); name (u32) |
+//!
+//! Kinds are stored as u8: modules Native 0, Kernel 1, Vdso 2, Jit 3, Unknown 4, Virtual 5;
+//! funcs Native 0, Kernel 1, Jit 2, Interpreted 3, Instrumented 4, Unresolved 5.
+//!
+//! Readers ignore section ids they do not know (a later version may add columns); a section a
+//! version-1 reader needs and does not find is an error. A later format version bumps the version
+//! number and keeps a reader for every earlier one; `sample-profiles/` holds a file of each.
+//!
+//! Validation (every id in range, `parent < self` for stacks, thread ranges in order and in
+//! bounds, times sorted within a thread, strings on UTF-8 boundaries, equal column lengths) runs
+//! before the profile is handed out, so the views can index without checks failing at random.
+
+use crate::model::*;
+use crate::{Error, Progress, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+
+/// The magic bytes at offset 0.
+pub const MAGIC: &[u8; 8] = b"STKL\r\n\x1a\n";
+/// The version this build writes.
+pub const VERSION: u32 = 1;
+const FORMAT: &str = "stkl";
+const HEADER: usize = 32;
+const ENTRY: usize = 24;
+const MAX_SECTIONS: usize = 1024;
+
+mod sec {
+    pub const META: u32 = 1;
+    pub const STR_DATA: u32 = 10;
+    pub const STR_OFFSETS: u32 = 11;
+    pub const MOD_PATH: u32 = 20;
+    pub const MOD_NAME: u32 = 21;
+    pub const MOD_BUILD_ID: u32 = 22;
+    pub const MOD_START: u32 = 23;
+    pub const MOD_END: u32 = 24;
+    pub const MOD_FILE_OFFSET: u32 = 25;
+    pub const MOD_KIND: u32 = 26;
+    pub const FUNC_NAME: u32 = 30;
+    pub const FUNC_MODULE: u32 = 31;
+    pub const FUNC_FILE: u32 = 32;
+    pub const FUNC_START_LINE: u32 = 33;
+    pub const FUNC_ADDRESS: u32 = 34;
+    pub const FUNC_KIND: u32 = 35;
+    pub const FRAME_FUNC: u32 = 40;
+    pub const FRAME_MODULE: u32 = 41;
+    pub const FRAME_ADDRESS: u32 = 42;
+    pub const FRAME_LINE: u32 = 43;
+    pub const FRAME_INLINE_DEPTH: u32 = 44;
+    pub const STACK_PARENT: u32 = 50;
+    pub const STACK_FRAME: u32 = 51;
+    pub const THREAD_PID: u32 = 60;
+    pub const THREAD_TID: u32 = 61;
+    pub const THREAD_NAME: u32 = 62;
+    pub const THREAD_PROCESS_NAME: u32 = 63;
+    pub const THREAD_SAMPLE_START: u32 = 64;
+    pub const THREAD_SAMPLE_END: u32 = 65;
+    pub const THREAD_SPAN_START: u32 = 66;
+    pub const THREAD_SPAN_END: u32 = 67;
+    pub const SAMPLE_STACK: u32 = 70;
+    pub const SAMPLE_TIME: u32 = 71;
+    pub const SAMPLE_TAG_TYPE: u32 = 72;
+    pub const SAMPLE_TAG_WEIGHT: u32 = 73;
+    pub const SAMPLE_PER_TYPE: u32 = 74;
+    pub const SAMPLE_LABEL_SET: u32 = 75;
+    pub const LABEL_KEY: u32 = 80;
+    pub const LABEL_STR: u32 = 81;
+    pub const LABEL_NUM: u32 = 82;
+    pub const LABEL_UNIT: u32 = 83;
+    pub const LABEL_SET_START: u32 = 84;
+    pub const LABEL_SET_LABELS: u32 = 85;
+    pub const SPAN_THREAD: u32 = 90;
+    pub const SPAN_DEPTH: u32 = 91;
+    pub const SPAN_START: u32 = 92;
+    pub const SPAN_END: u32 = 93;
+    pub const SPAN_NAME: u32 = 94;
+}
+
+/// Does `data` start with the `.stkl` magic.
+pub fn sniff(data: &[u8]) -> bool {
+    data.starts_with(MAGIC)
+}
+
+#[derive(Serialize, Deserialize)]
+struct MetaSection {
+    writer: String,
+    meta: Meta,
+    sample_types: Vec<SampleType>,
+    layout: String,
+}
+
+fn module_kind_code(k: ModuleKind) -> u8 {
+    match k {
+        ModuleKind::Native => 0,
+        ModuleKind::Kernel => 1,
+        ModuleKind::Vdso => 2,
+        ModuleKind::Jit => 3,
+        ModuleKind::Unknown => 4,
+        ModuleKind::Virtual => 5,
+    }
+}
+
+fn module_kind(c: u8) -> Option<ModuleKind> {
+    Some(match c {
+        0 => ModuleKind::Native,
+        1 => ModuleKind::Kernel,
+        2 => ModuleKind::Vdso,
+        3 => ModuleKind::Jit,
+        4 => ModuleKind::Unknown,
+        5 => ModuleKind::Virtual,
+        _ => return None,
+    })
+}
+
+fn func_kind_code(k: FuncKind) -> u8 {
+    match k {
+        FuncKind::Native => 0,
+        FuncKind::Kernel => 1,
+        FuncKind::Jit => 2,
+        FuncKind::Interpreted => 3,
+        FuncKind::Instrumented => 4,
+        FuncKind::Unresolved => 5,
+    }
+}
+
+fn func_kind(c: u8) -> Option<FuncKind> {
+    Some(match c {
+        0 => FuncKind::Native,
+        1 => FuncKind::Kernel,
+        2 => FuncKind::Jit,
+        3 => FuncKind::Interpreted,
+        4 => FuncKind::Instrumented,
+        5 => FuncKind::Unresolved,
+        _ => return None,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/// A plain little-endian element type of a column.
+trait Elem: Copy {
+    const SIZE: usize;
+    fn put(self, out: &mut Vec<u8>);
+    fn get(b: &[u8]) -> Self;
+}
+
+macro_rules! elem {
+    ($t:ty) => {
+        impl Elem for $t {
+            const SIZE: usize = std::mem::size_of::<$t>();
+            #[inline]
+            fn put(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+            #[inline]
+            fn get(b: &[u8]) -> Self {
+                let mut a = [0u8; std::mem::size_of::<$t>()];
+                a.copy_from_slice(b);
+                <$t>::from_le_bytes(a)
+            }
+        }
+    };
+}
+elem!(u8);
+elem!(u16);
+elem!(u32);
+elem!(i32);
+elem!(u64);
+elem!(i64);
+
+/// Collects sections, then writes header, directory and sections.
+struct Writer {
+    sections: Vec<(u32, u16, Vec<u8>)>,
+}
+
+impl Writer {
+    fn col<T: Elem>(&mut self, id: u32, values: impl IntoIterator<Item = T>) {
+        let mut out = Vec::new();
+        for v in values {
+            v.put(&mut out);
+        }
+        self.sections.push((id, T::SIZE as u16, out));
+    }
+
+    fn ids<I: Copy>(&mut self, id: u32, values: &[I], raw: impl Fn(I) -> u32) {
+        self.col(id, values.iter().map(|&v| raw(v)));
+    }
+
+    fn finish(self, w: &mut impl Write) -> std::io::Result<()> {
+        let n = self.sections.len();
+        let mut offset = (HEADER + ENTRY * n) as u64;
+        offset = offset.next_multiple_of(8);
+        let mut dir = Vec::with_capacity(ENTRY * n);
+        let mut offsets = Vec::with_capacity(n);
+        for (id, size, bytes) in &self.sections {
+            dir.extend_from_slice(&id.to_le_bytes());
+            dir.extend_from_slice(&size.to_le_bytes());
+            dir.extend_from_slice(&0u16.to_le_bytes());
+            dir.extend_from_slice(&offset.to_le_bytes());
+            dir.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            offsets.push(offset);
+            offset = (offset + bytes.len() as u64).next_multiple_of(8);
+        }
+        let total = offset;
+        let mut head = Vec::with_capacity(HEADER);
+        head.extend_from_slice(MAGIC);
+        head.extend_from_slice(&VERSION.to_le_bytes());
+        head.extend_from_slice(&(n as u32).to_le_bytes());
+        head.extend_from_slice(&total.to_le_bytes());
+        head.extend_from_slice(&0u64.to_le_bytes());
+        w.write_all(&head)?;
+        w.write_all(&dir)?;
+        let mut pos = (HEADER + ENTRY * n) as u64;
+        let zeros = [0u8; 8];
+        for ((_, _, bytes), off) in self.sections.iter().zip(offsets) {
+            w.write_all(&zeros[..(off - pos) as usize])?;
+            w.write_all(bytes)?;
+            pos = off + bytes.len() as u64;
+        }
+        w.write_all(&zeros[..(total - pos) as usize])?;
+        Ok(())
+    }
+}
+
+/// Writes `p` as `.stkl`.
+pub fn write(p: &Profile, w: &mut impl Write) -> std::io::Result<()> {
+    let mut wr = Writer {
+        sections: Vec::new(),
+    };
+    let s = |id: StrId| id.0;
+    let (layout, tagged) = match &p.samples.weights {
+        SampleWeights::PerType(_) => ("per_type", false),
+        SampleWeights::Tagged { .. } => ("tagged", true),
+    };
+    let meta = MetaSection {
+        writer: format!("stacklens {}", env!("CARGO_PKG_VERSION")),
+        meta: p.meta.clone(),
+        sample_types: p.sample_types.clone(),
+        layout: layout.to_string(),
+    };
+    let json = serde_json::to_vec(&meta).map_err(std::io::Error::other)?;
+    wr.col(sec::META, json);
+
+    let (data, offsets) = p.strings.parts();
+    wr.col(sec::STR_DATA, data.bytes());
+    wr.col(sec::STR_OFFSETS, offsets.iter().map(|&o| o as u64));
+
+    let m = &p.modules;
+    wr.ids(sec::MOD_PATH, &m.path, s);
+    wr.ids(sec::MOD_NAME, &m.name, s);
+    wr.ids(sec::MOD_BUILD_ID, &m.build_id, s);
+    wr.col(sec::MOD_START, m.start.iter().copied());
+    wr.col(sec::MOD_END, m.end.iter().copied());
+    wr.col(sec::MOD_FILE_OFFSET, m.file_offset.iter().copied());
+    wr.col(sec::MOD_KIND, m.kind.iter().map(|&k| module_kind_code(k)));
+
+    let f = &p.funcs;
+    wr.ids(sec::FUNC_NAME, &f.name, s);
+    wr.ids(sec::FUNC_MODULE, &f.module, |m: ModuleId| m.0);
+    wr.ids(sec::FUNC_FILE, &f.file, s);
+    wr.col(sec::FUNC_START_LINE, f.start_line.iter().copied());
+    wr.col(sec::FUNC_ADDRESS, f.address.iter().copied());
+    wr.col(sec::FUNC_KIND, f.kind.iter().map(|&k| func_kind_code(k)));
+
+    let fr = &p.frames;
+    wr.ids(sec::FRAME_FUNC, &fr.func, |f: FuncId| f.0);
+    wr.ids(sec::FRAME_MODULE, &fr.module, |m: ModuleId| m.0);
+    wr.col(sec::FRAME_ADDRESS, fr.address.iter().copied());
+    wr.col(sec::FRAME_LINE, fr.line.iter().copied());
+    wr.col(sec::FRAME_INLINE_DEPTH, fr.inline_depth.iter().copied());
+
+    wr.ids(sec::STACK_PARENT, &p.stacks.parent, |s: StackId| s.0);
+    wr.ids(sec::STACK_FRAME, &p.stacks.frame, |f: FrameId| f.0);
+
+    let t = &p.threads;
+    wr.col(sec::THREAD_PID, t.pid.iter().copied());
+    wr.col(sec::THREAD_TID, t.tid.iter().copied());
+    wr.ids(sec::THREAD_NAME, &t.name, s);
+    wr.ids(sec::THREAD_PROCESS_NAME, &t.process_name, s);
+    wr.col(
+        sec::THREAD_SAMPLE_START,
+        t.sample_start.iter().map(|&x| x as u64),
+    );
+    wr.col(
+        sec::THREAD_SAMPLE_END,
+        t.sample_end.iter().map(|&x| x as u64),
+    );
+    wr.col(
+        sec::THREAD_SPAN_START,
+        t.span_start.iter().map(|&x| x as u64),
+    );
+    wr.col(sec::THREAD_SPAN_END, t.span_end.iter().map(|&x| x as u64));
+
+    let sm = &p.samples;
+    wr.ids(sec::SAMPLE_STACK, &sm.stack, |s: StackId| s.0);
+    wr.col(sec::SAMPLE_TIME, sm.time_ns.iter().copied());
+    match &sm.weights {
+        SampleWeights::Tagged {
+            sample_type,
+            weight,
+        } => {
+            debug_assert!(tagged);
+            wr.col(sec::SAMPLE_TAG_TYPE, sample_type.iter().copied());
+            wr.col(sec::SAMPLE_TAG_WEIGHT, weight.iter().copied());
+        }
+        SampleWeights::PerType(cols) => {
+            wr.col(sec::SAMPLE_PER_TYPE, cols.iter().flatten().copied());
+        }
+    }
+    wr.col(sec::SAMPLE_LABEL_SET, sm.label_set.iter().copied());
+
+    let l = &p.labels;
+    wr.ids(sec::LABEL_KEY, &l.key, s);
+    wr.ids(sec::LABEL_STR, &l.str_value, s);
+    wr.col(sec::LABEL_NUM, l.num_value.iter().copied());
+    wr.ids(sec::LABEL_UNIT, &l.num_unit, s);
+    wr.col(sec::LABEL_SET_START, l.set_start.iter().copied());
+    wr.col(sec::LABEL_SET_LABELS, l.set_labels.iter().copied());
+
+    let sp = &p.spans;
+    wr.ids(sec::SPAN_THREAD, &sp.thread, |t: ThreadId| t.0);
+    wr.col(sec::SPAN_DEPTH, sp.depth.iter().copied());
+    wr.col(sec::SPAN_START, sp.start_ns.iter().copied());
+    wr.col(sec::SPAN_END, sp.end_ns.iter().copied());
+    wr.ids(sec::SPAN_NAME, &sp.name, s);
+    wr.finish(w)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/// The section directory of a file, checked against the file's bytes.
+struct Sections<'a> {
+    data: &'a [u8],
+    /// (id, element size, offset, length)
+    entries: Vec<(u32, u16, usize, usize)>,
+}
+
+impl<'a> Sections<'a> {
+    fn parse(data: &'a [u8]) -> Result<Self> {
+        if !sniff(data) {
+            return Err(Error::at(FORMAT, 0, "the .stkl magic bytes"));
+        }
+        let u32_at = |pos| crate::formats::bytes::u32_at(data, pos);
+        let u64_at = |pos| crate::formats::bytes::u64_at(data, pos);
+        let version = u32_at(8).ok_or_else(|| Error::at(FORMAT, 8, "a format version"))?;
+        if version != VERSION {
+            return Err(Error::at(
+                FORMAT,
+                8,
+                format!(
+                    "format version {VERSION} (this file is version {version}; a newer \
+                     stacklens wrote it)"
+                ),
+            ));
+        }
+        let n = u32_at(12).ok_or_else(|| Error::at(FORMAT, 12, "a section count"))? as usize;
+        if n > MAX_SECTIONS {
+            return Err(Error::at(
+                FORMAT,
+                12,
+                format!("at most {MAX_SECTIONS} sections, not {n}"),
+            ));
+        }
+        let len = u64_at(16).ok_or_else(|| Error::at(FORMAT, 16, "the file length"))?;
+        if len != data.len() as u64 {
+            return Err(Error::at(
+                FORMAT,
+                16,
+                format!(
+                    "a file of {len} bytes as its header says; it has {} (cut short or \
+                     appended to)",
+                    data.len()
+                ),
+            ));
+        }
+        let mut entries = Vec::with_capacity(n);
+        for i in 0..n {
+            let at = HEADER + ENTRY * i;
+            let (Some(id), Some(size), Some(off), Some(bytes)) = (
+                u32_at(at),
+                crate::formats::bytes::u16_at(data, at + 4),
+                u64_at(at + 8),
+                u64_at(at + 16),
+            ) else {
+                return Err(Error::at(FORMAT, at as u64, "a section directory entry"));
+            };
+            if !matches!(size, 1 | 2 | 4 | 8) {
+                return Err(Error::at(
+                    FORMAT,
+                    at as u64 + 4,
+                    format!("an element size of 1, 2, 4 or 8 bytes, not {size}"),
+                ));
+            }
+            let end = off.checked_add(bytes).filter(|&e| e <= data.len() as u64);
+            if end.is_none() || off % 8 != 0 || bytes % u64::from(size) != 0 {
+                return Err(Error::at(
+                    FORMAT,
+                    at as u64 + 8,
+                    format!(
+                        "an 8-aligned section of whole {size}-byte elements inside the file \
+                         (section {id}: {bytes} bytes at {off}, file {} bytes)",
+                        data.len()
+                    ),
+                ));
+            }
+            entries.push((id, size, off as usize, bytes as usize));
+        }
+        Ok(Self { data, entries })
+    }
+
+    fn raw(&self, id: u32, size: usize) -> Result<&'a [u8]> {
+        let Some(&(_, s, off, len)) = self.entries.iter().find(|e| e.0 == id) else {
+            return Err(Error::at(FORMAT, 12, format!("a section with id {id}")));
+        };
+        if usize::from(s) != size {
+            return Err(Error::at(
+                FORMAT,
+                off as u64,
+                format!("section {id} with {size}-byte elements, not {s}-byte"),
+            ));
+        }
+        Ok(&self.data[off..off + len])
+    }
+
+    fn col<T: Elem>(&self, id: u32) -> Result<Vec<T>> {
+        let raw = self.raw(id, T::SIZE)?;
+        Ok(raw.chunks_exact(T::SIZE).map(T::get).collect())
+    }
+
+    fn offset(&self, id: u32) -> u64 {
+        self.entries
+            .iter()
+            .find(|e| e.0 == id)
+            .map_or(0, |e| e.2 as u64)
+    }
+}
+
+/// The first row of `values` that is not below `limit` (ignoring `u32::MAX`, "none", when
+/// `none_ok`), as an error naming the section.
+fn check_ids(
+    secs: &Sections,
+    id: u32,
+    values: &[u32],
+    limit: usize,
+    none_ok: bool,
+    what: &str,
+) -> Result<()> {
+    let bad = values
+        .iter()
+        .position(|&v| (v as usize) >= limit && !(none_ok && v == u32::MAX));
+    match bad {
+        None => Ok(()),
+        Some(row) => Err(Error::at(
+            FORMAT,
+            secs.offset(id) + 4 * row as u64,
+            format!("{what} below {limit} (row {row} has {})", values[row]),
+        )),
+    }
+}
+
+fn same_len(secs: &Sections, id: u32, what: &str, len: usize, want: usize) -> Result<()> {
+    if len == want {
+        Ok(())
+    } else {
+        Err(Error::at(
+            FORMAT,
+            secs.offset(id),
+            format!("{want} {what} (as many as the table has rows), not {len}"),
+        ))
+    }
+}
+
+fn wrap<T>(v: Vec<u32>, f: impl Fn(u32) -> T) -> Vec<T> {
+    v.into_iter().map(f).collect()
+}
+
+/// Opens a `.stkl` file's bytes as a profile.
+pub fn read(data: &[u8], progress: &Progress) -> Result<Profile> {
+    progress.start_phase(crate::progress::Phase::Reading, data.len() as u64);
+    let secs = Sections::parse(data)?;
+    let meta: MetaSection = serde_json::from_slice(secs.raw(sec::META, 1)?).map_err(|e| {
+        Error::at(
+            FORMAT,
+            secs.offset(sec::META),
+            format!("the JSON metadata section ({e})"),
+        )
+    })?;
+
+    // Strings.
+    let str_data = secs.raw(sec::STR_DATA, 1)?;
+    let str_data = std::str::from_utf8(str_data).map_err(|e| {
+        Error::at(
+            FORMAT,
+            secs.offset(sec::STR_DATA) + e.valid_up_to() as u64,
+            "UTF-8 text in the string table",
+        )
+    })?;
+    let offsets: Vec<u64> = secs.col(sec::STR_OFFSETS)?;
+    let bad = offsets.first() != Some(&0)
+        || offsets.windows(2).any(|w| w[0] > w[1])
+        || offsets
+            .iter()
+            .any(|&o| o > str_data.len() as u64 || !str_data.is_char_boundary(o as usize));
+    if bad {
+        return Err(Error::at(
+            FORMAT,
+            secs.offset(sec::STR_OFFSETS),
+            "string offsets that start at 0, never decrease and fall on character boundaries \
+             inside the string data",
+        ));
+    }
+    let n_strings = offsets.len() - 1;
+    let strings = StringTable::from_parts(
+        str_data.to_owned(),
+        offsets.into_iter().map(|o| o as usize).collect(),
+    );
+    if progress.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    let str_ids = |id: u32, what: &str| -> Result<Vec<StrId>> {
+        let v: Vec<u32> = secs.col(id)?;
+        check_ids(&secs, id, &v, n_strings, true, what)?;
+        Ok(wrap(v, StrId))
+    };
+
+    // Modules.
+    let path = str_ids(sec::MOD_PATH, "module paths: string ids")?;
+    let n_mod = path.len();
+    let modules = ModuleTable {
+        name: str_ids(sec::MOD_NAME, "module names: string ids")?,
+        build_id: str_ids(sec::MOD_BUILD_ID, "build-ids: string ids")?,
+        start: secs.col(sec::MOD_START)?,
+        end: secs.col(sec::MOD_END)?,
+        file_offset: secs.col(sec::MOD_FILE_OFFSET)?,
+        kind: kinds(&secs, sec::MOD_KIND, module_kind, "a module kind (0-5)")?,
+        path,
+    };
+    for (id, len) in [
+        (sec::MOD_NAME, modules.name.len()),
+        (sec::MOD_BUILD_ID, modules.build_id.len()),
+        (sec::MOD_START, modules.start.len()),
+        (sec::MOD_END, modules.end.len()),
+        (sec::MOD_FILE_OFFSET, modules.file_offset.len()),
+        (sec::MOD_KIND, modules.kind.len()),
+    ] {
+        same_len(&secs, id, "module rows", len, n_mod)?;
+    }
+
+    // Functions.
+    let name = str_ids(sec::FUNC_NAME, "function names: string ids")?;
+    let n_func = name.len();
+    let module: Vec<u32> = secs.col(sec::FUNC_MODULE)?;
+    check_ids(
+        &secs,
+        sec::FUNC_MODULE,
+        &module,
+        n_mod,
+        true,
+        "function modules: module ids",
+    )?;
+    let funcs = FuncTable {
+        name,
+        module: wrap(module, ModuleId),
+        file: str_ids(sec::FUNC_FILE, "function files: string ids")?,
+        start_line: secs.col(sec::FUNC_START_LINE)?,
+        address: secs.col(sec::FUNC_ADDRESS)?,
+        kind: kinds(&secs, sec::FUNC_KIND, func_kind, "a function kind (0-5)")?,
+    };
+    for (id, len) in [
+        (sec::FUNC_MODULE, funcs.module.len()),
+        (sec::FUNC_FILE, funcs.file.len()),
+        (sec::FUNC_START_LINE, funcs.start_line.len()),
+        (sec::FUNC_ADDRESS, funcs.address.len()),
+        (sec::FUNC_KIND, funcs.kind.len()),
+    ] {
+        same_len(&secs, id, "function rows", len, n_func)?;
+    }
+
+    // Frames.
+    let func: Vec<u32> = secs.col(sec::FRAME_FUNC)?;
+    // A frozen profile is symbolized: every frame has a function.
+    check_ids(
+        &secs,
+        sec::FRAME_FUNC,
+        &func,
+        n_func,
+        false,
+        "frame functions: function ids",
+    )?;
+    let n_frame = func.len();
+    let module: Vec<u32> = secs.col(sec::FRAME_MODULE)?;
+    check_ids(
+        &secs,
+        sec::FRAME_MODULE,
+        &module,
+        n_mod,
+        true,
+        "frame modules: module ids",
+    )?;
+    let frames = FrameTable {
+        func: wrap(func, FuncId),
+        module: wrap(module, ModuleId),
+        address: secs.col(sec::FRAME_ADDRESS)?,
+        line: secs.col(sec::FRAME_LINE)?,
+        inline_depth: secs.col(sec::FRAME_INLINE_DEPTH)?,
+    };
+    for (id, len) in [
+        (sec::FRAME_MODULE, frames.module.len()),
+        (sec::FRAME_ADDRESS, frames.address.len()),
+        (sec::FRAME_LINE, frames.line.len()),
+        (sec::FRAME_INLINE_DEPTH, frames.inline_depth.len()),
+    ] {
+        same_len(&secs, id, "frame rows", len, n_frame)?;
+    }
+
+    // Stacks: parent < self.
+    let parent: Vec<u32> = secs.col(sec::STACK_PARENT)?;
+    let frame: Vec<u32> = secs.col(sec::STACK_FRAME)?;
+    same_len(
+        &secs,
+        sec::STACK_FRAME,
+        "stack rows",
+        frame.len(),
+        parent.len(),
+    )?;
+    check_ids(
+        &secs,
+        sec::STACK_FRAME,
+        &frame,
+        n_frame,
+        false,
+        "stack frames: frame ids",
+    )?;
+    if let Some(row) = parent
+        .iter()
+        .enumerate()
+        .position(|(i, &p)| p != u32::MAX && p as usize >= i)
+    {
+        return Err(Error::at(
+            FORMAT,
+            secs.offset(sec::STACK_PARENT) + 4 * row as u64,
+            format!(
+                "a parent stack before its child (row {row} has parent {})",
+                parent[row]
+            ),
+        ));
+    }
+    let n_stack = parent.len();
+    let stacks = StackTable {
+        parent: wrap(parent, StackId),
+        frame: wrap(frame, FrameId),
+    };
+    if progress.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+
+    // Samples.
+    let stack: Vec<u32> = secs.col(sec::SAMPLE_STACK)?;
+    check_ids(
+        &secs,
+        sec::SAMPLE_STACK,
+        &stack,
+        n_stack,
+        true,
+        "sample stacks: stack ids",
+    )?;
+    let n_sample = stack.len();
+    let time_ns: Vec<u64> = secs.col(sec::SAMPLE_TIME)?;
+    same_len(
+        &secs,
+        sec::SAMPLE_TIME,
+        "sample times",
+        time_ns.len(),
+        n_sample,
+    )?;
+    let n_types = meta.sample_types.len();
+    let weights = match meta.layout.as_str() {
+        "tagged" => {
+            let sample_type: Vec<u16> = secs.col(sec::SAMPLE_TAG_TYPE)?;
+            let weight: Vec<i64> = secs.col(sec::SAMPLE_TAG_WEIGHT)?;
+            same_len(
+                &secs,
+                sec::SAMPLE_TAG_TYPE,
+                "sample types",
+                sample_type.len(),
+                n_sample,
+            )?;
+            same_len(
+                &secs,
+                sec::SAMPLE_TAG_WEIGHT,
+                "weights",
+                weight.len(),
+                n_sample,
+            )?;
+            if let Some(row) = sample_type.iter().position(|&t| usize::from(t) >= n_types) {
+                return Err(Error::at(
+                    FORMAT,
+                    secs.offset(sec::SAMPLE_TAG_TYPE) + 2 * row as u64,
+                    format!("a sample type below {n_types}"),
+                ));
+            }
+            SampleWeights::Tagged {
+                sample_type,
+                weight,
+            }
+        }
+        "per_type" => {
+            let all: Vec<i64> = secs.col(sec::SAMPLE_PER_TYPE)?;
+            let want = n_types.checked_mul(n_sample).unwrap_or(usize::MAX);
+            same_len(&secs, sec::SAMPLE_PER_TYPE, "weights", all.len(), want)?;
+            SampleWeights::PerType(if n_sample == 0 {
+                vec![Vec::new(); n_types]
+            } else {
+                all.chunks(n_sample).map(<[i64]>::to_vec).collect()
+            })
+        }
+        other => {
+            return Err(Error::at(
+                FORMAT,
+                secs.offset(sec::META),
+                format!("a weight layout \"tagged\" or \"per_type\", not {other:?}"),
+            ));
+        }
+    };
+
+    // Labels.
+    let key = str_ids(sec::LABEL_KEY, "label keys: string ids")?;
+    let n_label = key.len();
+    let set_start: Vec<u32> = secs.col(sec::LABEL_SET_START)?;
+    let set_labels: Vec<u32> = secs.col(sec::LABEL_SET_LABELS)?;
+    check_ids(
+        &secs,
+        sec::LABEL_SET_LABELS,
+        &set_labels,
+        n_label,
+        false,
+        "label ids",
+    )?;
+    if set_start.len() < 2
+        || set_start[0] != 0
+        || set_start.windows(2).any(|w| w[0] > w[1])
+        || set_start.last().map(|&e| e as usize) != Some(set_labels.len())
+    {
+        return Err(Error::at(
+            FORMAT,
+            secs.offset(sec::LABEL_SET_START),
+            "label set starts from 0 to the number of set labels, never decreasing",
+        ));
+    }
+    let n_sets = set_start.len() - 1;
+    let labels = LabelTable {
+        str_value: str_ids(sec::LABEL_STR, "label values: string ids")?,
+        num_value: secs.col(sec::LABEL_NUM)?,
+        num_unit: str_ids(sec::LABEL_UNIT, "label units: string ids")?,
+        key,
+        set_start,
+        set_labels,
+    };
+    for (id, len) in [
+        (sec::LABEL_STR, labels.str_value.len()),
+        (sec::LABEL_NUM, labels.num_value.len()),
+        (sec::LABEL_UNIT, labels.num_unit.len()),
+    ] {
+        same_len(&secs, id, "label rows", len, n_label)?;
+    }
+    let label_set: Vec<u32> = secs.col(sec::SAMPLE_LABEL_SET)?;
+    if !label_set.is_empty() {
+        same_len(
+            &secs,
+            sec::SAMPLE_LABEL_SET,
+            "label sets",
+            label_set.len(),
+            n_sample,
+        )?;
+        check_ids(
+            &secs,
+            sec::SAMPLE_LABEL_SET,
+            &label_set,
+            n_sets,
+            false,
+            "label set ids",
+        )?;
+    }
+    let samples = SampleTable {
+        stack: wrap(stack, StackId),
+        time_ns,
+        weights,
+        label_set,
+    };
+
+    // Spans.
+    let thread: Vec<u32> = secs.col(sec::SPAN_THREAD)?;
+    let n_span = thread.len();
+    let spans = SpanTable {
+        thread: wrap(thread, ThreadId),
+        depth: secs.col(sec::SPAN_DEPTH)?,
+        start_ns: secs.col(sec::SPAN_START)?,
+        end_ns: secs.col(sec::SPAN_END)?,
+        name: str_ids(sec::SPAN_NAME, "span names: string ids")?,
+    };
+    for (id, len) in [
+        (sec::SPAN_DEPTH, spans.depth.len()),
+        (sec::SPAN_START, spans.start_ns.len()),
+        (sec::SPAN_END, spans.end_ns.len()),
+        (sec::SPAN_NAME, spans.name.len()),
+    ] {
+        same_len(&secs, id, "span rows", len, n_span)?;
+    }
+
+    // Threads: their sample and span ranges tile the tables in order.
+    let pid: Vec<i32> = secs.col(sec::THREAD_PID)?;
+    let n_thread = pid.len();
+    let to_usize = |v: Vec<u64>| -> Vec<usize> { v.into_iter().map(|x| x as usize).collect() };
+    let threads = ThreadTable {
+        pid,
+        tid: secs.col(sec::THREAD_TID)?,
+        name: str_ids(sec::THREAD_NAME, "thread names: string ids")?,
+        process_name: str_ids(sec::THREAD_PROCESS_NAME, "process names: string ids")?,
+        sample_start: to_usize(secs.col(sec::THREAD_SAMPLE_START)?),
+        sample_end: to_usize(secs.col(sec::THREAD_SAMPLE_END)?),
+        span_start: to_usize(secs.col(sec::THREAD_SPAN_START)?),
+        span_end: to_usize(secs.col(sec::THREAD_SPAN_END)?),
+    };
+    for (id, len) in [
+        (sec::THREAD_TID, threads.tid.len()),
+        (sec::THREAD_NAME, threads.name.len()),
+        (sec::THREAD_PROCESS_NAME, threads.process_name.len()),
+        (sec::THREAD_SAMPLE_START, threads.sample_start.len()),
+        (sec::THREAD_SAMPLE_END, threads.sample_end.len()),
+        (sec::THREAD_SPAN_START, threads.span_start.len()),
+        (sec::THREAD_SPAN_END, threads.span_end.len()),
+    ] {
+        same_len(&secs, id, "thread rows", len, n_thread)?;
+    }
+    let tiles = |start: &[usize], end: &[usize], total: usize| {
+        let mut at = 0;
+        for (&a, &b) in start.iter().zip(end) {
+            if a != at || b < a || b > total {
+                return false;
+            }
+            at = b;
+        }
+        at == total
+    };
+    if !tiles(&threads.sample_start, &threads.sample_end, n_sample) {
+        return Err(Error::at(
+            FORMAT,
+            secs.offset(sec::THREAD_SAMPLE_START),
+            "thread sample ranges that cover the samples in order",
+        ));
+    }
+    if !tiles(&threads.span_start, &threads.span_end, n_span) {
+        return Err(Error::at(
+            FORMAT,
+            secs.offset(sec::THREAD_SPAN_START),
+            "thread span ranges that cover the spans in order",
+        ));
+    }
+    for t in 0..n_thread {
+        let rows = threads.sample_start[t]..threads.sample_end[t];
+        if samples.time_ns[rows].windows(2).any(|w| w[0] > w[1]) {
+            return Err(Error::at(
+                FORMAT,
+                secs.offset(sec::SAMPLE_TIME) + 8 * threads.sample_start[t] as u64,
+                format!("the samples of thread {t} in time order"),
+            ));
+        }
+        let rows = threads.span_start[t]..threads.span_end[t];
+        if spans.thread[rows].iter().any(|&x| x.index() != t) {
+            return Err(Error::at(
+                FORMAT,
+                secs.offset(sec::SPAN_THREAD) + 4 * threads.span_start[t] as u64,
+                format!("the spans of thread {t} to name thread {t}"),
+            ));
+        }
+    }
+    progress.set_done(data.len() as u64);
+    Ok(Profile {
+        strings,
+        modules,
+        funcs,
+        frames,
+        stacks,
+        threads,
+        sample_types: meta.sample_types,
+        samples,
+        labels,
+        spans,
+        meta: meta.meta,
+    })
+}
+
+fn kinds<K>(secs: &Sections, id: u32, f: impl Fn(u8) -> Option<K>, what: &str) -> Result<Vec<K>> {
+    let raw = secs.raw(id, 1)?;
+    raw.iter()
+        .enumerate()
+        .map(|(i, &c)| f(c).ok_or_else(|| Error::at(FORMAT, secs.offset(id) + i as u64, what)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

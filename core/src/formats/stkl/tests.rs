@@ -1,0 +1,157 @@
+use super::*;
+
+/// A profile using every table: two threads, per-type weights, labels, spans, modules.
+fn rich() -> Profile {
+    let mut b = ProfileBuilder::new("test");
+    let a = b.add_sample_type("cpu", Unit::Nanoseconds);
+    let _ = a;
+    b.add_sample_type("alloc", Unit::Bytes);
+    let m = b.add_module("/usr/bin/app", "abcd", ModuleKind::Native);
+    b.set_module_range(m, 0x1000, 0x2000, 0);
+    let main = b.add_named_frame("main", m, FuncKind::Native);
+    let name = b.intern("wörk");
+    let file = b.intern("src/w.rs");
+    let f = b.add_func(name, m, file, 0x1100, FuncKind::Native);
+    let work = b.add_frame(f, m, 0x1104, 42, 1);
+    let s1 = b.add_stack_root_first([main]);
+    let s2 = b.add_stack_root_first([main, work]);
+    let t1 = b.add_thread(10, 10);
+    b.set_thread_name(t1, "main");
+    b.set_process_name(t1, "app");
+    let t2 = b.add_thread(10, 11);
+    let l1 = b.add_str_label("stage", "parse");
+    let l2 = b.add_num_label("size", 64, "bytes");
+    let set = b.add_label_set(&mut vec![l1, l2]);
+    b.add_sample_labeled(t1, s2, 300, &[5, 0], set);
+    b.add_sample(t1, s1, 100, &[1, 64]);
+    b.add_sample(t2, s2, 200, &[7, 0]);
+    b.add_span(t2, 0, 150, 250, "frame");
+    b.add_span(t2, 1, 160, 170, "update");
+    b.meta.command_line = Some("app --fast".into());
+    b.meta.default_sample_type = Some(1);
+    b.meta.info.push(("period".into(), "10 ms".into()));
+    b.warn("something odd");
+    b.freeze()
+}
+
+fn bytes(p: &Profile) -> Vec<u8> {
+    let mut out = Vec::new();
+    write(p, &mut out).unwrap();
+    out
+}
+
+/// Every table of `a` and `b` is equal (strings by content).
+pub(crate) fn assert_same(a: &Profile, b: &Profile) {
+    let strs = |p: &Profile| {
+        p.strings
+            .iter()
+            .map(|(_, s)| s.to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strs(a), strs(b));
+    let dbg = |p: &Profile| {
+        format!(
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            p.modules,
+            p.funcs,
+            p.frames,
+            p.stacks,
+            p.threads,
+            p.sample_types,
+            p.samples,
+            p.labels,
+            p.spans
+        )
+    };
+    assert_eq!(dbg(a), dbg(b));
+    assert_eq!(
+        serde_json::to_string(&a.meta).unwrap(),
+        serde_json::to_string(&b.meta).unwrap()
+    );
+}
+
+#[test]
+fn round_trip_keeps_every_table() {
+    let p = rich();
+    let data = bytes(&p);
+    assert!(sniff(&data));
+    assert_eq!(data.len() % 8, 0);
+    let q = read(&data, &Progress::new()).unwrap();
+    assert_same(&p, &q);
+    assert_eq!(q.default_sample_type(), 1);
+    assert_eq!(q.strings.find("wörk").map(|s| q.str(s)), Some("wörk"));
+    // Tagged weights (a perf-style profile) too.
+    let mut b = ProfileBuilder::new("tagged");
+    b.add_sample_type("cycles", Unit::Events);
+    let t = b.add_thread(1, 1);
+    let f = b.add_named_frame("f", ModuleId::NONE, FuncKind::Native);
+    let s = b.add_stack_root_first([f]);
+    b.add_sample_one(t, s, 5, 0, 1000);
+    let p = b.freeze();
+    assert_same(&p, &read(&bytes(&p), &Progress::new()).unwrap());
+}
+
+#[test]
+fn every_truncation_and_bit_flip_is_an_error_or_a_valid_profile() {
+    let data = bytes(&rich());
+    for n in 0..data.len() {
+        let err = read(&data[..n], &Progress::new()).unwrap_err();
+        assert!(err.offset().is_some(), "cut at {n}: {err}");
+    }
+    // Flip each byte of the header, directory and columns: never a panic; when it loads, the
+    // tables are still consistent enough to aggregate.
+    for i in 0..data.len() {
+        let mut d = data.clone();
+        d[i] ^= 0xff;
+        if let Ok(p) = read(&d, &Progress::new()) {
+            let nodes = crate::analysis::CallNodeTable::build(&p);
+            let _ = nodes.tree(&p, &crate::analysis::Selection::all(0));
+        }
+    }
+}
+
+#[test]
+fn errors_name_the_offset_and_what_was_expected() {
+    let data = bytes(&rich());
+    let mut d = data.clone();
+    d[8] = 9; // version 9
+    let err = read(&d, &Progress::new()).unwrap_err().to_string();
+    assert!(
+        err.contains("at byte offset 8: format version 1 (this file is version 9"),
+        "{err}"
+    );
+    // A stack whose parent is itself.
+    let secs = Sections::parse(&data).unwrap();
+    let off = secs.offset(sec::STACK_PARENT) as usize;
+    let mut d = data.clone();
+    d[off + 4..off + 8].copy_from_slice(&1u32.to_le_bytes());
+    let err = read(&d, &Progress::new()).unwrap_err();
+    assert_eq!(err.offset(), Some(off as u64 + 4), "{err}");
+    assert!(
+        err.to_string().contains("a parent stack before its child"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_100k_deep_stack_round_trips_on_a_small_thread_stack() {
+    let mut b = ProfileBuilder::new("deep");
+    b.add_sample_type("samples", Unit::Count);
+    let t = b.add_thread(1, 1);
+    let f = b.add_named_frame("f", ModuleId::NONE, FuncKind::Native);
+    let mut s = StackId::NONE;
+    for _ in 0..100_000 {
+        s = b.add_stack(s, f);
+    }
+    b.add_sample_one(t, s, 0, 0, 1);
+    let p = b.freeze();
+    std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || {
+            let q = read(&bytes(&p), &Progress::new()).unwrap();
+            assert_eq!(q.stacks.len(), 100_000);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
