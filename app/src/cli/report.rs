@@ -134,11 +134,9 @@ pub fn build(profile: &Profile, args: &ReportArgs) -> Result<JsonReport> {
             }
         })
         .collect();
-    let threads = sel
-        .sample_slices(profile)
-        .iter()
-        .zip(threads_of(profile, &sel))
-        .map(|(_, t)| {
+    let threads = threads_of(profile, &sel)
+        .into_iter()
+        .map(|t| {
             let i = t.index();
             let rows = profile.threads.samples(t);
             let samples = profile.samples.weights.count(sample_type, rows) as u64;

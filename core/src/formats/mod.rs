@@ -8,6 +8,8 @@ pub mod compression;
 pub mod folded;
 pub mod perf_data;
 pub mod pprof;
+pub mod puffin;
+pub mod speedscope;
 pub mod stkl;
 
 use crate::model::{Profile, ProfileBuilder};
@@ -25,6 +27,10 @@ pub enum Format {
     Pprof,
     /// Folded (collapsed) stacks: `a;b;c count` lines.
     Folded,
+    /// speedscope JSON.
+    Speedscope,
+    /// puffin capture (`.puffin`).
+    Puffin,
 }
 
 impl Format {
@@ -33,6 +39,8 @@ impl Format {
             Format::PerfData => "perf.data",
             Format::Pprof => "pprof",
             Format::Folded => "folded stacks",
+            Format::Speedscope => "speedscope",
+            Format::Puffin => "puffin",
         }
     }
 }
@@ -42,8 +50,14 @@ pub fn detect(data: &[u8]) -> Option<Format> {
     if perf_data::sniff(data) {
         return Some(Format::PerfData);
     }
+    if puffin::sniff(data) {
+        return Some(Format::Puffin);
+    }
     if pprof::sniff(data) {
         return Some(Format::Pprof);
+    }
+    if speedscope::sniff(data) {
+        return Some(Format::Speedscope);
     }
     if folded::sniff(data) {
         return Some(Format::Folded);
@@ -168,6 +182,13 @@ fn parse_plain(
         }
         Format::Folded => folded::parse(data, &mut b, progress)?,
         Format::Pprof => pprof::parse(data, &mut b, progress)?,
+        Format::Speedscope => speedscope::parse(data, &mut b, progress)?,
+        Format::Puffin => {
+            let limit = opts
+                .decompression_limit
+                .unwrap_or_else(|| compression::default_limit(data.len()));
+            puffin::parse_with_limit(data, &mut b, progress, limit)?;
+        }
     }
     Ok(b)
 }

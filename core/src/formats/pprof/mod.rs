@@ -77,7 +77,7 @@ fn walk(data: &[u8]) -> std::result::Result<usize, (usize, String)> {
             }
             _ => {
                 let (len, m) = varint(data, body).ok_or((body, "a length".to_string()))?;
-                let end = (body + m)
+                (body + m)
                     .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
                     .filter(|&e| e <= data.len())
                     .ok_or((
@@ -86,8 +86,7 @@ fn walk(data: &[u8]) -> std::result::Result<usize, (usize, String)> {
                             "a field of {len} bytes within the {} bytes that remain",
                             data.len() - body - m
                         ),
-                    ))?;
-                end
+                    ))?
             }
         };
         fields += 1;

@@ -746,7 +746,7 @@ pub fn read(data: &[u8], progress: &Progress) -> Result<Profile> {
         }
         "per_type" => {
             let all: Vec<i64> = secs.col(sec::SAMPLE_PER_TYPE)?;
-            let want = n_types.checked_mul(n_sample).unwrap_or(usize::MAX);
+            let want = n_types.saturating_mul(n_sample);
             same_len(&secs, sec::SAMPLE_PER_TYPE, "weights", all.len(), want)?;
             SampleWeights::PerType(if n_sample == 0 {
                 vec![Vec::new(); n_types]
