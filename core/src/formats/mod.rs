@@ -4,6 +4,7 @@
 //! [`ProfileBuilder`]; [`load`] then symbolizes and freezes the result.
 
 pub(crate) mod bytes;
+pub mod chrome;
 pub mod compression;
 pub mod folded;
 pub mod perf_data;
@@ -27,6 +28,10 @@ pub enum Format {
     Pprof,
     /// Folded (collapsed) stacks: `a;b;c count` lines.
     Folded,
+    /// Chrome/V8 `.cpuprofile` JSON.
+    ChromeCpuProfile,
+    /// Chrome Trace Event Format JSON (array or `{"traceEvents": [...]}`).
+    ChromeTrace,
     /// speedscope JSON.
     Speedscope,
     /// puffin capture (`.puffin`).
@@ -39,6 +44,8 @@ impl Format {
             Format::PerfData => "perf.data",
             Format::Pprof => "pprof",
             Format::Folded => "folded stacks",
+            Format::ChromeCpuProfile => "Chrome cpuprofile",
+            Format::ChromeTrace => "Chrome trace",
             Format::Speedscope => "speedscope",
             Format::Puffin => "puffin",
         }
@@ -58,6 +65,12 @@ pub fn detect(data: &[u8]) -> Option<Format> {
     }
     if speedscope::sniff(data) {
         return Some(Format::Speedscope);
+    }
+    if chrome::sniff_cpuprofile(data) {
+        return Some(Format::ChromeCpuProfile);
+    }
+    if chrome::sniff_trace(data) {
+        return Some(Format::ChromeTrace);
     }
     if folded::sniff(data) {
         return Some(Format::Folded);
@@ -182,6 +195,8 @@ fn parse_plain(
         }
         Format::Folded => folded::parse(data, &mut b, progress)?,
         Format::Pprof => pprof::parse(data, &mut b, progress)?,
+        Format::ChromeCpuProfile => chrome::parse_cpuprofile(data, &mut b, progress)?,
+        Format::ChromeTrace => chrome::parse_trace(data, &mut b, progress)?,
         Format::Speedscope => speedscope::parse(data, &mut b, progress)?,
         Format::Puffin => {
             let limit = opts
