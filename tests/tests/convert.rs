@@ -183,3 +183,22 @@ fn an_unknown_output_extension_is_refused_before_loading() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("use one of .stkl, .folded"), "{err}");
 }
+
+#[test]
+fn the_stkl_file_of_every_format_version_keeps_opening() {
+    // sample-profiles/stkl/make.sh wrote each with the report it gave then.
+    let dir = repo().join("sample-profiles/stkl");
+    let mut seen = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_none_or(|x| x != "stkl") {
+            continue;
+        }
+        let saved = std::fs::read(format!("{}.report.json", path.display())).unwrap();
+        let mut saved: serde_json::Value = serde_json::from_slice(&saved).unwrap();
+        saved.as_object_mut().unwrap().remove("file");
+        assert_eq!(report(&path, &[]), saved, "{}", path.display());
+        seen += 1;
+    }
+    assert!(seen >= 1, "no .stkl test files in {}", dir.display());
+}
