@@ -116,6 +116,29 @@ fn unit_of(unit: &str) -> (Unit, i64) {
     }
 }
 
+/// `ns` since 1970 as `YYYY-MM-DD HH:MM:SS UTC` (civil date from day count, proleptic
+/// Gregorian calendar).
+fn utc_time(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days since 1970-01-01 → (year, month, day), after Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// Parses an unzipped pprof profile into `b`.
 pub fn parse(data: &[u8], b: &mut ProfileBuilder, progress: &Progress) -> Result<()> {
     progress.start_phase(Phase::Reading, data.len() as u64);
@@ -176,12 +199,11 @@ fn import(p: &proto::Profile, b: &mut ProfileBuilder, progress: &Progress) -> Re
     if p.time_nanos > 0 {
         b.meta
             .info
-            .push(("time (ns since 1970)".into(), p.time_nanos.to_string()));
+            .push(("recorded".into(), utc_time(p.time_nanos)));
     }
     if p.duration_nanos > 0 {
-        b.meta
-            .info
-            .push(("duration (ns)".into(), p.duration_nanos.to_string()));
+        let ms = p.duration_nanos as f64 / 1e6;
+        b.meta.info.push(("duration".into(), format!("{ms:.1} ms")));
     }
     if p.period != 0 {
         let (ty, unit) = p

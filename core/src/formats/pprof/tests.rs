@@ -248,3 +248,14 @@ fn garbage_is_a_clear_error() {
         );
     }
 }
+
+#[test]
+fn times_are_shown_as_utc_dates() {
+    assert_eq!(utc_time(0), "1970-01-01 00:00:00 UTC");
+    // `date -u -d @1795535081` → Tue Nov 24 15:44:41 UTC 2026
+    assert_eq!(
+        utc_time(1_795_535_081_014_114_091),
+        "2026-11-24 15:44:41 UTC"
+    );
+    assert_eq!(utc_time(951_782_400_000_000_000), "2000-02-29 00:00:00 UTC");
+}
