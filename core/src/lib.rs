@@ -14,8 +14,8 @@
 //! ```
 
 pub mod analysis;
-pub mod export;
 pub mod error;
+pub mod export;
 pub mod formats;
 pub mod model;
 pub mod progress;
