@@ -8,6 +8,7 @@ pub mod chrome;
 pub mod compression;
 pub mod folded;
 pub mod perf_data;
+pub mod perf_script;
 pub mod pprof;
 pub mod puffin;
 pub mod speedscope;
@@ -26,6 +27,8 @@ pub enum Format {
     PerfData,
     /// pprof `profile.proto` (usually gzipped).
     Pprof,
+    /// `perf script` text output.
+    PerfScript,
     /// Folded (collapsed) stacks: `a;b;c count` lines.
     Folded,
     /// Chrome/V8 `.cpuprofile` JSON.
@@ -43,6 +46,7 @@ impl Format {
         match self {
             Format::PerfData => "perf.data",
             Format::Pprof => "pprof",
+            Format::PerfScript => "perf script",
             Format::Folded => "folded stacks",
             Format::ChromeCpuProfile => "Chrome cpuprofile",
             Format::ChromeTrace => "Chrome trace",
@@ -71,6 +75,9 @@ pub fn detect(data: &[u8]) -> Option<Format> {
     }
     if chrome::sniff_trace(data) {
         return Some(Format::ChromeTrace);
+    }
+    if perf_script::sniff(data) {
+        return Some(Format::PerfScript);
     }
     if folded::sniff(data) {
         return Some(Format::Folded);
@@ -195,6 +202,7 @@ fn parse_plain(
         }
         Format::Folded => folded::parse(data, &mut b, progress)?,
         Format::Pprof => pprof::parse(data, &mut b, progress)?,
+        Format::PerfScript => perf_script::parse(data, &mut b, progress)?,
         Format::ChromeCpuProfile => chrome::parse_cpuprofile(data, &mut b, progress)?,
         Format::ChromeTrace => chrome::parse_trace(data, &mut b, progress)?,
         Format::Speedscope => speedscope::parse(data, &mut b, progress)?,
