@@ -62,5 +62,7 @@ script hot-2events.perf.data hot-2events.perf-script.txt \
   -F comm,pid,tid,time,period,event,ip,sym,dso -G
 script demo.perf.data "$tmp/demo.txt"
 gzip -9 -n -c "$tmp/demo.txt" >demo.perf-script.txt.gz
+# Folded stacks as inferno writes them (cargo install inferno; checked with 0.12.8).
+inferno-collapse-perf "$tmp/demo.txt" >demo.inferno.folded
 
 ls -l ./*.perf-script.txt*

@@ -102,6 +102,8 @@ pub struct PerfEvent {
     pub event: String,
     /// Sum of the per-symbol sample counts: the exact sample total.
     pub samples: u64,
+    /// `# Event count (approx.)`: the sum of the periods (0 when the header has none).
+    pub event_count: u64,
     /// (symbol, overhead percent, samples), in perf's order.
     pub rows: Vec<(String, f64, u64)>,
 }
@@ -115,8 +117,15 @@ pub fn parse_perf_report(text: &str) -> Vec<PerfEvent> {
             out.push(PerfEvent {
                 event,
                 samples: 0,
+                event_count: 0,
                 rows: Vec::new(),
             });
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# Event count (approx.): ") {
+            if let (Some(ev), Ok(n)) = (out.last_mut(), rest.trim().parse()) {
+                ev.event_count = n;
+            }
             continue;
         }
         if line.starts_with('#') || line.trim().is_empty() {

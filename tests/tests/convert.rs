@@ -202,3 +202,33 @@ fn the_stkl_file_of_every_format_version_keeps_opening() {
     }
     assert!(seen >= 1, "no .stkl test files in {}", dir.display());
 }
+
+#[test]
+fn our_folded_renders_in_inferno() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = sample("demo.perf.data");
+    let folded = dir.path().join("demo.folded");
+    convert(&input, &folded, &[]);
+    let out = std::process::Command::new("inferno-flamegraph")
+        .arg(&folded)
+        .output()
+        .expect("inferno-flamegraph (cargo install --locked inferno; .ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svg = String::from_utf8_lossy(&out.stdout);
+    // inferno titles the root "all (N samples, 100%)", N with thousands separators.
+    let total = report(&input, &[])["total"].as_i64().unwrap();
+    let digits = total.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let want = format!("all ({grouped} samples, 100%)");
+    assert!(svg.contains(&want), "inferno's SVG has no {want:?}");
+}

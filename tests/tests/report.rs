@@ -430,8 +430,24 @@ fn py_spy_frame(frame: &str) -> (String, String) {
 
 #[test]
 fn folded_stacks_agree_with_the_folded_sums() {
-    // py-spy's own output (sample-profiles/record.sh): the reference is the file itself.
-    let text = std::fs::read_to_string(sample("py-work.folded")).unwrap();
+    // py-spy's own output (sample-profiles/record.sh) and inferno-collapse-perf's
+    // (record-perf-script.sh): the reference is the file itself.
+    for name in ["py-work.folded", "demo.inferno.folded"] {
+        check_folded_sums(name);
+    }
+    // inferno weighs each stack by perf's period: its total is perf report's event count.
+    let golden = std::fs::read_to_string(sample("demo.perf.data.perf-report.txt")).unwrap();
+    let events = parse_perf_report(&golden);
+    let r = sample_report("demo.inferno.folded", &[]);
+    assert_eq!(
+        r["total"].as_u64().unwrap(),
+        events[0].event_count,
+        "inferno's folded total vs perf report's event count"
+    );
+}
+
+fn check_folded_sums(name: &str) {
+    let text = std::fs::read_to_string(sample(name)).unwrap();
     let mut expected: std::collections::BTreeMap<(String, String), i64> = Default::default();
     let mut total = 0i64;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -446,9 +462,9 @@ fn folded_stacks_agree_with_the_folded_sums() {
         };
         *expected.entry(key).or_default() += count;
     }
-    let r = sample_report("py-work.folded", &[]);
+    let r = sample_report(name, &[]);
     assert_eq!(r["source_format"], "folded stacks");
-    assert_eq!(r["total"].as_i64().unwrap(), total);
+    assert_eq!(r["total"].as_i64().unwrap(), total, "{name}");
     let mut got: std::collections::BTreeMap<(String, String), i64> = Default::default();
     for f in r["functions"].as_array().unwrap() {
         let file = f["file"].as_str().unwrap_or("").to_owned();
@@ -458,5 +474,5 @@ fn folded_stacks_agree_with_the_folded_sums() {
             *got.entry(key).or_default() += s;
         }
     }
-    assert_eq!(got, expected);
+    assert_eq!(got, expected, "{name}");
 }
