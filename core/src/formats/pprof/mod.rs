@@ -34,6 +34,19 @@ use prost::Message;
 use rustc_hash::FxHashMap;
 
 const FORMAT: &str = "pprof";
+/// Frames all samples' stacks may expand to, at least: a location's `line`s are stored once and
+/// named by id, so a few kilobytes (a location of 10 000 lines, named 10 000 times by a sample)
+/// would expand to 10^8 stack nodes. Beyond [`frame_budget`], stacks are cut (with a warning).
+const MIN_FRAME_BUDGET: u64 = 1 << 22;
+/// … and per byte of input (real profiles expand to a few frames per byte).
+const FRAMES_PER_BYTE: u64 = 8;
+
+/// The most frames the samples of a `len`-byte profile may expand to.
+fn frame_budget(len: usize) -> u64 {
+    (len as u64)
+        .saturating_mul(FRAMES_PER_BYTE)
+        .max(MIN_FRAME_BUDGET)
+}
 
 /// Reads a protobuf varint at `pos`: (value, bytes read).
 fn varint(data: &[u8], pos: usize) -> Option<(u64, usize)> {
@@ -154,13 +167,18 @@ pub fn parse(data: &[u8], b: &mut ProfileBuilder, progress: &Progress) -> Result
     if progress.is_cancelled() {
         return Err(Error::Cancelled);
     }
-    import(&p, b, progress)?;
+    import(&p, b, progress, frame_budget(data.len()))?;
     progress.set_done(data.len() as u64);
     Ok(())
 }
 
-/// Fills `b` from a decoded profile.
-fn import(p: &proto::Profile, b: &mut ProfileBuilder, progress: &Progress) -> Result<()> {
+/// Fills `b` from a decoded profile; stacks expand to at most `frame_budget` frames in all.
+fn import(
+    p: &proto::Profile,
+    b: &mut ProfileBuilder,
+    progress: &Progress,
+    mut frame_budget: u64,
+) -> Result<()> {
     let strings = &p.string_table;
     let mut bad_strings = 0u64;
     let mut s = |i: i64| -> &str {
@@ -309,6 +327,7 @@ fn import(p: &proto::Profile, b: &mut ProfileBuilder, progress: &Progress) -> Re
     let thread = b.add_thread(0, 0);
     b.set_thread_name(thread, "all");
     let mut missing_locations = 0u64;
+    let mut cut_stacks = 0u64;
     let mut weights = vec![0i64; scale.len()];
     let mut labels = Vec::new();
     let s_ok = |i: i64| usize::try_from(i).ok().and_then(|i| strings.get(i));
@@ -318,7 +337,15 @@ fn import(p: &proto::Profile, b: &mut ProfileBuilder, progress: &Progress) -> Re
         }
         let mut stack = crate::model::StackId::NONE;
         for id in sample.location_id.iter().rev() {
-            match locations.get(id) {
+            let frames = locations.get(id);
+            let n_frames = frames.map_or(1, Vec::len) as u64;
+            if n_frames > frame_budget {
+                // Keep the root part: the sample's weight stays in the profile.
+                cut_stacks += 1;
+                break;
+            }
+            frame_budget -= n_frames;
+            match frames {
                 Some(frames) => {
                     for &f in frames {
                         stack = b.add_stack(stack, f);
@@ -363,6 +390,12 @@ fn import(p: &proto::Profile, b: &mut ProfileBuilder, progress: &Progress) -> Re
     if missing_locations > 0 {
         b.warn(format!(
             "pprof: {missing_locations} stack entries name a location the file does not define"
+        ));
+    }
+    if cut_stacks > 0 {
+        b.warn(format!(
+            "pprof: the stacks expand to more frames than a file of this size can hold \
+             (locations with many lines named many times); {cut_stacks} stacks were cut short"
         ));
     }
     if missing_funcs > 0 {

@@ -259,3 +259,36 @@ fn times_are_shown_as_utc_dates() {
     );
     assert_eq!(utc_time(951_782_400_000_000_000), "2000-02-29 00:00:00 UTC");
 }
+
+#[test]
+fn inlined_lines_named_many_times_do_not_expand_without_bound() {
+    // 14 kB: one location of 2 000 lines, named 2 000 times by one sample, expanded to 4·10^6
+    // stack nodes (and 10^8 from 56 kB). Stacks are cut at the budget, with a warning.
+    let mut p = profile(&["", "cpu", "nanoseconds", "f"]);
+    p.sample_type = vec![vt(1, 2)];
+    p.function = vec![func(1, 3)];
+    p.location = vec![proto::Location {
+        id: 1,
+        line: vec![line(1, 7); 2_000],
+        ..Default::default()
+    }];
+    p.sample = vec![
+        proto::Sample {
+            location_id: vec![1; 2_000],
+            value: vec![5],
+            label: vec![],
+        };
+        3
+    ];
+    let bytes = p.encode_to_vec();
+    let mut b = ProfileBuilder::new("pprof");
+    parse(&bytes, &mut b, &Progress::new()).unwrap();
+    let warnings = &b.meta.warnings;
+    assert!(
+        warnings.iter().any(|w| w.contains("cut short")),
+        "{warnings:?}"
+    );
+    let prof = b.freeze();
+    assert!(prof.stacks.len() as u64 <= frame_budget(bytes.len()));
+    assert_eq!(prof.samples.len(), 3);
+}
