@@ -3,7 +3,7 @@
 //! build-id, and its DWARF sections for line and inline information via addr2line.
 
 use super::demangle::demangle;
-use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SymbolKind};
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, ObjectSymbolTable, SymbolKind};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
@@ -340,6 +340,7 @@ fn collect_symbols(obj: &object::File<'_>) -> (Vec<Symbol>, bool) {
     if syms.is_empty() {
         take(obj, &mut syms, &mut obj.dynamic_symbols());
     }
+    syms.extend(plt_symbols(obj));
     syms.sort_by_key(|a| a.start);
     let mut out: Vec<Symbol> = Vec::with_capacity(syms.len());
     for s in syms {
@@ -366,6 +367,71 @@ fn collect_symbols(obj: &object::File<'_>) -> (Vec<Symbol>, bool) {
         s.name = demangle(&s.name);
     }
     (out, has_symtab)
+}
+
+/// The `name@plt` symbols perf makes up for PLT stubs (x86-64), so that time spent in a stub
+/// is named after the function it jumps to. Each entry of `.plt`, `.plt.sec` and `.plt.got`
+/// that is an indirect jump through a GOT slot (`jmp *disp32(%rip)`, after an optional
+/// `endbr64` and `bnd` prefix) is named by the dynamic relocation of that slot. The lazy-binding
+/// entries (`push n; jmp PLT0`) and PLT0 itself jump elsewhere and get no name, as in perf.
+fn plt_symbols(obj: &object::File<'_>) -> Vec<Symbol> {
+    const ENDBR64: [u8; 4] = [0xf3, 0x0f, 0x1e, 0xfa];
+    if obj.architecture() != object::Architecture::X86_64 {
+        return Vec::new();
+    }
+    let (Some(dynsyms), Some(relocs)) = (obj.dynamic_symbol_table(), obj.dynamic_relocations())
+    else {
+        return Vec::new();
+    };
+    let mut slots: rustc_hash::FxHashMap<u64, String> = Default::default();
+    for (slot, r) in relocs {
+        if let object::RelocationTarget::Symbol(i) = r.target()
+            && let Ok(name) = dynsyms.symbol_by_index(i).and_then(|s| s.name())
+            && !name.is_empty()
+        {
+            slots.insert(slot, name.to_owned());
+        }
+    }
+    let mut out = Vec::new();
+    for section in [".plt", ".plt.sec", ".plt.got"] {
+        let Some(sec) = obj.section_by_name(section) else {
+            continue;
+        };
+        let Ok(data) = sec.data() else { continue };
+        // `.plt.got` entries are 8 bytes, or 16 when they start with endbr64 (IBT builds).
+        let entry = if section == ".plt.got" && !data.starts_with(&ENDBR64) {
+            8
+        } else {
+            16
+        };
+        for (i, e) in data.chunks_exact(entry).enumerate() {
+            let mut at = 0;
+            if e.starts_with(&ENDBR64) {
+                at = 4;
+            }
+            if e.get(at) == Some(&0xf2) {
+                at += 1; // bnd
+            }
+            let Some(&[0xff, 0x25, d0, d1, d2, d3]) = e.get(at..at + 6) else {
+                continue;
+            };
+            let start = sec.address() + (i * entry) as u64;
+            let disp = i64::from(i32::from_le_bytes([d0, d1, d2, d3]));
+            let slot = start
+                .wrapping_add((at + 6) as u64)
+                .wrapping_add_signed(disp);
+            if let Some(name) = slots.get(&slot) {
+                out.push(Symbol {
+                    start,
+                    end: start + entry as u64,
+                    name: format!("{}@plt", demangle(name)),
+                    weak: false,
+                    global: false,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// perf's `choose_best_symbol`: true if `a` should replace `b` at the same address.

@@ -169,3 +169,58 @@ fn same_named_static_functions_stay_apart_without_dwarf() {
         "a.cpp's helper does twice the work: {helpers:?}"
     );
 }
+
+/// `(address, name)` of every `<name@plt>` label objdump prints for the PLT sections of `bin`.
+fn objdump_plt_labels(bin: &Path) -> Vec<(u64, String)> {
+    let out = std::process::Command::new("objdump")
+        .args(["-d", "-j", ".plt", "-j", ".plt.sec", "-j", ".plt.got"])
+        .arg(bin)
+        .output()
+        .expect("objdump (binutils) is needed for this test");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (addr, rest) = l.split_once(" <")?;
+            let name = rest.strip_suffix(">:")?;
+            name.ends_with("@plt")
+                .then(|| Some((u64::from_str_radix(addr, 16).ok()?, name.to_owned())))?
+        })
+        .collect()
+}
+
+#[test]
+fn plt_stubs_are_named_like_objdump_and_perf() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bins = vec![sample("bin/hot")];
+    // A build with IBT has `.plt.sec` stubs (and lazy `.plt` entries that jump elsewhere).
+    let src = dir.path().join("ibt.c");
+    std::fs::write(
+        &src,
+        "#include <stdio.h>\n#include <stdlib.h>\nint main(int c, char **v) { puts(v[0]); return atoi(v[0]); }\n",
+    )
+    .unwrap();
+    let ibt = dir.path().join("ibt");
+    let built = std::process::Command::new("gcc")
+        .args(["-O1", "-fcf-protection=full", "-Wl,-z,ibtplt", "-o"])
+        .arg(&ibt)
+        .arg(&src)
+        .status()
+        .expect("gcc is needed for this test");
+    assert!(built.success());
+    bins.push(ibt);
+    bins.extend(
+        ["/usr/bin/find", "/usr/bin/ls"]
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.exists()),
+    );
+    for bin in &bins {
+        let labels = objdump_plt_labels(bin);
+        assert!(!labels.is_empty(), "{}: no PLT labels", bin.display());
+        let elf = elf::ElfFile::open(bin).unwrap();
+        for (addr, name) in &labels {
+            let ours = elf.symbol(*addr + 2).map(|s| s.name.as_str());
+            assert_eq!(ours, Some(name.as_str()), "{} at {addr:#x}", bin.display());
+        }
+    }
+}
