@@ -4,8 +4,11 @@
 //! (e.g. a 1 GB capture), else the committed `hot.perf.data` with its samples repeated to
 //! 100 MB (`formats::perf_data::synth`). Both benchmarks run in the same process, so their
 //! ratio is what to quote:
-//! - `read`: `std::fs::read` of the `.stkl` (the floor: the file from the page cache);
-//! - `open`: `stacklens_core::load` of the `.stkl` (map, validate, build the tables).
+//! - `page_cache`: the file read through one 128 KiB buffer, as `cat FILE > /dev/null` does
+//!   (the floor: reading the file from the page cache);
+//! - `read`: `std::fs::read` of the `.stkl` (the whole file into a new buffer);
+//! - `open`: `stacklens_core::load` of the `.stkl` (map under a lease, validate, borrow the big
+//!   columns from the map).
 //!
 //! `cargo bench -p stacklens-core --bench stkl`
 
@@ -49,6 +52,21 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("stkl");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(len));
+    g.bench_function("page_cache", |b| {
+        b.iter(|| {
+            use std::io::Read;
+            let mut f = std::fs::File::open(&path).expect("open");
+            let mut buf = vec![0u8; 128 << 10];
+            let mut n = 0;
+            loop {
+                match f.read(&mut buf).expect("read") {
+                    0 => break,
+                    k => n += k,
+                }
+            }
+            black_box(n)
+        })
+    });
     g.bench_function("read", |b| {
         b.iter(|| black_box(std::fs::read(&path).expect("read").len()))
     });

@@ -17,6 +17,7 @@ pub mod analysis;
 pub mod error;
 pub mod export;
 pub mod formats;
+pub mod mapped;
 pub mod model;
 pub mod progress;
 pub mod symbols;

@@ -95,29 +95,25 @@ pub struct LoadOptions {
 }
 
 /// Opens, parses, symbolizes and freezes the profile at `path`.
+///
+/// The file is memory-mapped ([`crate::mapped`]). A `.stkl` capture whose map is guarded by a
+/// lease is not copied at all: its big columns borrow from the map for as long as the profile
+/// lives.
 pub fn load(path: &Path, opts: &LoadOptions, progress: &Progress) -> Result<Profile> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+    let io = |source| Error::Io {
         path: path.into(),
         source,
-    })?;
-    let len = file
-        .metadata()
-        .map_err(|source| Error::Io {
-            path: path.into(),
-            source,
-        })?
-        .len();
-    if len == 0 {
+    };
+    let map = crate::mapped::MappedFile::open(path).map_err(io)?;
+    if map.bytes().is_empty() {
         return Err(Error::Empty.with_path(path));
     }
-    // SAFETY: the map is read-only and lives as long as this call. Another process truncating
-    // the file while we read it would fault (SIGBUS); that is the accepted trade-off of reading
-    // large profiles without copying them.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| Error::Io {
-        path: path.into(),
-        source,
-    })?;
-    load_bytes(&map, opts, progress).map_err(|e| e.with_path(path))
+    if stkl::sniff(map.bytes()) && map.is_stable() {
+        let p = stkl::read_borrowed(map, progress).map_err(|e| e.with_path(path))?;
+        progress.start_phase(Phase::Done, 1);
+        return Ok(p);
+    }
+    load_bytes(map.bytes(), opts, progress).map_err(|e| e.with_path(path))
 }
 
 /// Parses, symbolizes and freezes a profile held in memory. A `.stkl` capture is already all

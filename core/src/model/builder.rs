@@ -2,6 +2,7 @@
 //! [`freeze`](ProfileBuilder::freeze)s them into an immutable [`Profile`].
 
 use super::Profile;
+use super::column::Column;
 use super::ids::*;
 use super::strings::StringTable;
 use super::tables::*;
@@ -601,7 +602,7 @@ impl ProfileBuilder {
                 );
             }
         }
-        for f in &mut self.stacks.frame {
+        for f in self.stacks.frame.make_mut() {
             *f = map[f.index()];
         }
         // The stack index hashes (parent, frame): rebuild it with the new frame ids.
@@ -626,15 +627,12 @@ impl ProfileBuilder {
         let n_types = self.sample_types.len();
         let total: usize = self.sample_count();
         let per_type = self.per_type;
-        let mut samples = SampleTable {
-            stack: Vec::with_capacity(total),
-            time_ns: Vec::with_capacity(total),
-            weights: SampleWeights::default(),
-            label_set: Vec::new(),
-        };
+        let mut s_stack: Vec<StackId> = Vec::with_capacity(total);
+        let mut s_time: Vec<u64> = Vec::with_capacity(total);
+        let mut s_labels: Vec<u32> = Vec::new();
         let labelled = self.threads.iter().any(|t| !t.samples.labels.is_empty());
         if labelled {
-            samples.label_set.reserve(total);
+            s_labels.reserve(total);
         }
         let mut columns: Vec<Vec<i64>> = if per_type {
             vec![Vec::with_capacity(total); n_types]
@@ -657,7 +655,7 @@ impl ProfileBuilder {
             };
             let n = t.samples.stack.len();
             let sorted = t.samples.time_ns.windows(2).all(|w| w[0] <= w[1]);
-            let start = samples.stack.len();
+            let start = s_stack.len();
             let perm: Vec<u32> = if sorted {
                 (0..n as u32).collect()
             } else {
@@ -666,14 +664,10 @@ impl ProfileBuilder {
                 perm
             };
             let ts = &t.samples;
-            samples
-                .stack
-                .extend(perm.iter().map(|&r| ts.stack[r as usize]));
-            samples
-                .time_ns
-                .extend(perm.iter().map(|&r| ts.time_ns[r as usize]));
+            s_stack.extend(perm.iter().map(|&r| ts.stack[r as usize]));
+            s_time.extend(perm.iter().map(|&r| ts.time_ns[r as usize]));
             if labelled {
-                samples.label_set.extend(
+                s_labels.extend(
                     perm.iter()
                         .map(|&r| ts.labels.get(r as usize).copied().unwrap_or(0)),
                 );
@@ -686,10 +680,7 @@ impl ProfileBuilder {
                 kinds.extend(perm.iter().map(|&r| ts.kind[r as usize]));
                 weights.extend(perm.iter().map(|&r| ts.weight[r as usize]));
             }
-            if let (Some(&a), Some(&b)) = (
-                samples.time_ns[start..].first(),
-                samples.time_ns[start..].last(),
-            ) {
+            if let (Some(&a), Some(&b)) = (s_time[start..].first(), s_time[start..].last()) {
                 first = first.min(a);
                 last = last.max(b);
             }
@@ -698,7 +689,7 @@ impl ProfileBuilder {
             threads.name.push(t.name);
             threads.process_name.push(t.process_name);
             threads.sample_start.push(start);
-            threads.sample_end.push(samples.stack.len());
+            threads.sample_end.push(s_stack.len());
             t.spans.sort_by_key(|s| (s.1, s.0));
             threads.span_start.push(spans.len());
             for (depth, s, e, name) in t.spans {
@@ -710,13 +701,18 @@ impl ProfileBuilder {
             }
             threads.span_end.push(spans.len());
         }
-        samples.weights = if per_type {
-            SampleWeights::PerType(columns)
-        } else {
-            SampleWeights::Tagged {
-                sample_type: kinds,
-                weight: weights,
-            }
+        let samples = SampleTable {
+            stack: s_stack.into(),
+            time_ns: s_time.into(),
+            weights: if per_type {
+                SampleWeights::PerType(columns.into_iter().map(Column::from).collect())
+            } else {
+                SampleWeights::Tagged {
+                    sample_type: kinds.into(),
+                    weight: weights.into(),
+                }
+            },
+            label_set: s_labels.into(),
         };
         if self.meta.start_ns.is_none() && first <= last && last > 0 {
             self.meta.start_ns = Some(first);

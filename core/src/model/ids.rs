@@ -14,6 +14,15 @@ macro_rules! id_type {
         #[repr(transparent)]
         pub struct $name(pub u32);
 
+        // SAFETY: repr(transparent) over u32: no padding, every bit pattern a value.
+        unsafe impl super::column::Plain for $name {}
+
+        impl From<$name> for u32 {
+            fn from(id: $name) -> u32 {
+                id.0
+            }
+        }
+
         impl $name {
             /// "No row": used in optional columns.
             pub const NONE: Self = Self(u32::MAX);

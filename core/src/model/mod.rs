@@ -21,6 +21,7 @@
 //! ```
 
 mod builder;
+pub mod column;
 mod ids;
 mod strings;
 mod tables;

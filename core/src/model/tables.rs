@@ -5,6 +5,7 @@
 //! [`ProfileBuilder`](super::ProfileBuilder), which deduplicates rows, and are read-only in a
 //! frozen [`Profile`](super::Profile).
 
+use super::column::Column;
 use super::ids::*;
 use serde::{Deserialize, Serialize};
 
@@ -124,8 +125,8 @@ impl FrameTable {
 /// without building child lists.
 #[derive(Clone, Debug, Default)]
 pub struct StackTable {
-    pub parent: Vec<StackId>,
-    pub frame: Vec<FrameId>,
+    pub parent: Column<StackId>,
+    pub frame: Column<FrameId>,
 }
 
 impl StackTable {
@@ -205,13 +206,13 @@ pub struct SampleType {
 /// per thread.
 #[derive(Clone, Debug, Default)]
 pub struct SampleTable {
-    pub stack: Vec<StackId>,
+    pub stack: Column<StackId>,
     /// Nanoseconds on the profile's clock (perf: time since boot); 0 when the format has none.
-    pub time_ns: Vec<u64>,
+    pub time_ns: Column<u64>,
     pub weights: SampleWeights,
     /// Each sample's label set (a row of [`LabelTable`]'s sets; set 0 is empty). Empty when
     /// the profile has no labels, so unlabelled profiles pay nothing.
-    pub label_set: Vec<u32>,
+    pub label_set: Column<u32>,
 }
 
 impl SampleTable {
@@ -232,19 +233,19 @@ impl SampleTable {
 #[derive(Clone, Debug)]
 pub enum SampleWeights {
     /// `columns[sample_type][row]`.
-    PerType(Vec<Vec<i64>>),
+    PerType(Vec<Column<i64>>),
     /// Row `r` belongs to sample type `sample_type[r]` with weight `weight[r]`.
     Tagged {
-        sample_type: Vec<u16>,
-        weight: Vec<i64>,
+        sample_type: Column<u16>,
+        weight: Column<i64>,
     },
 }
 
 impl Default for SampleWeights {
     fn default() -> Self {
         SampleWeights::Tagged {
-            sample_type: Vec::new(),
-            weight: Vec::new(),
+            sample_type: Column::new(),
+            weight: Column::new(),
         }
     }
 }

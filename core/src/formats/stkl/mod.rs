@@ -1,6 +1,9 @@
 //! `.stkl`, stacklens' own capture format: a frozen, symbolized [`Profile`], column by column,
-//! so that opening one is a memory map, a bounds-checked copy of each column and a validation
-//! pass — no parsing, no symbolization.
+//! so that opening one is a memory map and a validation pass — no parsing, no symbolization,
+//! and no copy of the big columns: opened from a path ([`crate::load`]), the sample and stack
+//! columns are [`Column`]s borrowed from the map, which a read lease guards against the file
+//! being truncated under us ([`crate::mapped`]). Without a lease (or from bytes in memory) the
+//! columns are copied.
 //!
 //! All integers are little-endian. Layout of version 1:
 //!
@@ -49,10 +52,13 @@
 //! bounds, times sorted within a thread, strings on UTF-8 boundaries, equal column lengths) runs
 //! before the profile is handed out, so the views can index without checks failing at random.
 
+use crate::model::column::{Backing, Column, Plain};
 use crate::model::*;
 use crate::{Error, Progress, Result};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
+use std::sync::Arc;
 
 /// The magic bytes at offset 0.
 pub const MAGIC: &[u8; 8] = b"STKL\r\n\x1a\n";
@@ -206,6 +212,24 @@ elem!(u32);
 elem!(i32);
 elem!(u64);
 elem!(i64);
+
+macro_rules! id_elem {
+    ($t:ty) => {
+        impl Elem for $t {
+            const SIZE: usize = 4;
+            #[inline]
+            fn put(self, out: &mut Vec<u8>) {
+                self.0.put(out);
+            }
+            #[inline]
+            fn get(b: &[u8]) -> Self {
+                Self(u32::get(b))
+            }
+        }
+    };
+}
+id_elem!(StackId);
+id_elem!(FrameId);
 
 /// Collects sections, then writes header, directory and sections.
 struct Writer {
@@ -373,10 +397,12 @@ struct Sections<'a> {
     data: &'a [u8],
     /// (id, element size, offset, length)
     entries: Vec<(u32, u16, usize, usize)>,
+    /// The owner of `data` when the big columns may borrow from it instead of copying.
+    backing: Option<&'a Arc<dyn Backing>>,
 }
 
 impl<'a> Sections<'a> {
-    fn parse(data: &'a [u8]) -> Result<Self> {
+    fn parse(data: &'a [u8], backing: Option<&'a Arc<dyn Backing>>) -> Result<Self> {
         if !sniff(data) {
             return Err(Error::at(FORMAT, 0, "the .stkl magic bytes"));
         }
@@ -445,7 +471,11 @@ impl<'a> Sections<'a> {
             }
             entries.push((id, size, off as usize, bytes as usize));
         }
-        Ok(Self { data, entries })
+        Ok(Self {
+            data,
+            entries,
+            backing,
+        })
     }
 
     fn raw(&self, id: u32, size: usize) -> Result<&'a [u8]> {
@@ -467,6 +497,30 @@ impl<'a> Sections<'a> {
         Ok(raw.chunks_exact(T::SIZE).map(T::get).collect())
     }
 
+    /// `len` elements from element `first` of section `id` as a column: borrowed from the
+    /// backing when there is one (and the machine reads the file's byte order), else copied.
+    fn column_part<T: Elem + Plain>(&self, id: u32, first: usize, len: usize) -> Result<Column<T>> {
+        let raw = self.raw(id, T::SIZE)?;
+        let raw = first
+            .checked_mul(T::SIZE)
+            .and_then(|a| Some((a, a.checked_add(len.checked_mul(T::SIZE)?)?)))
+            .and_then(|(a, b)| raw.get(a..b))
+            .ok_or_else(|| Error::at(FORMAT, self.offset(id), format!("{len} elements")))?;
+        if let Some(b) = self.backing {
+            let off = raw.as_ptr() as usize - self.data.as_ptr() as usize;
+            if let Some(c) = Column::borrow(b, off, len) {
+                return Ok(c);
+            }
+        }
+        Ok(raw.chunks_exact(T::SIZE).map(T::get).collect())
+    }
+
+    /// Section `id` as a column (see [`Self::column_part`]).
+    fn column<T: Elem + Plain>(&self, id: u32) -> Result<Column<T>> {
+        let n = self.raw(id, T::SIZE)?.len() / T::SIZE;
+        self.column_part(id, 0, n)
+    }
+
     fn offset(&self, id: u32) -> u64 {
         self.entries
             .iter()
@@ -477,25 +531,55 @@ impl<'a> Sections<'a> {
 
 /// The first row of `values` that is not below `limit` (ignoring `u32::MAX`, "none", when
 /// `none_ok`), as an error naming the section.
-fn check_ids(
+fn check_ids<T: Copy + Into<u32> + Sync>(
     secs: &Sections,
     id: u32,
-    values: &[u32],
+    values: &[T],
     limit: usize,
     none_ok: bool,
     what: &str,
 ) -> Result<()> {
-    let bad = values
-        .iter()
-        .position(|&v| (v as usize) >= limit && !(none_ok && v == u32::MAX));
+    let bad = first_bad(values, |_, v| {
+        let v: u32 = v.into();
+        (v as usize) >= limit && !(none_ok && v == u32::MAX)
+    });
     match bad {
         None => Ok(()),
         Some(row) => Err(Error::at(
             FORMAT,
             secs.offset(id) + 4 * row as u64,
-            format!("{what} below {limit} (row {row} has {})", values[row]),
+            format!(
+                "{what} below {limit} (row {row} has {})",
+                values[row].into()
+            ),
         )),
     }
+}
+
+/// The first row `i` of `values` for which `bad(i, values[i])`. Validation of a capture with
+/// millions of samples is the whole cost of opening it, so the test runs branch-free over
+/// chunks (which vectorizes) and the chunks in parallel; only a bad chunk is searched again.
+fn first_bad<T: Copy + Sync>(values: &[T], bad: impl Fn(usize, T) -> bool + Sync) -> Option<usize> {
+    const CHUNK: usize = 1 << 14;
+    let chunk_bad = |c: usize| {
+        let base = c * CHUNK;
+        let part = &values[base..values.len().min(base + CHUNK)];
+        part.iter()
+            .enumerate()
+            .fold(false, |acc, (i, &v)| acc | bad(base + i, v))
+    };
+    let n_chunks = values.len().div_ceil(CHUNK);
+    let c = if n_chunks > 4 {
+        (0..n_chunks).into_par_iter().position_first(chunk_bad)?
+    } else {
+        (0..n_chunks).position(chunk_bad)?
+    };
+    let base = c * CHUNK;
+    values[base..values.len().min(base + CHUNK)]
+        .iter()
+        .enumerate()
+        .position(|(i, &v)| bad(base + i, v))
+        .map(|i| base + i)
 }
 
 fn same_len(secs: &Sections, id: u32, what: &str, len: usize, want: usize) -> Result<()> {
@@ -514,10 +598,24 @@ fn wrap<T>(v: Vec<u32>, f: impl Fn(u32) -> T) -> Vec<T> {
     v.into_iter().map(f).collect()
 }
 
-/// Opens a `.stkl` file's bytes as a profile.
+/// Opens a `.stkl` file's bytes as a profile, copying every column.
 pub fn read(data: &[u8], progress: &Progress) -> Result<Profile> {
+    read_from(data, None, progress)
+}
+
+/// Opens a `.stkl` held by `backing` (a mapped file whose bytes stay put): the big columns
+/// (samples, stacks) borrow from it, so opening costs the validation pass only.
+pub fn read_borrowed(backing: Arc<dyn Backing>, progress: &Progress) -> Result<Profile> {
+    read_from(backing.bytes(), Some(&backing), progress)
+}
+
+fn read_from(
+    data: &[u8],
+    backing: Option<&Arc<dyn Backing>>,
+    progress: &Progress,
+) -> Result<Profile> {
     progress.start_phase(crate::progress::Phase::Reading, data.len() as u64);
-    let secs = Sections::parse(data)?;
+    let secs = Sections::parse(data, backing)?;
     let meta: MetaSection = serde_json::from_slice(secs.raw(sec::META, 1)?).map_err(|e| {
         Error::at(
             FORMAT,
@@ -654,8 +752,8 @@ pub fn read(data: &[u8], progress: &Progress) -> Result<Profile> {
     }
 
     // Stacks: parent < self.
-    let parent: Vec<u32> = secs.col(sec::STACK_PARENT)?;
-    let frame: Vec<u32> = secs.col(sec::STACK_FRAME)?;
+    let parent: Column<StackId> = secs.column(sec::STACK_PARENT)?;
+    let frame: Column<FrameId> = secs.column(sec::STACK_FRAME)?;
     same_len(
         &secs,
         sec::STACK_FRAME,
@@ -671,31 +769,24 @@ pub fn read(data: &[u8], progress: &Progress) -> Result<Profile> {
         false,
         "stack frames: frame ids",
     )?;
-    if let Some(row) = parent
-        .iter()
-        .enumerate()
-        .position(|(i, &p)| p != u32::MAX && p as usize >= i)
-    {
+    if let Some(row) = first_bad(&parent, |i, p| p.is_some() && p.index() >= i) {
         return Err(Error::at(
             FORMAT,
             secs.offset(sec::STACK_PARENT) + 4 * row as u64,
             format!(
                 "a parent stack before its child (row {row} has parent {})",
-                parent[row]
+                parent[row].0
             ),
         ));
     }
     let n_stack = parent.len();
-    let stacks = StackTable {
-        parent: wrap(parent, StackId),
-        frame: wrap(frame, FrameId),
-    };
+    let stacks = StackTable { parent, frame };
     if progress.is_cancelled() {
         return Err(Error::Cancelled);
     }
 
     // Samples.
-    let stack: Vec<u32> = secs.col(sec::SAMPLE_STACK)?;
+    let stack: Column<StackId> = secs.column(sec::SAMPLE_STACK)?;
     check_ids(
         &secs,
         sec::SAMPLE_STACK,
@@ -705,7 +796,7 @@ pub fn read(data: &[u8], progress: &Progress) -> Result<Profile> {
         "sample stacks: stack ids",
     )?;
     let n_sample = stack.len();
-    let time_ns: Vec<u64> = secs.col(sec::SAMPLE_TIME)?;
+    let time_ns: Column<u64> = secs.column(sec::SAMPLE_TIME)?;
     same_len(
         &secs,
         sec::SAMPLE_TIME,
@@ -716,8 +807,8 @@ pub fn read(data: &[u8], progress: &Progress) -> Result<Profile> {
     let n_types = meta.sample_types.len();
     let weights = match meta.layout.as_str() {
         "tagged" => {
-            let sample_type: Vec<u16> = secs.col(sec::SAMPLE_TAG_TYPE)?;
-            let weight: Vec<i64> = secs.col(sec::SAMPLE_TAG_WEIGHT)?;
+            let sample_type: Column<u16> = secs.column(sec::SAMPLE_TAG_TYPE)?;
+            let weight: Column<i64> = secs.column(sec::SAMPLE_TAG_WEIGHT)?;
             same_len(
                 &secs,
                 sec::SAMPLE_TAG_TYPE,
@@ -732,7 +823,7 @@ pub fn read(data: &[u8], progress: &Progress) -> Result<Profile> {
                 weight.len(),
                 n_sample,
             )?;
-            if let Some(row) = sample_type.iter().position(|&t| usize::from(t) >= n_types) {
+            if let Some(row) = first_bad(&sample_type, |_, t| usize::from(t) >= n_types) {
                 return Err(Error::at(
                     FORMAT,
                     secs.offset(sec::SAMPLE_TAG_TYPE) + 2 * row as u64,
@@ -745,14 +836,14 @@ pub fn read(data: &[u8], progress: &Progress) -> Result<Profile> {
             }
         }
         "per_type" => {
-            let all: Vec<i64> = secs.col(sec::SAMPLE_PER_TYPE)?;
+            let all = secs.raw(sec::SAMPLE_PER_TYPE, 8)?.len() / 8;
             let want = n_types.saturating_mul(n_sample);
-            same_len(&secs, sec::SAMPLE_PER_TYPE, "weights", all.len(), want)?;
-            SampleWeights::PerType(if n_sample == 0 {
-                vec![Vec::new(); n_types]
-            } else {
-                all.chunks(n_sample).map(<[i64]>::to_vec).collect()
-            })
+            same_len(&secs, sec::SAMPLE_PER_TYPE, "weights", all, want)?;
+            SampleWeights::PerType(
+                (0..n_types)
+                    .map(|t| secs.column_part(sec::SAMPLE_PER_TYPE, t * n_sample, n_sample))
+                    .collect::<Result<_>>()?,
+            )
         }
         other => {
             return Err(Error::at(
@@ -803,7 +894,7 @@ pub fn read(data: &[u8], progress: &Progress) -> Result<Profile> {
     ] {
         same_len(&secs, id, "label rows", len, n_label)?;
     }
-    let label_set: Vec<u32> = secs.col(sec::SAMPLE_LABEL_SET)?;
+    let label_set: Column<u32> = secs.column(sec::SAMPLE_LABEL_SET)?;
     if !label_set.is_empty() {
         same_len(
             &secs,
@@ -822,7 +913,7 @@ pub fn read(data: &[u8], progress: &Progress) -> Result<Profile> {
         )?;
     }
     let samples = SampleTable {
-        stack: wrap(stack, StackId),
+        stack,
         time_ns,
         weights,
         label_set,
@@ -897,8 +988,8 @@ pub fn read(data: &[u8], progress: &Progress) -> Result<Profile> {
         ));
     }
     for t in 0..n_thread {
-        let rows = threads.sample_start[t]..threads.sample_end[t];
-        if samples.time_ns[rows].windows(2).any(|w| w[0] > w[1]) {
+        let times = &samples.time_ns[threads.sample_start[t]..threads.sample_end[t]];
+        if first_bad(times, |i, x| i > 0 && times[i - 1] > x).is_some() {
             return Err(Error::at(
                 FORMAT,
                 secs.offset(sec::SAMPLE_TIME) + 8 * threads.sample_start[t] as u64,

@@ -121,7 +121,7 @@ fn errors_name_the_offset_and_what_was_expected() {
         "{err}"
     );
     // A stack whose parent is itself.
-    let secs = Sections::parse(&data).unwrap();
+    let secs = Sections::parse(&data, None).unwrap();
     let off = secs.offset(sec::STACK_PARENT) as usize;
     let mut d = data.clone();
     d[off + 4..off + 8].copy_from_slice(&1u32.to_le_bytes());
@@ -154,4 +154,81 @@ fn a_100k_deep_stack_round_trips_on_a_small_thread_stack() {
         .unwrap()
         .join()
         .unwrap();
+}
+
+/// A tagged (perf-style) profile of `n` samples over a few stacks, times increasing.
+fn many_samples(n: usize) -> Profile {
+    let mut b = ProfileBuilder::new("many");
+    b.add_sample_type("cycles", Unit::Events);
+    let t = b.add_thread(1, 1);
+    let f = b.add_named_frame("f", ModuleId::NONE, FuncKind::Native);
+    let g = b.add_named_frame("g", ModuleId::NONE, FuncKind::Native);
+    let s = [
+        b.add_stack_root_first([f]),
+        b.add_stack_root_first([f, g]),
+        b.add_stack_root_first([g]),
+    ];
+    for i in 0..n {
+        b.add_sample_one(t, s[i % 3], 1000 + i as u64, 0, 1 + (i % 7) as i64);
+    }
+    b.freeze()
+}
+
+#[test]
+fn a_bad_row_deep_in_a_big_column_is_named_exactly() {
+    let data = bytes(&many_samples(200_000));
+    let secs = Sections::parse(&data, None).unwrap();
+    let off = secs.offset(sec::SAMPLE_STACK) as usize;
+    let mut d = data.clone();
+    let row = 123_457;
+    d[off + 4 * row..off + 4 * row + 4].copy_from_slice(&9u32.to_le_bytes());
+    let err = read(&d, &Progress::new()).unwrap_err();
+    assert_eq!(err.offset(), Some((off + 4 * row) as u64), "{err}");
+    assert!(err.to_string().contains("row 123457 has 9"), "{err}");
+    // A time going backwards in the middle of the thread.
+    let off = secs.offset(sec::SAMPLE_TIME) as usize;
+    let mut d = data;
+    d[off + 8 * row..off + 8 * row + 8].copy_from_slice(&5u64.to_le_bytes());
+    let err = read(&d, &Progress::new()).unwrap_err();
+    assert!(err.to_string().contains("in time order"), "{err}");
+}
+
+/// Opening a `.stkl` from a path maps it and borrows the big columns (no copy); a writer that
+/// truncates the file meanwhile is held until the bytes are moved off the file, so the open
+/// profile keeps reading the same values and the process gets no SIGBUS.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_open_capture_borrows_from_the_file_and_survives_its_truncation() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, p) in [rich(), many_samples(100_000)].into_iter().enumerate() {
+        let path = dir.path().join(format!("{i}.stkl"));
+        std::fs::write(&path, bytes(&p)).unwrap();
+        let q = crate::load(&path, &crate::LoadOptions::default(), &Progress::new()).unwrap();
+        assert_same(&p, &q);
+        assert!(q.samples.stack.is_borrowed(), "sample stacks borrowed");
+        assert!(q.samples.time_ns.is_borrowed(), "sample times borrowed");
+        assert!(q.stacks.parent.is_borrowed(), "stack parents borrowed");
+        match &q.samples.weights {
+            SampleWeights::PerType(cols) => assert!(cols.iter().all(|c| c.is_borrowed())),
+            SampleWeights::Tagged {
+                sample_type,
+                weight,
+            } => assert!(sample_type.is_borrowed() && weight.is_borrowed()),
+        }
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let t = std::time::Instant::now();
+                let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+                f.set_len(0).unwrap();
+                t.elapsed()
+            })
+        };
+        let waited = writer.join().unwrap();
+        // The kernel gives up on a lease after lease-break-time (45 s): a quick return means
+        // the watcher answered the break.
+        assert!(waited.as_secs() < 20, "writer held for {waited:?}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+        assert_same(&p, &q);
+    }
 }

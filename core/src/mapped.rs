@@ -1,0 +1,253 @@
+//! Profile files mapped into memory, guarded against being cut short under us.
+//!
+//! A mapped file that another process truncates kills the reader with SIGBUS on its next touch
+//! of a page past the new end. stacklens keeps the mapping of a `.stkl` for as long as the
+//! profile is open (its big columns borrow from it), so on Linux it takes a **read lease** on the
+//! file (`fcntl(F_SETLEASE, F_RDLCK)`) before mapping it: a process that then opens the file for
+//! writing or truncates it is held by the kernel (up to `/proc/sys/fs/lease-break-time`, 45 s by
+//! default) while the kernel signals us. A watcher thread then copies the mapped bytes into
+//! anonymous memory, moves that copy over the mapping at the same address (`mremap`), and
+//! releases the lease — every borrowed column stays valid and unchanged, and the writer goes on.
+//!
+//! The lease is refused when the file is already open for writing (a `perf record` still
+//! running), on file systems without leases, and for files of another user without
+//! `CAP_LEASE`; [`MappedFile::is_stable`] is then false and readers copy what they keep.
+//! Renaming a new file over the old one (as stacklens' own writers do) never affects the map.
+
+use crate::model::column::Backing;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A read-only memory map of a whole file.
+pub struct MappedFile {
+    map: memmap2::Mmap,
+    /// Holds the lease (a lease lives with its open file).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    file: File,
+    /// A read lease is held: the bytes cannot change until we have copied them.
+    leased: AtomicBool,
+    /// The lease was broken and the bytes now live in anonymous memory.
+    detached: AtomicBool,
+}
+
+impl MappedFile {
+    /// Opens and maps `path`, taking a read lease first when the system allows it.
+    pub fn open(path: &Path) -> std::io::Result<Arc<Self>> {
+        let file = File::open(path)?;
+        #[cfg(target_os = "linux")]
+        let leased = lease::take(&file);
+        #[cfg(not(target_os = "linux"))]
+        let leased = false;
+        // The length is read after the lease is in place: from then on it cannot shrink.
+        let len = file.metadata()?.len();
+        if len == 0 {
+            // Mapping zero bytes fails; callers report the empty file.
+            return Ok(Arc::new(Self {
+                map: memmap2::MmapOptions::new()
+                    .len(0)
+                    .map_anon()?
+                    .make_read_only()?,
+                file,
+                leased: AtomicBool::new(false),
+                detached: AtomicBool::new(false),
+            }));
+        }
+        // SAFETY: a read-only map. With the lease held, nobody can shrink the file without the
+        // watcher first moving the bytes to anonymous memory; without it, the map is only read
+        // during the load (see `formats::load`), the trade-off every mapping reader makes.
+        let map = unsafe { memmap2::Mmap::map(&file) }?;
+        let m = Arc::new(Self {
+            map,
+            file,
+            leased: AtomicBool::new(leased),
+            detached: AtomicBool::new(false),
+        });
+        #[cfg(target_os = "linux")]
+        if leased {
+            lease::register(&m);
+        }
+        Ok(m)
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+
+    /// True when the bytes can be kept for as long as this map lives: a lease guards them, or
+    /// they were already copied away from the file.
+    pub fn is_stable(&self) -> bool {
+        self.leased.load(Ordering::Acquire) || self.detached.load(Ordering::Acquire)
+    }
+
+    /// True once a writer broke the lease and the bytes were moved to anonymous memory.
+    pub fn is_detached(&self) -> bool {
+        self.detached.load(Ordering::Acquire)
+    }
+}
+
+impl Backing for MappedFile {
+    fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod lease {
+    use super::MappedFile;
+    use std::os::fd::AsRawFd;
+    use std::sync::atomic::{AtomicI32, Ordering};
+    use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+    /// Maps that hold a lease; the watcher looks at each when a lease-break signal arrives.
+    static MAPS: Mutex<Vec<Weak<MappedFile>>> = Mutex::new(Vec::new());
+    /// `fcntl` command naming the signal for lease breaks (Linux `F_SETSIG`).
+    const F_SETSIG: libc::c_int = 10;
+    /// Write end of the pipe the signal handler pokes.
+    static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+    /// The signal number, once the handler and watcher run (`None`: leases are not used).
+    static SIGNAL: OnceLock<Option<i32>> = OnceLock::new();
+
+    extern "C" fn on_lease_break(_: libc::c_int) {
+        let fd = WAKE_FD.load(Ordering::Relaxed);
+        if fd >= 0 {
+            let b = 1u8;
+            // SAFETY: write(2) is async-signal-safe; the pipe is non-blocking, so a full pipe
+            // (the watcher already has a wake-up pending) drops the byte.
+            unsafe { libc::write(fd, (&raw const b).cast(), 1) };
+        }
+    }
+
+    /// Installs the handler and starts the watcher, once.
+    fn signal() -> Option<i32> {
+        *SIGNAL.get_or_init(|| {
+            let mut fds = [0i32; 2];
+            // SAFETY: plain syscalls on fds we own.
+            if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+                return None;
+            }
+            let [rd, wr] = fds;
+            // The reader blocks: clear O_NONBLOCK on it.
+            // SAFETY: fcntl on our own fd.
+            unsafe { libc::fcntl(rd, libc::F_SETFL, 0) };
+            WAKE_FD.store(wr, Ordering::Relaxed);
+            let sig = libc::SIGRTMIN() + 5;
+            // SAFETY: installing a handler that only calls write(2).
+            let ok = unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = on_lease_break as *const () as usize;
+                sa.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut sa.sa_mask);
+                libc::sigaction(sig, &sa, std::ptr::null_mut()) == 0
+            };
+            if !ok {
+                return None;
+            }
+            let spawned = std::thread::Builder::new()
+                .name("stacklens-lease".into())
+                .spawn(move || watch(rd));
+            spawned.is_ok().then_some(sig)
+        })
+    }
+
+    /// Takes a read lease on `file`, telling the kernel to signal a break with our signal.
+    pub(super) fn take(file: &std::fs::File) -> bool {
+        let Some(sig) = signal() else { return false };
+        let fd = file.as_raw_fd();
+        // SAFETY: fcntl on an fd we own. F_SETSIG first: a break must never raise SIGIO, whose
+        // default action ends the process.
+        unsafe {
+            libc::fcntl(fd, F_SETSIG, sig) == 0
+                && libc::fcntl(fd, libc::F_SETLEASE, libc::F_RDLCK) == 0
+        }
+    }
+
+    pub(super) fn register(m: &Arc<MappedFile>) {
+        let mut maps = MAPS.lock().unwrap_or_else(|e| e.into_inner());
+        maps.retain(|w| w.strong_count() > 0);
+        maps.push(Arc::downgrade(m));
+    }
+
+    fn watch(rd: i32) {
+        let mut buf = [0u8; 64];
+        loop {
+            // SAFETY: reading into our own buffer from our own fd.
+            let n = unsafe { libc::read(rd, buf.as_mut_ptr().cast(), buf.len()) };
+            if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            if n <= 0 {
+                return;
+            }
+            let live: Vec<Arc<MappedFile>> = {
+                let mut maps = MAPS.lock().unwrap_or_else(|e| e.into_inner());
+                maps.retain(|w| w.strong_count() > 0);
+                maps.iter().filter_map(Weak::upgrade).collect()
+            };
+            for m in live {
+                if !m.leased.load(Ordering::Acquire) {
+                    continue;
+                }
+                // SAFETY: fcntl on the map's own fd.
+                let kind = unsafe { libc::fcntl(m.file.as_raw_fd(), libc::F_GETLEASE) };
+                if kind != libc::F_RDLCK {
+                    detach(&m);
+                }
+            }
+        }
+    }
+
+    /// Copies the mapped bytes into anonymous memory moved over the map's own address range,
+    /// then releases the lease so the writer may go on.
+    fn detach(m: &MappedFile) {
+        let ptr = m.map.as_ptr() as *mut libc::c_void;
+        let len = m.map.len();
+        // SAFETY: sysconf has no preconditions.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let span = len.div_ceil(page) * page;
+        // SAFETY: a fresh private anonymous mapping, filled from the file map (still intact:
+        // the writer waits for our lease), made read-only, then moved over the file map's exact
+        // page range; the map's Drop later unmaps that same range.
+        let moved = unsafe {
+            let anon = libc::mmap(
+                std::ptr::null_mut(),
+                span,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            if anon == libc::MAP_FAILED {
+                false
+            } else {
+                std::ptr::copy_nonoverlapping(ptr as *const u8, anon as *mut u8, len);
+                libc::mprotect(anon, span, libc::PROT_READ);
+                let at = libc::mremap(
+                    anon,
+                    span,
+                    span,
+                    libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                    ptr,
+                );
+                if at == ptr {
+                    true
+                } else {
+                    libc::munmap(anon, span);
+                    false
+                }
+            }
+        };
+        if moved {
+            m.detached.store(true, Ordering::Release);
+        } else {
+            eprintln!(
+                "stacklens: a profile file is being changed and its {len} mapped bytes could \
+                 not be copied away; views of it may fail"
+            );
+        }
+        m.leased.store(false, Ordering::Release);
+        // SAFETY: fcntl on the map's own fd.
+        unsafe { libc::fcntl(m.file.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK) };
+    }
+}

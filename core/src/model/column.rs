@@ -1,0 +1,227 @@
+//! [`Column`]: a table column that either owns its rows (a `Vec`, as every parser builds them)
+//! or borrows them straight from a memory-mapped `.stkl` file, so that opening a capture does
+//! not copy its big columns (samples, stacks) at all.
+//!
+//! A column reads as a slice (`Deref<Target = [T]>`) either way. Writing to a borrowed column
+//! copies it into a `Vec` first ([`Column::make_mut`]); frozen profiles are never written, so in
+//! practice only the builder's owned columns are.
+
+use std::fmt;
+use std::ops::Deref;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+/// Element types a column may borrow from file bytes: plain little-endian integers (and
+/// `repr(transparent)` wrappers of them) for which every bit pattern is a valid value.
+///
+/// # Safety
+/// Implementors must have no padding, no invalid bit patterns and no drop glue, and must be
+/// laid out as the little-endian integer of their size.
+pub unsafe trait Plain: Copy + Send + Sync + 'static {}
+
+// SAFETY: primitive integers: every bit pattern is a value, no padding.
+unsafe impl Plain for u8 {}
+unsafe impl Plain for u16 {}
+unsafe impl Plain for u32 {}
+unsafe impl Plain for u64 {}
+unsafe impl Plain for i32 {}
+unsafe impl Plain for i64 {}
+
+/// Keeps borrowed bytes alive (and at the same address) for as long as a column points at them.
+pub trait Backing: Send + Sync {
+    fn bytes(&self) -> &[u8];
+}
+
+/// A column of a profile table: owned rows or rows borrowed from a mapped file.
+pub struct Column<T: Plain> {
+    repr: Repr<T>,
+}
+
+enum Repr<T> {
+    Owned(Vec<T>),
+    Borrowed {
+        ptr: NonNull<T>,
+        len: usize,
+        /// Holds the bytes `ptr..ptr + len` alive.
+        _backing: Arc<dyn Backing>,
+    },
+}
+
+// SAFETY: a borrowed column is an immutable view of bytes its `Arc<dyn Backing>` (Send + Sync)
+// keeps alive; T is Plain (Send + Sync, no interior mutability).
+unsafe impl<T: Plain> Send for Column<T> {}
+unsafe impl<T: Plain> Sync for Column<T> {}
+
+impl<T: Plain> Column<T> {
+    pub const fn new() -> Self {
+        Self {
+            repr: Repr::Owned(Vec::new()),
+        }
+    }
+
+    /// Borrows `len` elements at byte `offset` of `backing`, or `None` when they do not fit in
+    /// its bytes, are not aligned for `T`, or the machine is not little-endian (the file's
+    /// byte order); the caller then copies instead.
+    pub fn borrow(backing: &Arc<dyn Backing>, offset: usize, len: usize) -> Option<Self> {
+        if cfg!(target_endian = "big") {
+            return None;
+        }
+        let size = std::mem::size_of::<T>();
+        let bytes = backing.bytes();
+        let end = len.checked_mul(size)?.checked_add(offset)?;
+        let region = bytes.get(offset..end)?;
+        let ptr = region.as_ptr();
+        if !(ptr as usize).is_multiple_of(std::mem::align_of::<T>()) {
+            return None;
+        }
+        let ptr = NonNull::new(ptr as *mut T)?;
+        Some(Self {
+            repr: Repr::Borrowed {
+                ptr,
+                len,
+                _backing: Arc::clone(backing),
+            },
+        })
+    }
+
+    /// True when the rows are borrowed from a mapped file.
+    pub fn is_borrowed(&self) -> bool {
+        matches!(self.repr, Repr::Borrowed { .. })
+    }
+
+    /// The rows as a `Vec` to change, copying borrowed rows first.
+    pub fn make_mut(&mut self) -> &mut Vec<T> {
+        if let Repr::Borrowed { .. } = self.repr {
+            self.repr = Repr::Owned(self.to_vec());
+        }
+        match &mut self.repr {
+            Repr::Owned(v) => v,
+            Repr::Borrowed { .. } => unreachable!("made owned just above"),
+        }
+    }
+
+    pub fn push(&mut self, value: T) {
+        self.make_mut().push(value);
+    }
+
+    pub fn into_vec(self) -> Vec<T> {
+        match self.repr {
+            Repr::Owned(v) => v,
+            Repr::Borrowed { .. } => self.to_vec(),
+        }
+    }
+}
+
+impl<T: Plain> Deref for Column<T> {
+    type Target = [T];
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match &self.repr {
+            Repr::Owned(v) => v,
+            // SAFETY: `borrow` checked that `len` elements at `ptr` lie inside the backing's
+            // bytes and that `ptr` is aligned; the backing keeps them alive and unchanged for
+            // as long as this column holds its Arc; T is Plain, so any bytes are a valid T.
+            Repr::Borrowed { ptr, len, .. } => unsafe {
+                std::slice::from_raw_parts(ptr.as_ptr(), *len)
+            },
+        }
+    }
+}
+
+impl<T: Plain> Default for Column<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Plain> Clone for Column<T> {
+    fn clone(&self) -> Self {
+        let repr = match &self.repr {
+            Repr::Owned(v) => Repr::Owned(v.clone()),
+            Repr::Borrowed { ptr, len, _backing } => Repr::Borrowed {
+                ptr: *ptr,
+                len: *len,
+                _backing: Arc::clone(_backing),
+            },
+        };
+        Self { repr }
+    }
+}
+
+impl<T: Plain + fmt::Debug> fmt::Debug for Column<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: Plain + PartialEq> PartialEq for Column<T> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: Plain> From<Vec<T>> for Column<T> {
+    fn from(v: Vec<T>) -> Self {
+        Self {
+            repr: Repr::Owned(v),
+        }
+    }
+}
+
+impl<T: Plain> FromIterator<T> for Column<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        Vec::from_iter(iter).into()
+    }
+}
+
+impl<T: Plain> Extend<T> for Column<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        self.make_mut().extend(iter);
+    }
+}
+
+impl<'a, T: Plain> IntoIterator for &'a Column<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Bytes(Vec<u64>);
+    impl Backing for Bytes {
+        fn bytes(&self) -> &[u8] {
+            // SAFETY: test helper: a u64 buffer viewed as its bytes.
+            unsafe { std::slice::from_raw_parts(self.0.as_ptr().cast(), self.0.len() * 8) }
+        }
+    }
+
+    #[test]
+    fn a_borrowed_column_reads_the_backing_bytes_and_copies_on_write() {
+        let backing: Arc<dyn Backing> = Arc::new(Bytes(vec![1, 2, 3, u64::MAX]));
+        let mut c = Column::<u32>::borrow(&backing, 8, 4).expect("in bounds, aligned");
+        assert!(c.is_borrowed());
+        if cfg!(target_endian = "little") {
+            assert_eq!(&*c, &[2, 0, 3, 0]);
+        }
+        let copy = c.clone();
+        c.push(7);
+        assert!(!c.is_borrowed());
+        assert_eq!(c.len(), 5);
+        assert_eq!(copy.len(), 4);
+        assert!(copy.is_borrowed());
+    }
+
+    #[test]
+    fn out_of_bounds_or_misaligned_regions_are_not_borrowed() {
+        let backing: Arc<dyn Backing> = Arc::new(Bytes(vec![0; 4]));
+        assert!(Column::<u64>::borrow(&backing, 8, 4).is_none());
+        assert!(Column::<u64>::borrow(&backing, 4, 1).is_none());
+        assert!(Column::<u32>::borrow(&backing, 0, usize::MAX).is_none());
+        assert!(Column::<u32>::borrow(&backing, 32, 0).is_some());
+    }
+}
