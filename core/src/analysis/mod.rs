@@ -7,11 +7,13 @@ mod calltree;
 mod flame;
 mod selection;
 mod top;
+pub mod transform;
 
 pub use calltree::{CallNodeTable, CallTree, StackWeights, node_lines, stack_weights};
 pub use flame::{FlameLayout, ancestors, matched_total};
 pub use selection::{LabelFilter, Selection};
 pub use top::{FuncStat, top_functions};
+pub use transform::Transform;
 
 #[cfg(test)]
 mod tests;

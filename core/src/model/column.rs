@@ -2,9 +2,10 @@
 //! or borrows them straight from a memory-mapped `.stkl` file, so that opening a capture does
 //! not copy its big columns (samples, stacks) at all.
 //!
-//! A column reads as a slice (`Deref<Target = [T]>`) either way. Writing to a borrowed column
-//! copies it into a `Vec` first ([`Column::make_mut`]); frozen profiles are never written, so in
-//! practice only the builder's owned columns are.
+//! A column reads as a slice (`Deref<Target = [T]>`) either way, and cloning one copies no rows
+//! (owned rows are shared behind an `Arc`). Writing copies borrowed or shared rows into a `Vec`
+//! of its own first ([`Column::make_mut`]); frozen profiles are never written, so in practice
+//! only the builder's columns are.
 
 use std::fmt;
 use std::ops::Deref;
@@ -38,7 +39,8 @@ pub struct Column<T: Plain> {
 }
 
 enum Repr<T> {
-    Owned(Vec<T>),
+    /// Shared, so that cloning a profile (to derive a transformed one) copies no rows.
+    Owned(Arc<Vec<T>>),
     Borrowed {
         ptr: NonNull<T>,
         len: usize,
@@ -53,9 +55,9 @@ unsafe impl<T: Plain> Send for Column<T> {}
 unsafe impl<T: Plain> Sync for Column<T> {}
 
 impl<T: Plain> Column<T> {
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         Self {
-            repr: Repr::Owned(Vec::new()),
+            repr: Repr::Owned(Arc::new(Vec::new())),
         }
     }
 
@@ -89,13 +91,13 @@ impl<T: Plain> Column<T> {
         matches!(self.repr, Repr::Borrowed { .. })
     }
 
-    /// The rows as a `Vec` to change, copying borrowed rows first.
+    /// The rows as a `Vec` to change, copying borrowed or shared rows first.
     pub fn make_mut(&mut self) -> &mut Vec<T> {
         if let Repr::Borrowed { .. } = self.repr {
-            self.repr = Repr::Owned(self.to_vec());
+            self.repr = Repr::Owned(Arc::new(self.to_vec()));
         }
         match &mut self.repr {
-            Repr::Owned(v) => v,
+            Repr::Owned(v) => Arc::make_mut(v),
             Repr::Borrowed { .. } => unreachable!("made owned just above"),
         }
     }
@@ -106,7 +108,7 @@ impl<T: Plain> Column<T> {
 
     pub fn into_vec(self) -> Vec<T> {
         match self.repr {
-            Repr::Owned(v) => v,
+            Repr::Owned(v) => Arc::try_unwrap(v).unwrap_or_else(|v| v.to_vec()),
             Repr::Borrowed { .. } => self.to_vec(),
         }
     }
@@ -137,7 +139,7 @@ impl<T: Plain> Default for Column<T> {
 impl<T: Plain> Clone for Column<T> {
     fn clone(&self) -> Self {
         let repr = match &self.repr {
-            Repr::Owned(v) => Repr::Owned(v.clone()),
+            Repr::Owned(v) => Repr::Owned(Arc::clone(v)),
             Repr::Borrowed { ptr, len, _backing } => Repr::Borrowed {
                 ptr: *ptr,
                 len: *len,
@@ -163,7 +165,7 @@ impl<T: Plain + PartialEq> PartialEq for Column<T> {
 impl<T: Plain> From<Vec<T>> for Column<T> {
     fn from(v: Vec<T>) -> Self {
         Self {
-            repr: Repr::Owned(v),
+            repr: Repr::Owned(Arc::new(v)),
         }
     }
 }
