@@ -26,7 +26,7 @@ pub struct FlamegraphArgs {
 }
 
 pub fn run(args: &FlamegraphArgs) -> Result<()> {
-    let profile = select::load(&args.file, &args.input)?;
+    let profile = select::transformed(select::load(&args.file, &args.input)?, &args.select)?;
     let sel = select::selection(&profile, &args.file, &args.select)?;
     let mut opts = SvgOptions::titled(
         &args

@@ -5,7 +5,7 @@ mod flamegraph;
 mod report;
 mod select;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,7 +57,16 @@ pub enum Command {
 
 /// Parses the arguments and runs the command; returns the process exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // Transforms apply in the order given, across options: clap's indices tell it.
+    if let Some((_, sub)) = matches.subcommand() {
+        match &mut cli.command {
+            Some(Command::Report(a)) => a.select.order_transforms(sub),
+            Some(Command::Flamegraph(a)) => a.select.order_transforms(sub),
+            _ => {}
+        }
+    }
     let result = match cli.command {
         Some(Command::Report(args)) => report::run(&args),
         Some(Command::Convert(args)) => convert::run(&args),

@@ -47,6 +47,8 @@ pub struct JsonReport {
     pub warnings: Vec<String>,
     /// Label keys with their distinct values (filter with `--tag KEY=VALUE`).
     pub labels: Vec<JsonLabel>,
+    /// The transforms applied, in order (`--focus`, `--merge`, `--drop`, `--collapse-recursion`).
+    pub transforms: Vec<String>,
     pub functions: Vec<JsonFunction>,
 }
 
@@ -80,7 +82,7 @@ pub struct JsonFunction {
 }
 
 pub fn run(args: &ReportArgs) -> Result<()> {
-    let profile = select::load(&args.file, &args.input)?;
+    let profile = select::transformed(select::load(&args.file, &args.input)?, &args.select)?;
     let report = build(&profile, args)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -139,7 +141,14 @@ pub fn build(profile: &Profile, args: &ReportArgs) -> Result<JsonReport> {
         .map(|t| {
             let i = t.index();
             let rows = profile.threads.samples(t);
-            let samples = profile.samples.weights.count(sample_type, rows) as u64;
+            // Samples a transform left without a stack are out of the report.
+            let mut samples = 0u64;
+            profile
+                .samples
+                .weights
+                .for_each(sample_type, rows, |row, _| {
+                    samples += u64::from(profile.samples.stack[row].is_some());
+                });
             let name = profile.threads.name[i]
                 .get()
                 .map(|s| profile.str(s).to_string())
@@ -175,6 +184,7 @@ pub fn build(profile: &Profile, args: &ReportArgs) -> Result<JsonReport> {
             .into_iter()
             .map(|(key, values)| JsonLabel { key, values })
             .collect(),
+        transforms: args.select.transforms().iter().map(|t| t.label()).collect(),
         functions,
     })
 }
@@ -197,6 +207,9 @@ fn write_text(out: &mut impl Write, r: &JsonReport, profile: &Profile) -> Result
     )?;
     if let Some(cmd) = &profile.meta.command_line {
         writeln!(out, "# command: {cmd}")?;
+    }
+    if !r.transforms.is_empty() {
+        writeln!(out, "# transforms: {}", r.transforms.join(", then "))?;
     }
     let others: Vec<&str> = r
         .sample_types

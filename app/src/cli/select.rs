@@ -1,8 +1,8 @@
-//! What the subcommands share: loading a profile and turning `--event`, `--tid` and `--tag`
-//! into a [`Selection`].
+//! What the subcommands share: loading a profile, turning `--event`, `--tid` and `--tag` into a
+//! [`Selection`], and `--focus`, `--merge`, `--drop`, `--collapse-recursion` into transforms.
 
 use anyhow::{Result, bail};
-use stacklens_core::analysis::{LabelFilter, Selection};
+use stacklens_core::analysis::{LabelFilter, Selection, Transform, transform};
 use stacklens_core::model::{Profile, ThreadId};
 use stacklens_core::{LoadOptions, Progress};
 use std::path::{Path, PathBuf};
@@ -34,6 +34,81 @@ pub struct SelectArgs {
     /// written with its unit, as `report` lists them.
     #[arg(long = "tag", value_name = "KEY=VALUE")]
     pub tags: Vec<String>,
+    /// Only samples whose stack has a function matching REGEX, re-rooted at the outermost
+    /// match (transform; all transforms are repeatable and apply in command-line order).
+    #[arg(long = "focus", value_name = "REGEX")]
+    pub focus: Vec<String>,
+    /// Take functions matching REGEX out of the stacks; their cost goes to their callers.
+    #[arg(long = "merge", value_name = "REGEX")]
+    pub merge: Vec<String>,
+    /// Leave out samples with a function matching REGEX anywhere in the stack.
+    #[arg(long = "drop", value_name = "REGEX")]
+    pub drop: Vec<String>,
+    /// Fold direct recursion: a run of frames of one function becomes one frame.
+    #[arg(long = "collapse-recursion")]
+    pub collapse_recursion: bool,
+    /// The transforms above in command-line order (see [`SelectArgs::order_transforms`]).
+    #[arg(skip)]
+    pub ordered: Option<Vec<Transform>>,
+}
+
+impl SelectArgs {
+    /// Records the order the transform options were given in, from clap's argument indices.
+    pub fn order_transforms(&mut self, m: &clap::ArgMatches) {
+        let mut at: Vec<(usize, Transform)> = Vec::new();
+        let mut regexes = |id: &str, make: fn(String) -> Transform| {
+            if let (Some(idx), Some(vals)) = (m.indices_of(id), m.get_many::<String>(id)) {
+                at.extend(idx.zip(vals).map(|(i, v)| (i, make(v.clone()))));
+            }
+        };
+        regexes("focus", |pattern| Transform::FocusFunction { pattern });
+        regexes("merge", |pattern| Transform::Merge { pattern });
+        regexes("drop", |pattern| Transform::Drop { pattern });
+        if self.collapse_recursion
+            && let Some(i) = m.index_of("collapse_recursion")
+        {
+            at.push((i, Transform::CollapseRecursion { pattern: None }));
+        }
+        at.sort_by_key(|&(i, _)| i);
+        self.ordered = Some(at.into_iter().map(|(_, t)| t).collect());
+    }
+
+    /// The transforms to apply, in order: as given on the command line, or (when the order was
+    /// not recorded) focus, merge, drop, collapse.
+    pub fn transforms(&self) -> Vec<Transform> {
+        if let Some(t) = &self.ordered {
+            return t.clone();
+        }
+        let mut t: Vec<Transform> = Vec::new();
+        t.extend(
+            self.focus
+                .iter()
+                .map(|p| Transform::FocusFunction { pattern: p.clone() }),
+        );
+        t.extend(
+            self.merge
+                .iter()
+                .map(|p| Transform::Merge { pattern: p.clone() }),
+        );
+        t.extend(
+            self.drop
+                .iter()
+                .map(|p| Transform::Drop { pattern: p.clone() }),
+        );
+        if self.collapse_recursion {
+            t.push(Transform::CollapseRecursion { pattern: None });
+        }
+        t
+    }
+}
+
+/// `profile` with the transforms of `args` applied (itself when there are none).
+pub fn transformed(profile: Profile, args: &SelectArgs) -> Result<Profile> {
+    let t = args.transforms();
+    if t.is_empty() {
+        return Ok(profile);
+    }
+    transform::apply(&profile, &t).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Loads `file` (any format; symbols searched as `input` says).
