@@ -549,3 +549,112 @@ fn file_export_writes_a_capture_that_reopens_with_the_same_figures() {
     assert_eq!(doc.profile.func_name(top.func), "leaf_a");
     assert_eq!(top.self_samples, 399, "perf report: leaf_a 399 samples");
 }
+
+/// Right-clicks the flame box of `func` and picks `item` from its context menu, then waits for
+/// the transformed profile's analysis.
+fn transform_via_menu(h: &mut Harness<'_, App>, func: &str, item: &str) {
+    // The outermost box when a function has several (recursion).
+    h.get_all_by_role_and_label(Role::Button, func)
+        .next()
+        .unwrap_or_else(|| panic!("no flame box {func}"))
+        .click_secondary();
+    h.run_steps(2);
+    h.get_by_label(item).click();
+    h.run_steps(1);
+    wait_for(h, item, |app| {
+        app.document().is_some_and(|d| !d.is_computing())
+    });
+}
+
+/// (samples in the selection, self samples of `func` or 0 when it has none).
+fn figures(app: &App, func: &str) -> (u64, u64) {
+    let doc = app.document().unwrap();
+    let p = &doc.profile;
+    let own = doc
+        .analysis
+        .top
+        .iter()
+        .find(|s| p.func_name(s.func) == func)
+        .map_or(0, |s| s.self_samples);
+    (doc.analysis.tree.samples, own)
+}
+
+#[test]
+fn every_transform_applies_from_the_flame_graph_menu_and_undoes() {
+    let mut h = window();
+    open_sample(&mut h, "hot.perf.data");
+    assert_eq!(figures(h.state(), "leaf_b"), (1193, 111));
+
+    // Merge: leaf_b's own 111 samples go to its caller main_work; the total stays.
+    transform_via_menu(&mut h, "leaf_b", "Merge function");
+    assert_eq!(figures(h.state(), "leaf_b"), (1193, 0));
+    assert_eq!(figures(h.state(), "main_work").1, 111);
+    assert!(
+        h.query_by_label("merge: leaf_b  x").is_some(),
+        "a chip shows it"
+    );
+    h.get_by_label("Undo").click();
+    wait_for(&mut h, "undo", |app| {
+        app.document().is_some_and(|d| !d.is_computing())
+    });
+    assert_eq!(figures(h.state(), "leaf_b"), (1193, 111));
+    assert!(h.query_by_label("merge: leaf_b  x").is_none());
+
+    // Focus on a function: only main_work's 796 samples (the main thread's).
+    transform_via_menu(&mut h, "main_work", "Focus on function");
+    assert_eq!(figures(h.state(), "leaf_c"), (796, 0));
+    // Removing the chip brings everything back.
+    h.get_by_label("focus: main_work  x").click();
+    wait_for(&mut h, "chip removal", |app| {
+        app.document()
+            .is_some_and(|d| d.transforms.is_empty() && !d.is_computing())
+    });
+    assert_eq!(figures(h.state(), "leaf_c"), (1193, 397));
+
+    // Drop: leaf_a's 399 samples leave.
+    transform_via_menu(&mut h, "leaf_a", "Drop samples with function");
+    assert_eq!(figures(h.state(), "leaf_a"), (1193 - 399, 0));
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    wait_for(&mut h, "Ctrl+Z", |app| {
+        app.document()
+            .is_some_and(|d| d.transforms.is_empty() && !d.is_computing())
+    });
+    assert_eq!(figures(h.state(), "leaf_a"), (1193, 399));
+
+    // Collapse recursion: recurse's chain becomes one node with all 200 samples.
+    let recurse_nodes = |app: &App| {
+        let doc = app.document().unwrap();
+        let f = func_named(app, "recurse");
+        doc.nodes.func.iter().filter(|&&x| x == f).count()
+    };
+    assert!(recurse_nodes(h.state()) > 1);
+    transform_via_menu(&mut h, "recurse", "Collapse recursion");
+    assert_eq!(recurse_nodes(h.state()), 1);
+    assert_eq!(figures(h.state(), "recurse"), (1193, 200));
+    h.get_by_label("Undo").click();
+    wait_for(&mut h, "undo", |app| {
+        app.document()
+            .is_some_and(|d| d.transforms.is_empty() && !d.is_computing())
+    });
+
+    // Focus on the subtree of the worker thread's leaf: its 397 samples, rooted at leaf_c.
+    transform_via_menu(&mut h, "leaf_c", "Focus on subtree");
+    assert_eq!(figures(h.state(), "leaf_c"), (397, 397));
+    h.get_by_label("Undo").click();
+    wait_for(&mut h, "undo", |app| {
+        app.document()
+            .is_some_and(|d| d.transforms.is_empty() && !d.is_computing())
+    });
+
+    // Collapse the program's own module: one frame "hot" holds every sample spent in it.
+    transform_via_menu(&mut h, "leaf_b", "Collapse module hot");
+    assert_eq!(
+        figures(h.state(), "hot"),
+        (1193, 399 + 397 + 200 + 111 + 86)
+    );
+    // One box per thread: each thread's run of frames in `hot` is one frame now.
+    assert_eq!(
+        h.query_all_by_role_and_label(Role::Button, "hot").count(),
+        2
+    );
+}

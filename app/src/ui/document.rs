@@ -7,8 +7,8 @@ use super::flame::FlameState;
 use super::table::TableState;
 use regex::{Regex, RegexBuilder};
 use stacklens_core::analysis::{
-    CallNodeTable, CallTree, FlameLayout, FuncStat, Selection, StackWeights, matched_total,
-    stack_weights, top_functions,
+    CallNodeTable, CallTree, FlameLayout, FuncStat, Selection, StackWeights, Transform,
+    matched_total, stack_weights, top_functions, transform,
 };
 use stacklens_core::model::{FuncId, Profile, ThreadId};
 use std::path::PathBuf;
@@ -138,18 +138,33 @@ impl Search {
     }
 }
 
+/// What a worker sends back: the analysis, and the transformed profile with its call nodes
+/// when the transforms changed.
+type Computed = Result<(Option<(Arc<Profile>, Arc<CallNodeTable>)>, Analysis), String>;
+
 pub struct Document {
     pub path: PathBuf,
     /// Tab title.
     pub title: String,
+    /// The profile as loaded.
+    pub base: Arc<Profile>,
+    /// The profile the views show: `base` with `applied` transforms.
     pub profile: Arc<Profile>,
     pub nodes: Arc<CallNodeTable>,
+    /// Transforms wanted, in order (the views follow once computed).
+    pub transforms: Vec<Transform>,
+    /// Transforms `profile` was made with.
+    applied: Vec<Transform>,
+    /// Earlier transform lists, for Undo.
+    undo: Vec<Vec<Transform>>,
+    /// Why the last transform could not be applied.
+    pub transform_error: Option<String>,
     pub thread_samples: Vec<Vec<usize>>,
     pub label_values: Vec<(String, Vec<String>)>,
     /// What the user asked for; `analysis.selection` is what is shown.
     pub selection: Selection,
     pub analysis: Arc<Analysis>,
-    pending: Option<(Selection, mpsc::Receiver<Analysis>)>,
+    pending: Option<(Selection, Vec<Transform>, mpsc::Receiver<Computed>)>,
     /// Counts analyses swapped in, so caches know when theirs is stale.
     generation: usize,
     pub search: Search,
@@ -165,7 +180,12 @@ impl Document {
             path,
             title,
             selection: loaded.analysis.selection.clone(),
+            base: loaded.profile.clone(),
             profile: loaded.profile,
+            transforms: Vec::new(),
+            applied: Vec::new(),
+            undo: Vec::new(),
+            transform_error: None,
             nodes: loaded.nodes,
             thread_samples: loaded.thread_samples,
             label_values: loaded.label_values,
@@ -194,30 +214,100 @@ impl Document {
         if selection == self.selection {
             return;
         }
-        self.selection = selection.clone();
+        self.selection = selection;
+        self.request(ctx);
+    }
+
+    /// Appends a transform (undoable).
+    pub fn push_transform(&mut self, t: Transform, ctx: &egui::Context) {
+        let mut list = self.transforms.clone();
+        list.push(t);
+        self.set_transforms(list, ctx);
+    }
+
+    /// Removes the transform at `i` (undoable).
+    pub fn remove_transform(&mut self, i: usize, ctx: &egui::Context) {
+        let mut list = self.transforms.clone();
+        if i < list.len() {
+            list.remove(i);
+            self.set_transforms(list, ctx);
+        }
+    }
+
+    /// Goes back to the transforms before the last change.
+    pub fn undo_transform(&mut self, ctx: &egui::Context) {
+        if let Some(list) = self.undo.pop() {
+            self.transforms = list;
+            self.request(ctx);
+        }
+    }
+
+    pub fn can_undo(&self) -> bool {
+        !self.undo.is_empty()
+    }
+
+    fn set_transforms(&mut self, list: Vec<Transform>, ctx: &egui::Context) {
+        if list == self.transforms {
+            return;
+        }
+        self.undo
+            .push(std::mem::replace(&mut self.transforms, list));
+        self.request(ctx);
+    }
+
+    /// Computes what the wanted selection and transforms give, on a worker thread: the
+    /// transformed profile and its call nodes first when the transforms changed.
+    fn request(&mut self, ctx: &egui::Context) {
         let (tx, rx) = mpsc::channel();
-        let (p, nodes, ctx) = (self.profile.clone(), self.nodes.clone(), ctx.clone());
-        let sel = selection.clone();
+        let sel = self.selection.clone();
+        let wanted = self.transforms.clone();
+        let job = if wanted == self.applied {
+            Err((self.profile.clone(), self.nodes.clone()))
+        } else {
+            Ok((self.base.clone(), wanted.clone()))
+        };
+        let ctx = ctx.clone();
         rayon::spawn(move || {
-            let a = Analysis::compute(&p, &nodes, sel);
-            // The receiver is gone when the tab was closed or another selection replaced it.
-            let _ = tx.send(a);
+            let computed: Computed = match job {
+                Err((p, nodes)) => Ok((None, Analysis::compute(&p, &nodes, sel))),
+                Ok((base, list)) => transform::apply(&base, &list).map(|p| {
+                    let nodes = CallNodeTable::build(&p);
+                    let a = Analysis::compute(&p, &nodes, sel);
+                    (Some((Arc::new(p), Arc::new(nodes))), a)
+                }),
+            };
+            // The receiver is gone when the tab was closed or another request replaced it.
+            let _ = tx.send(computed);
             ctx.request_repaint();
         });
-        self.pending = Some((selection, rx));
+        self.pending = Some((self.selection.clone(), wanted, rx));
     }
 
     /// Takes a finished analysis (if the selection it was made for is still wanted) and brings
     /// the search up to date. Called once per frame.
     pub fn poll(&mut self) {
-        if let Some((sel, rx)) = &self.pending {
+        if let Some((sel, list, rx)) = &self.pending {
             match rx.try_recv() {
-                Ok(a) => {
-                    if *sel == self.selection {
+                Ok(Ok((derived, a))) => {
+                    if *sel == self.selection && *list == self.transforms {
+                        if let Some((p, nodes)) = derived {
+                            self.profile = p;
+                            self.nodes = nodes;
+                            self.applied = list.clone();
+                            // Node ids of the old call tree mean nothing in the new one.
+                            self.flame = FlameState::default();
+                        }
+                        self.transform_error = None;
                         self.analysis = Arc::new(a);
                         self.generation += 1;
                         self.flame.on_new_analysis(&self.analysis);
                     }
+                    self.pending = None;
+                }
+                Ok(Err(e)) => {
+                    // Back to what is shown; the error stays visible until the next change.
+                    self.transform_error = Some(e);
+                    self.transforms = self.applied.clone();
                     self.pending = None;
                 }
                 Err(mpsc::TryRecvError::Empty) => {}

@@ -13,7 +13,7 @@ use egui::{
     WidgetInfo,
 };
 use serde::{Deserialize, Serialize};
-use stacklens_core::analysis::{CallNodeTable, ancestors, node_lines};
+use stacklens_core::analysis::{CallNodeTable, Transform, ancestors, node_lines};
 use stacklens_core::model::{CallNodeId, FuncId, Profile};
 
 /// Height of one row of boxes.
@@ -56,6 +56,8 @@ pub struct FlameState {
     pub canvas: Option<Rect>,
     /// Source lines of the hovered node, heaviest first (computed once per hovered node).
     hover_lines: Option<(CallNodeId, Vec<(u32, i64)>)>,
+    /// The node whose context menu is open.
+    context: Option<CallNodeId>,
 }
 
 /// The inputs of one flame graph frame.
@@ -294,7 +296,8 @@ fn short(s: &str, max: usize) -> String {
 }
 
 /// Paints the graph into the rest of `ui` and handles the mouse.
-pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) {
+/// Draws the flame graph; returns the transform picked from a box's context menu.
+pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Option<Transform> {
     puffin::profile_function!();
     let (rect, resp) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
     state.canvas = Some(rect);
@@ -313,7 +316,7 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) {
             ui.visuals().weak_text_color(),
         );
         state.painted = 0;
-        return;
+        return None;
     }
 
     // Mouse: wheel zooms around the pointer, drag pans, click zooms into a box.
@@ -515,6 +518,83 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) {
     {
         state.zoom_to(a, h);
     }
+    if resp.secondary_clicked() {
+        state.context = state.hovered;
+    }
+    let mut picked = None;
+    if let Some(node) = state.context {
+        resp.context_menu(|ui| {
+            picked = transform_menu(ui, input.profile, nodes, node);
+            if picked.is_some() {
+                ui.close();
+            }
+        });
+    }
+    picked
+}
+
+/// The transforms a call node offers, as menu buttons; returns the one clicked.
+pub fn transform_menu(
+    ui: &mut Ui,
+    p: &Profile,
+    nodes: &CallNodeTable,
+    node: CallNodeId,
+) -> Option<Transform> {
+    let func = *nodes.func.get(node.index())?;
+    let name = p.func_name(func).to_owned();
+    ui.label(egui::RichText::new(short(&name, 60)).strong());
+    ui.separator();
+    let exact = Transform::exact(&name);
+    let mut path = vec![name.clone()];
+    let mut up = nodes.parent[node.index()];
+    while let Some(u) = up.get() {
+        path.push(p.func_name(nodes.func[u.index()]).to_owned());
+        up = nodes.parent[u.index()];
+    }
+    path.reverse();
+    let mut items: Vec<(&str, Transform)> = vec![
+        ("Focus on subtree", Transform::FocusSubtree { path }),
+        (
+            "Focus on function",
+            Transform::FocusFunction {
+                pattern: exact.clone(),
+            },
+        ),
+        (
+            "Merge function",
+            Transform::Merge {
+                pattern: exact.clone(),
+            },
+        ),
+        (
+            "Drop samples with function",
+            Transform::Drop {
+                pattern: exact.clone(),
+            },
+        ),
+        (
+            "Collapse recursion",
+            Transform::CollapseRecursion {
+                pattern: Some(exact),
+            },
+        ),
+        (
+            "Collapse direct recursion (all functions)",
+            Transform::CollapseRecursion { pattern: None },
+        ),
+    ];
+    let module = p.func_module_name(func).to_owned();
+    let module_item = format!("Collapse module {module}");
+    if !module.is_empty() {
+        items.push((&module_item, Transform::CollapseModule { module }));
+    }
+    let mut picked = None;
+    for (label, t) in items {
+        if ui.button(label).clicked() {
+            picked = Some(t);
+        }
+    }
+    picked
 }
 
 /// The hover card of one box.

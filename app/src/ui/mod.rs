@@ -444,6 +444,7 @@ impl App {
         let close = KeyboardShortcut::new(Modifiers::COMMAND, Key::W);
         let find = KeyboardShortcut::new(Modifiers::COMMAND, Key::F);
         let save = KeyboardShortcut::new(Modifiers::COMMAND, Key::S);
+        let undo = KeyboardShortcut::new(Modifiers::COMMAND, Key::Z);
         if ctx.input_mut(|i| i.consume_shortcut(&open)) {
             self.open_dialog(ctx);
         }
@@ -464,6 +465,11 @@ impl App {
         }
         if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Slash)) {
             self.focus_search = true;
+        }
+        if ctx.input_mut(|i| i.consume_shortcut(&undo))
+            && let Some(doc) = self.document_mut()
+        {
+            doc.undo_transform(ctx);
         }
         let icicle = self.settings.icicle;
         let Some(doc) = self.document_mut() else {
@@ -737,6 +743,7 @@ impl App {
                     ui.spinner();
                 }
             });
+            transform_chips(ui, doc);
             flame::breadcrumbs(ui, &mut doc.flame, &doc.profile, &doc.nodes, &doc.analysis);
             let input = FlameInput {
                 profile: &doc.profile,
@@ -747,7 +754,9 @@ impl App {
                 color_by,
                 icicle,
             };
-            flame::canvas(ui, &mut doc.flame, &input);
+            if let Some(t) = flame::canvas(ui, &mut doc.flame, &input) {
+                doc.push_transform(t, ui.ctx());
+            }
         });
     }
 
@@ -783,6 +792,77 @@ impl App {
 }
 
 /// Progress of one load; returns true when Cancel was clicked.
+/// The transforms in force as chips (click one to remove it), Undo, and a transform's error.
+fn transform_chips(ui: &mut Ui, doc: &mut Document) {
+    if doc.transforms.is_empty() && !doc.can_undo() && doc.transform_error.is_none() {
+        return;
+    }
+    let ctx = ui.ctx().clone();
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Transforms:");
+        let mut remove = None;
+        for (i, t) in doc.transforms.iter().enumerate() {
+            let chip = egui::Button::new(format!("{}  x", chip_label(t))).selected(true);
+            if ui
+                .add(chip)
+                .on_hover_text("Remove this transform (the others stay, in order)")
+                .clicked()
+            {
+                remove = Some(i);
+            }
+        }
+        if doc.transforms.is_empty() {
+            ui.weak("none");
+        }
+        if let Some(i) = remove {
+            doc.remove_transform(i, &ctx);
+        }
+        if ui
+            .add_enabled(doc.can_undo(), egui::Button::new("Undo"))
+            .on_hover_text("Undo the last transform change (Ctrl+Z)")
+            .clicked()
+        {
+            doc.undo_transform(&ctx);
+        }
+        if let Some(e) = &doc.transform_error {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+        }
+    });
+}
+
+/// A transform's label with exact-name patterns (`^name$`, as the menus make them) shown as
+/// the plain name.
+fn chip_label(t: &stacklens_core::analysis::Transform) -> String {
+    use stacklens_core::analysis::Transform as T;
+    let plain = |p: &str| -> String {
+        let inner = p.strip_prefix('^').and_then(|p| p.strip_suffix('$'));
+        if let Some(inner) = inner {
+            let mut name = String::new();
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                name.push(if c == '\\' {
+                    chars.next().unwrap_or(c)
+                } else {
+                    c
+                });
+            }
+            if T::exact(&name) == p {
+                return name;
+            }
+        }
+        p.to_owned()
+    };
+    match t {
+        T::FocusFunction { pattern } => format!("focus: {}", plain(pattern)),
+        T::Merge { pattern } => format!("merge: {}", plain(pattern)),
+        T::Drop { pattern } => format!("drop: {}", plain(pattern)),
+        T::CollapseRecursion {
+            pattern: Some(pattern),
+        } => format!("collapse recursion: {}", plain(pattern)),
+        other => other.label(),
+    }
+}
+
 fn loading_panel(ui: &mut Ui, job: &LoadJob) -> bool {
     let mut cancel = false;
     ui.vertical_centered(|ui| {
