@@ -47,7 +47,9 @@ pub struct JsonReport {
     pub warnings: Vec<String>,
     /// Label keys with their distinct values (filter with `--tag KEY=VALUE`).
     pub labels: Vec<JsonLabel>,
-    /// The transforms applied, in order (`--focus`, `--merge`, `--drop`, `--collapse-recursion`).
+    /// The transforms applied, in order (`--focus`, `--merge`, `--drop`, `--collapse-recursion`);
+    /// left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub transforms: Vec<String>,
     pub functions: Vec<JsonFunction>,
 }
