@@ -503,7 +503,9 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Op
         wr.widget_info(|| WidgetInfo::labeled(Role::Button, true, name));
     }
 
-    if let Some(h) = state.hovered {
+    // No hover card over an open context menu.
+    let menu_open = resp.context_menu_opened();
+    if let Some(h) = state.hovered.filter(|_| !menu_open) {
         if state.hover_lines.as_ref().is_none_or(|(n, _)| *n != h) {
             let lines = node_lines(input.profile, nodes, &a.stack_weights, h);
             state.hover_lines = Some((h, lines));
