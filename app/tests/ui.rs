@@ -657,4 +657,21 @@ fn every_transform_applies_from_the_flame_graph_menu_and_undoes() {
         h.query_all_by_role_and_label(Role::Button, "hot").count(),
         2
     );
+    h.get_by_label("Undo").click();
+    wait_for(&mut h, "undo", |app| {
+        app.document()
+            .is_some_and(|d| d.transforms.is_empty() && !d.is_computing())
+    });
+
+    // The same menu on a row of the top-functions table.
+    h.get_by_role_and_label(Role::Label, "leaf_a")
+        .click_secondary();
+    h.run_steps(2);
+    h.get_by_label("Drop samples with function").click();
+    h.run_steps(1);
+    wait_for(&mut h, "drop from the table", |app| {
+        app.document()
+            .is_some_and(|d| !d.transforms.is_empty() && !d.is_computing())
+    });
+    assert_eq!(figures(h.state(), "leaf_a"), (1193 - 399, 0));
 }

@@ -546,7 +546,6 @@ pub fn transform_menu(
     let name = p.func_name(func).to_owned();
     ui.label(egui::RichText::new(short(&name, 60)).strong());
     ui.separator();
-    let exact = Transform::exact(&name);
     let mut path = vec![name.clone()];
     let mut up = nodes.parent[node.index()];
     while let Some(u) = up.get() {
@@ -554,42 +553,11 @@ pub fn transform_menu(
         up = nodes.parent[u.index()];
     }
     path.reverse();
-    let mut items: Vec<(&str, Transform)> = vec![
-        ("Focus on subtree", Transform::FocusSubtree { path }),
-        (
-            "Focus on function",
-            Transform::FocusFunction {
-                pattern: exact.clone(),
-            },
-        ),
-        (
-            "Merge function",
-            Transform::Merge {
-                pattern: exact.clone(),
-            },
-        ),
-        (
-            "Drop samples with function",
-            Transform::Drop {
-                pattern: exact.clone(),
-            },
-        ),
-        (
-            "Collapse recursion",
-            Transform::CollapseRecursion {
-                pattern: Some(exact),
-            },
-        ),
-        (
-            "Collapse direct recursion (all functions)",
-            Transform::CollapseRecursion { pattern: None },
-        ),
-    ];
-    let module = p.func_module_name(func).to_owned();
-    let module_item = format!("Collapse module {module}");
-    if !module.is_empty() {
-        items.push((&module_item, Transform::CollapseModule { module }));
-    }
+    let mut items = vec![(
+        "Focus on subtree".to_owned(),
+        Transform::FocusSubtree { path },
+    )];
+    items.extend(function_transforms(p, func));
     let mut picked = None;
     for (label, t) in items {
         if ui.button(label).clicked() {
@@ -597,6 +565,51 @@ pub fn transform_menu(
         }
     }
     picked
+}
+
+/// The transforms a function offers in any view (menu label, transform).
+pub fn function_transforms(p: &Profile, func: FuncId) -> Vec<(String, Transform)> {
+    let exact = Transform::exact(p.func_name(func));
+    let mut items = vec![
+        (
+            "Focus on function".to_owned(),
+            Transform::FocusFunction {
+                pattern: exact.clone(),
+            },
+        ),
+        (
+            "Merge function".to_owned(),
+            Transform::Merge {
+                pattern: exact.clone(),
+            },
+        ),
+        (
+            "Drop samples with function".to_owned(),
+            Transform::Drop {
+                pattern: exact.clone(),
+            },
+        ),
+        (
+            "Collapse recursion".to_owned(),
+            Transform::CollapseRecursion {
+                pattern: Some(exact),
+            },
+        ),
+        (
+            "Collapse direct recursion (all functions)".to_owned(),
+            Transform::CollapseRecursion { pattern: None },
+        ),
+    ];
+    let module = p.func_module_name(func);
+    if !module.is_empty() {
+        items.push((
+            format!("Collapse module {module}"),
+            Transform::CollapseModule {
+                module: module.to_owned(),
+            },
+        ));
+    }
+    items
 }
 
 /// The hover card of one box.

@@ -688,7 +688,7 @@ impl App {
             });
         let generation = doc.generation();
         let avail = ui.available_height();
-        let table_click = egui::Panel::bottom("top-functions")
+        let (table_click, table_transform) = egui::Panel::bottom("top-functions")
             .resizable(true)
             .default_size((avail * 0.36).max(120.0))
             .show(ui, |ui| {
@@ -704,6 +704,9 @@ impl App {
                 )
             })
             .inner;
+        if let Some(t) = table_transform {
+            doc.push_transform(t, ui.ctx());
+        }
         if let Some(f) = table_click {
             doc.highlight = if doc.highlight == Some(f) {
                 None

@@ -6,7 +6,7 @@ use super::flame::percent;
 use crate::format;
 use egui::{Sense, Ui};
 use egui_extras::{Column, TableBuilder};
-use stacklens_core::analysis::FuncStat;
+use stacklens_core::analysis::{FuncStat, Transform};
 use stacklens_core::model::{FuncId, Profile, Unit};
 use std::cmp::Ordering;
 
@@ -104,7 +104,7 @@ pub fn show(
     a: &Analysis,
     generation: usize,
     highlight: Option<FuncId>,
-) -> Option<FuncId> {
+) -> (Option<FuncId>, Option<Transform>) {
     puffin::profile_function!();
     ui.horizontal(|ui| {
         let label = ui.label("Filter:");
@@ -126,6 +126,7 @@ pub fn show(
     let total = a.tree.total;
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
     let mut clicked = None;
+    let mut picked = None;
     let mut sort_click = None;
     TableBuilder::new(ui)
         .id_salt("top-functions")
@@ -183,15 +184,26 @@ pub fn show(
                 row.col(|ui| {
                     cell(ui, p.func_name(s.func));
                 });
-                if row.response().clicked() {
+                let resp = row.response();
+                if resp.clicked() {
                     clicked = Some(s.func);
                 }
+                resp.context_menu(|ui| {
+                    ui.label(egui::RichText::new(p.func_name(s.func)).strong());
+                    ui.separator();
+                    for (label, t) in super::flame::function_transforms(p, s.func) {
+                        if ui.button(label).clicked() {
+                            picked = Some(t);
+                            ui.close();
+                        }
+                    }
+                });
             });
         });
     if let Some(col) = sort_click {
         state.sort_by(col);
     }
-    clicked
+    (clicked, picked)
 }
 
 /// A table cell: plain text that lets clicks through to the row.
