@@ -16,6 +16,7 @@
 pub mod analysis;
 pub mod error;
 pub mod export;
+pub mod format;
 pub mod formats;
 pub mod mapped;
 pub mod model;

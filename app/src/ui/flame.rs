@@ -14,6 +14,7 @@ use egui::{
 };
 use serde::{Deserialize, Serialize};
 use stacklens_core::analysis::{CallNodeTable, Transform, ancestors, node_lines};
+use stacklens_core::format::stable_hash;
 use stacklens_core::model::{CallNodeId, FuncId, Profile};
 
 /// Height of one row of boxes.
@@ -706,16 +707,6 @@ pub fn percent(part: i64, whole: i64) -> String {
     format!("{:.2}%", part as f64 * 100.0 / whole as f64)
 }
 
-/// FNV-1a: a hash that is the same on every run and machine, so colours are stable.
-fn stable_hash(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
 /// A light colour per module, well apart in hue for the first few modules.
 fn module_color(module: &str, dark: bool) -> Color32 {
     let h = stable_hash(module);
@@ -740,19 +731,8 @@ fn grey(c: Color32, dark: bool) -> Color32 {
     Color32::from_gray(v)
 }
 
+/// The core's colour as an egui colour.
 fn hsl(h: f32, s: f32, l: f32) -> Color32 {
-    let c = (1.0 - (2.0 * l - 1.0).abs()) * s;
-    let hp = h * 6.0;
-    let x = c * (1.0 - (hp % 2.0 - 1.0).abs());
-    let (r, g, b) = match hp as u32 {
-        0 => (c, x, 0.0),
-        1 => (x, c, 0.0),
-        2 => (0.0, c, x),
-        3 => (0.0, x, c),
-        4 => (x, 0.0, c),
-        _ => (c, 0.0, x),
-    };
-    let m = l - c / 2.0;
-    let to = |v: f32| ((v + m).clamp(0.0, 1.0) * 255.0).round() as u8;
-    Color32::from_rgb(to(r), to(g), to(b))
+    let [r, g, b] = stacklens_core::format::hsl(h, s, l);
+    Color32::from_rgb(r, g, b)
 }

@@ -54,6 +54,7 @@
 //! input (no clock, no hash-map order).
 
 use crate::analysis::{CallNodeTable, FlameLayout, Selection};
+use crate::format::{bytes, duration_ns, grouped, hsl, stable_hash};
 use crate::model::{FuncId, Profile, Unit};
 use std::fmt::Write as _;
 use std::io::Write;
@@ -418,53 +419,6 @@ fn format_weight(w: i64, unit: Unit, type_name: &str) -> String {
     }
 }
 
-fn duration_ns(ns: i64) -> String {
-    let a = ns.unsigned_abs() as f64;
-    let sign = if ns < 0 { "-" } else { "" };
-    if a >= 1e9 {
-        format!("{sign}{:.2} s", a / 1e9)
-    } else if a >= 1e6 {
-        format!("{sign}{:.1} ms", a / 1e6)
-    } else if a >= 1e3 {
-        format!("{sign}{:.1} µs", a / 1e3)
-    } else {
-        format!("{sign}{a} ns")
-    }
-}
-
-fn bytes(b: i64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let a = b.unsigned_abs() as f64;
-    let sign = if b < 0 { "-" } else { "" };
-    let mut v = a;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{sign}{a} B")
-    } else {
-        format!("{sign}{v:.1} {}", UNITS[u])
-    }
-}
-
-/// An integer with thousands separators.
-fn grouped(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// `part` of `whole` as `12.34%`.
 fn percent(part: i64, whole: i64) -> String {
     if whole == 0 {
@@ -482,16 +436,6 @@ fn hex([r, g, b]: Rgb) -> String {
     format!("#{r:02x}{g:02x}{b:02x}")
 }
 
-/// FNV-1a: the same on every run and machine.
-fn stable_hash(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
 /// A light colour per module (or source file).
 fn module_color(module: &str) -> Rgb {
     let h = stable_hash(module);
@@ -505,23 +449,6 @@ fn name_color(name: &str) -> Rgb {
     let sat = 0.75 + ((h >> 8) % 20) as f32 / 100.0;
     let light = 0.62 + ((h >> 16) % 10) as f32 / 100.0;
     hsl(hue, sat.min(1.0), light)
-}
-
-fn hsl(h: f32, s: f32, l: f32) -> Rgb {
-    let c = (1.0 - (2.0 * l - 1.0).abs()) * s;
-    let hp = h * 6.0;
-    let x = c * (1.0 - (hp % 2.0 - 1.0).abs());
-    let (r, g, b) = match hp as u32 {
-        0 => (c, x, 0.0),
-        1 => (x, c, 0.0),
-        2 => (0.0, c, x),
-        3 => (0.0, x, c),
-        4 => (x, 0.0, c),
-        _ => (c, 0.0, x),
-    };
-    let m = l - c / 2.0;
-    let to = |v: f32| ((v + m).clamp(0.0, 1.0) * 255.0).round() as u8;
-    [to(r), to(g), to(b)]
 }
 
 const CSS: &str = "\
