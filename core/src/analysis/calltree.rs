@@ -49,11 +49,27 @@ impl CallNodeTable {
             stack_prov.push(id);
         }
         drop(index);
+        let (mut t, new_of) = Self::number(p, &prov_parent, &prov_func);
+        t.stack_node = stack_prov
+            .iter()
+            .map(|&v| CallNodeId(new_of[v as usize]))
+            .collect();
+        t
+    }
+
+    /// Numbers provisional nodes (`prov_parent[i] < i` or `u32::MAX` for a root) in
+    /// depth-first order with siblings by name; returns the table (without `stack_node`) and
+    /// each provisional node's new number.
+    pub(crate) fn number(
+        p: &Profile,
+        prov_parent: &[u32],
+        prov_func: &[FuncId],
+    ) -> (Self, Vec<u32>) {
         let n = prov_parent.len();
 
         // 2. Children lists (CSR), then an iterative depth-first numbering.
         let mut child_count = vec![0u32; n + 1];
-        for &par in &prov_parent {
+        for &par in prov_parent {
             if par != u32::MAX {
                 child_count[par as usize] += 1;
             }
@@ -106,10 +122,7 @@ impl CallNodeTable {
             depth: Vec::with_capacity(n),
             subtree_end: vec![0; n],
             recursive: vec![false; n],
-            stack_node: stack_prov
-                .iter()
-                .map(|&v| CallNodeId(new_of[v as usize]))
-                .collect(),
+            stack_node: Vec::new(),
         };
         for &old in &order {
             let par = prov_parent[old as usize];
@@ -147,7 +160,7 @@ impl CallNodeTable {
             *c += 1;
             path.push(i);
         }
-        t
+        (t, new_of)
     }
 
     pub fn len(&self) -> usize {

@@ -5,13 +5,19 @@
 
 mod calltree;
 mod flame;
+mod paths;
 mod selection;
+mod timeline;
 mod top;
 pub mod transform;
 
 pub use calltree::{CallNodeTable, CallTree, StackWeights, node_lines, stack_weights};
 pub use flame::{FlameLayout, ancestors, matched_total};
+pub use paths::{DerivedTree, Sandwich, bottom_up, sandwich};
 pub use selection::{LabelFilter, Selection};
+pub use timeline::{
+    Activity, HeatMap, MAX_HEAT_COLUMNS, ThreadActivity, activity, heat_map, time_bounds,
+};
 pub use top::{FuncStat, top_functions};
 pub use transform::Transform;
 

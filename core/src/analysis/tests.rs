@@ -418,3 +418,243 @@ fn node_lines_weigh_each_line_of_a_call_node() {
         .unwrap();
     assert_eq!(node_lines(&p, &n, &sw, work), [(12, 5), (10, 4)]);
 }
+
+/// The demo capture (a real `perf record -g` of the sample program), symbolized from the
+/// committed binaries only.
+fn demo_capture() -> Profile {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-profiles");
+    let o = crate::LoadOptions {
+        symbols: crate::symbols::SymbolOptions {
+            search_dirs: vec![dir.join("bin")],
+            inline_frames: true,
+            kallsyms: None,
+            system_paths: false,
+        },
+        ..crate::LoadOptions::default()
+    };
+    let bytes = std::fs::read(dir.join("demo.perf.data")).unwrap();
+    crate::load_bytes(&bytes, &o, &crate::Progress::new()).unwrap()
+}
+
+/// Weight and sample count of every sample of `sel`'s threads whose time is in one of its
+/// ranges, by looking at every sample.
+fn brute_force(p: &Profile, sel: &Selection) -> (i64, u64) {
+    let (mut w, mut c) = (0i64, 0u64);
+    for t in 0..p.threads.len() {
+        let t = ThreadId::from_index(t);
+        if let Some(list) = &sel.threads
+            && !list.contains(&t)
+        {
+            continue;
+        }
+        for row in p.threads.samples(t) {
+            let time = p.samples.time_ns[row];
+            let inside =
+                sel.ranges.is_empty() || sel.ranges.iter().any(|&(a, b)| time >= a && time < b);
+            if let Some(x) = p.samples.weights.get(sel.sample_type, row)
+                && inside
+                && p.samples.stack[row].get().is_some()
+            {
+                w += x;
+                c += 1;
+            }
+        }
+    }
+    (w, c)
+}
+
+#[test]
+fn range_selections_on_a_real_capture_equal_a_brute_force_count() {
+    let p = demo_capture();
+    let nodes = CallNodeTable::build(&p);
+    let (start, end) = time_bounds(&p).expect("perf samples have times");
+    let len = end - start;
+    let busiest = (0..p.threads.len())
+        .max_by_key(|&t| p.threads.samples(ThreadId::from_index(t)).len())
+        .map(ThreadId::from_index)
+        .unwrap();
+    let cases: Vec<(Option<Vec<ThreadId>>, Vec<(u64, u64)>)> = vec![
+        (None, vec![]),
+        (None, vec![(start, start + len / 3)]),
+        (None, vec![(start + len / 4, start + len / 2)]),
+        // Disjoint ranges, as a heat map selection gives.
+        (
+            None,
+            vec![
+                (start, start + len / 10),
+                (start + len / 2, start + len / 2 + len / 7),
+                (end - len / 20, end),
+            ],
+        ),
+        (Some(vec![busiest]), vec![(start + len / 3, end)]),
+        // A range with no samples.
+        (None, vec![(end + 10, end + 20)]),
+    ];
+    for (threads, ranges) in cases {
+        let sel = Selection {
+            sample_type: p.default_sample_type(),
+            threads,
+            ranges,
+            labels: vec![],
+        };
+        let tree = nodes.tree(&p, &sel);
+        let (w, c) = brute_force(&p, &sel);
+        assert_eq!((tree.total, tree.samples), (w, c), "{sel:?}");
+        // The bottom-up tree holds the same weight.
+        let inv = bottom_up(&p, &nodes, &tree);
+        let roots: i64 = (0..inv.nodes.len())
+            .filter(|&i| inv.nodes.parent[i].get().is_none())
+            .map(|i| inv.tree.total_weight[i])
+            .sum();
+        assert_eq!(roots, w);
+    }
+}
+
+#[test]
+fn heat_map_cells_and_their_ranges_match_a_brute_force_count() {
+    let p = demo_capture();
+    let nodes = CallNodeTable::build(&p);
+    let sel = Selection::all(p.default_sample_type());
+    let cell = 20_000_000;
+    let hm = heat_map(&p, &sel, cell, 50).unwrap();
+    assert_eq!(hm.rows, 50);
+    assert_eq!(hm.column_ns(), 1_000_000_000);
+    let (_, all) = brute_force(&p, &sel);
+    assert_eq!(hm.samples.iter().map(|&c| c as u64).sum::<u64>(), all);
+    assert_eq!(hm.cut_off, 0);
+    // Each cell equals the samples in its time range, and selecting it gives that total.
+    let mut checked = 0;
+    for col in 0..hm.cols {
+        for row in 0..hm.rows {
+            let ranges = hm.rectangle_ranges((col, col), (row, row));
+            assert_eq!(
+                ranges,
+                vec![(hm.cell_start(col, row), hm.cell_start(col, row) + cell)]
+            );
+            let s = Selection {
+                ranges: ranges.clone(),
+                ..sel.clone()
+            };
+            let (w, c) = brute_force(&p, &s);
+            assert_eq!(hm.weight_at(col, row), w);
+            assert_eq!(hm.samples[col * hm.rows + row] as u64, c);
+            if c > 0 && checked < 20 {
+                assert_eq!(nodes.tree(&p, &s).total, w);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0);
+    // A rectangle over two columns is two ranges; full-height columns join into one.
+    if hm.cols >= 2 {
+        let r = hm.rectangle_ranges((0, 1), (10, 20));
+        assert_eq!(r.len(), 2);
+        let s = Selection {
+            ranges: r,
+            ..sel.clone()
+        };
+        let expect: i64 = (0..2)
+            .flat_map(|c| (10..=20).map(move |r| (c, r)))
+            .map(|(c, r)| hm.weight_at(c, r))
+            .sum();
+        assert_eq!(nodes.tree(&p, &s).total, expect);
+        assert_eq!(hm.rectangle_ranges((0, 1), (0, 49)).len(), 1);
+    }
+    let run = hm.run_range((0, 40), (0, 5));
+    assert_eq!(run, (hm.cell_start(0, 5), hm.cell_start(0, 40) + cell));
+}
+
+#[test]
+fn a_profile_without_timestamps_has_no_heat_map() {
+    let p = profile("1 0 main;a 1\n1 0 main;b 2");
+    assert_eq!(time_bounds(&p), None);
+    assert!(heat_map(&p, &Selection::all(0), 20_000_000, 50).is_none());
+}
+
+#[test]
+fn activity_buckets_weights_by_time_and_module() {
+    let mut b = ProfileBuilder::new("test");
+    let ty = b.add_sample_type("samples", Unit::Count);
+    let libc = b.add_module("/lib/libc.so.6", "", crate::model::ModuleKind::Native);
+    let app = b.add_module("/bin/app", "", crate::model::ModuleKind::Native);
+    let t = b.add_thread(1, 1);
+    let main = b.add_named_frame("main", app, FuncKind::Native);
+    let memcpy = b.add_named_frame("memcpy", libc, FuncKind::Native);
+    let work = b.add_named_frame("work", app, FuncKind::Native);
+    let in_libc = b.add_stack_root_first([main, memcpy]);
+    let in_app = b.add_stack_root_first([main, work]);
+    // Bucket 0 (0..100): 2 libc, 1 app. Bucket 1: nothing. Bucket 2 (200..300): 3 app.
+    for (time, s) in [
+        (0, in_libc),
+        (10, in_app),
+        (20, in_libc),
+        (200, in_app),
+        (250, in_app),
+        (299, in_app),
+    ] {
+        b.add_sample_one(t, s, time, ty, 1);
+    }
+    let p = b.freeze();
+    let a = activity(&p, &Selection::all(0), (0, 300), 3);
+    let track = &a.threads[0];
+    assert_eq!(track.samples, vec![3, 0, 3]);
+    assert_eq!(a.max, 3);
+    assert_eq!(p.module_name(track.module[0]), "libc.so.6");
+    assert!(track.module[1].get().is_none());
+    assert_eq!(p.module_name(track.module[2]), "app");
+}
+
+/// Bottom-up, callers and callees against trees worked out by hand.
+#[test]
+fn bottom_up_and_sandwich_of_a_hand_built_profile() {
+    let p = profile(
+        "1 0 main;a;b 3
+         1 1 main;a 2
+         1 2 main;c;b 4
+         1 3 main;b;b;d 1",
+    );
+    let n = CallNodeTable::build(&p);
+    let t = n.tree(&p, &Selection::all(0));
+    let inv = bottom_up(&p, &n, &t);
+    assert_eq!(
+        print_tree(&p, &inv.nodes, &inv.tree),
+        "a=2/2
+  main=0/2
+b=7/7
+  a=0/3
+    main=0/3
+  c=0/4
+    main=0/4
+d=1/1
+  b=0/1
+    b=0/1
+      main=0/1
+"
+    );
+    let func = |name: &str| {
+        (0..p.funcs.len())
+            .map(crate::model::FuncId::from_index)
+            .find(|&f| p.func_name(f) == name)
+            .unwrap()
+    };
+    let s = sandwich(&p, &n, &t, func("b"));
+    // b is on the stack of 8 units (the recursive b;b counted once) and is the leaf of 7.
+    assert_eq!((s.total_weight, s.self_weight), (8, 7));
+    assert_eq!(
+        print_tree(&p, &s.callers.nodes, &s.callers.tree),
+        "b=0/8
+  a=0/3
+    main=3/3
+  c=0/4
+    main=4/4
+  main=1/1
+"
+    );
+    assert_eq!(
+        print_tree(&p, &s.callees.nodes, &s.callees.tree),
+        "b=7/8
+  b=0/1
+    d=1/1
+"
+    );
+}

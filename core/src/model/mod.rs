@@ -70,6 +70,14 @@ impl Profile {
         }
     }
 
+    /// The file name of a module ("" for `NONE`).
+    pub fn module_name(&self, m: ModuleId) -> &str {
+        match m.get().and_then(|m| self.modules.name.get(m.index())) {
+            Some(&s) => self.strings.get(s),
+            None => "",
+        }
+    }
+
     /// Index of a sample type by name: an exact match first, then a match of the part before
     /// perf's modifiers (`cpu-clock` finds `cpu-clock:u`), case-insensitively.
     pub fn sample_type_index(&self, name: &str) -> Option<usize> {
