@@ -126,12 +126,15 @@ fn bench(c: &mut Criterion) {
     {
         let doc = app.document_mut().expect("document");
         let a = doc.analysis.clone();
+        let nodes = doc.nodes.clone();
         let target = (0..doc.nodes.len())
             .filter(|&i| doc.nodes.depth[i] == 3)
             .max_by_key(|&i| a.tree.total_weight[i])
             .expect("a node at depth 3");
-        doc.flame
-            .zoom_to(&a, stacklens_core::model::CallNodeId::from_index(target));
+        doc.flame.zoom_to(
+            &stacklens::ui::flame::Graph::main(&nodes, &a),
+            stacklens_core::model::CallNodeId::from_index(target),
+        );
     }
     frame(&ctx, &mut app);
     eprintln!(

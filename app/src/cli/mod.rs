@@ -43,6 +43,10 @@ pub struct Cli {
     /// Save a PNG of the window once every profile has loaded, then exit.
     #[arg(long, value_name = "PNG")]
     pub screenshot: Option<PathBuf>,
+
+    /// The view the profiles open in.
+    #[arg(long, value_enum, value_name = "VIEW")]
+    pub view: Option<crate::ui::document::View>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +81,7 @@ pub fn main() -> ExitCode {
             demo: cli.demo,
             profile_ui: cli.profile_ui,
             screenshot: cli.screenshot,
+            view: cli.view,
         })
         .map_err(|e| anyhow::anyhow!("cannot open the window: {e}")),
     };

@@ -3,12 +3,18 @@
 //! Everything derived from `(profile, selection)` is an [`Analysis`], computed on a worker
 //! thread; the views keep showing the previous one until the new one arrives.
 
-use super::flame::FlameState;
+use super::derived::Derived;
+use super::flame::{FlameState, Graph};
+use super::heatmap::HeatState;
+use super::sunburst::SunburstState;
 use super::table::TableState;
+use super::timeline::TimelineState;
+use super::tree::TreeState;
 use regex::{Regex, RegexBuilder};
 use stacklens_core::analysis::{
-    CallNodeTable, CallTree, FlameLayout, FuncStat, Selection, StackWeights, Transform,
-    matched_total, stack_weights, top_functions, transform,
+    CallNodeTable, CallTree, DerivedTree, FlameLayout, FuncStat, Sandwich, Selection, StackWeights,
+    Transform, bottom_up, matched_total, sandwich, stack_weights, time_bounds, top_functions,
+    transform,
 };
 use stacklens_core::model::{FuncId, Profile, ThreadId};
 use std::path::PathBuf;
@@ -138,6 +144,53 @@ impl Search {
     }
 }
 
+/// What the user asked for in a view's row or box.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// Pick a function: highlighted in every view (again: unpicked).
+    Highlight(FuncId),
+    Transform(Transform),
+    /// Show its callers and callees.
+    Sandwich(FuncId),
+}
+
+/// The views of the central area.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum View {
+    #[default]
+    Flame,
+    /// The bottom-up tree as a flame graph (leaf functions on top).
+    Inverted,
+    /// Top-down or bottom-up tree table.
+    Tree,
+    /// Callers and callees of one function.
+    Sandwich,
+    Sunburst,
+    HeatMap,
+}
+
+impl View {
+    pub const ALL: [View; 6] = [
+        View::Flame,
+        View::Inverted,
+        View::Tree,
+        View::Sandwich,
+        View::Sunburst,
+        View::HeatMap,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Flame => "Flame graph",
+            View::Inverted => "Inverted",
+            View::Tree => "Call tree",
+            View::Sandwich => "Caller / callee",
+            View::Sunburst => "Sunburst",
+            View::HeatMap => "Heat map",
+        }
+    }
+}
+
 /// What a worker sends back: the analysis, and the transformed profile with its call nodes
 /// when the transforms changed.
 type Computed = Result<(Option<(Arc<Profile>, Arc<CallNodeTable>)>, Analysis), String>;
@@ -172,6 +225,29 @@ pub struct Document {
     pub highlight: Option<FuncId>,
     pub flame: FlameState,
     pub table: TableState,
+    pub view: View,
+    /// First and last sample time of the loaded profile; `None` without timestamps.
+    pub bounds: Option<(u64, u64)>,
+    /// Committed time ranges, outermost first: the timeline zooms into the last one, and the
+    /// breadcrumbs go back out.
+    pub committed: Vec<Vec<(u64, u64)>>,
+    /// The time ranges being looked at inside the last committed one (a drag on the timeline,
+    /// cells of the heat map); empty = none.
+    pub preview: Vec<(u64, u64)>,
+    pub timeline: TimelineState,
+    pub heat: HeatState,
+    pub sunburst: SunburstState,
+    pub tree: TreeState,
+    /// The function of the caller/callee view.
+    pub sandwich_func: Option<FuncId>,
+    /// The function under the pointer in the last frame (highlighted in every view).
+    pub hovered_func: Option<FuncId>,
+    /// Bottom-up tree of the current analysis (keyed by generation).
+    pub inverted: Derived<usize, DerivedTree>,
+    pub inverted_flame: FlameState,
+    pub sandwich: Derived<(usize, FuncId), Sandwich>,
+    pub callers_flame: FlameState,
+    pub callees_flame: FlameState,
 }
 
 impl Document {
@@ -196,6 +272,139 @@ impl Document {
             highlight: None,
             flame: FlameState::default(),
             table: TableState::default(),
+            view: View::default(),
+            bounds: None,
+            committed: Vec::new(),
+            preview: Vec::new(),
+            timeline: TimelineState::default(),
+            heat: HeatState::default(),
+            sunburst: SunburstState::default(),
+            tree: TreeState::default(),
+            sandwich_func: None,
+            hovered_func: None,
+            inverted: Derived::default(),
+            inverted_flame: FlameState::default(),
+            sandwich: Derived::default(),
+            callers_flame: FlameState::default(),
+            callees_flame: FlameState::default(),
+        }
+        .with_bounds()
+    }
+
+    fn with_bounds(mut self) -> Self {
+        self.bounds = time_bounds(&self.base);
+        self
+    }
+
+    /// The bottom-up tree of the shown analysis (computed on a worker; the previous one until
+    /// it is ready).
+    pub fn bottom_up(&mut self, ctx: &egui::Context) -> Option<Arc<DerivedTree>> {
+        let (p, nodes, a) = (
+            self.profile.clone(),
+            self.nodes.clone(),
+            self.analysis.clone(),
+        );
+        let fresh = !self.inverted.is_current(&self.generation);
+        let out = self.inverted.get(&self.generation, ctx, move || {
+            bottom_up(&p, &nodes, &a.tree)
+        });
+        if fresh && self.inverted.is_current(&self.generation) {
+            self.inverted_flame = FlameState::default();
+        }
+        out
+    }
+
+    /// Callers and callees of the caller/callee view's function.
+    pub fn sandwich(&mut self, ctx: &egui::Context) -> Option<Arc<Sandwich>> {
+        let f = self.sandwich_func?;
+        if f.index() >= self.profile.funcs.len() {
+            return None;
+        }
+        let (p, nodes, a) = (
+            self.profile.clone(),
+            self.nodes.clone(),
+            self.analysis.clone(),
+        );
+        let key = (self.generation, f);
+        let fresh = !self.sandwich.is_current(&key);
+        let out = self
+            .sandwich
+            .get(&key, ctx, move || sandwich(&p, &nodes, &a.tree, f));
+        if fresh && self.sandwich.is_current(&key) {
+            self.callers_flame = FlameState::default();
+            self.callees_flame = FlameState::default();
+        }
+        out.filter(|s| s.func == f)
+    }
+
+    /// Does what a view asked for.
+    pub fn act(&mut self, action: Action, ctx: &egui::Context) {
+        match action {
+            Action::Highlight(f) => {
+                self.highlight = if self.highlight == Some(f) {
+                    None
+                } else {
+                    Some(f)
+                };
+            }
+            Action::Transform(t) => self.push_transform(t, ctx),
+            Action::Sandwich(f) => self.show_sandwich(f),
+        }
+    }
+
+    /// Shows `f` in the caller/callee view.
+    pub fn show_sandwich(&mut self, f: FuncId) {
+        self.sandwich_func = Some(f);
+        self.view = View::Sandwich;
+    }
+
+    /// The ranges the selection should have: the preview, else the last committed ranges.
+    fn wanted_ranges(&self) -> Vec<(u64, u64)> {
+        if !self.preview.is_empty() {
+            return self.preview.clone();
+        }
+        self.committed.last().cloned().unwrap_or_default()
+    }
+
+    fn apply_ranges(&mut self, ctx: &egui::Context) {
+        let mut sel = self.selection.clone();
+        sel.ranges = self.wanted_ranges();
+        self.set_selection(sel, ctx);
+    }
+
+    /// Looks at `ranges` (sorted, disjoint) inside the committed range; empty clears it.
+    pub fn set_preview(&mut self, mut ranges: Vec<(u64, u64)>, ctx: &egui::Context) {
+        ranges.retain(|r| r.1 > r.0);
+        ranges.sort_unstable();
+        self.preview = ranges;
+        self.apply_ranges(ctx);
+    }
+
+    /// Zooms into the preview: it becomes the innermost committed range.
+    pub fn commit_preview(&mut self, ctx: &egui::Context) {
+        if self.preview.is_empty() {
+            return;
+        }
+        let ranges = std::mem::take(&mut self.preview);
+        self.committed.push(ranges);
+        self.timeline.view = None;
+        self.apply_ranges(ctx);
+    }
+
+    /// Goes back out to the first `depth` committed ranges (0 = the whole profile).
+    pub fn pop_committed(&mut self, depth: usize, ctx: &egui::Context) {
+        self.committed.truncate(depth);
+        self.preview.clear();
+        self.timeline.view = None;
+        self.apply_ranges(ctx);
+    }
+
+    /// The time window the timeline shows when not zoomed: the hull of the last committed
+    /// ranges, or the whole profile.
+    pub fn base_window(&self) -> Option<(u64, u64)> {
+        match self.committed.last() {
+            Some(r) if !r.is_empty() => Some((r[0].0, r.iter().map(|x| x.1).max()?)),
+            _ => self.bounds,
         }
     }
 
@@ -300,7 +509,8 @@ impl Document {
                         self.transform_error = None;
                         self.analysis = Arc::new(a);
                         self.generation += 1;
-                        self.flame.on_new_analysis(&self.analysis);
+                        self.flame
+                            .on_new_analysis(&Graph::main(&self.nodes, &self.analysis));
                     }
                     self.pending = None;
                 }

@@ -5,7 +5,7 @@
 //! whole subtree (`i = subtree_end[i]`): a million-node graph paints only the few thousand
 //! boxes that can be seen.
 
-use super::document::{Analysis, Search};
+use super::document::{Action, Analysis, Search};
 use crate::format;
 use egui::text::{LayoutJob, TextWrapping};
 use egui::{
@@ -14,6 +14,7 @@ use egui::{
 };
 use serde::{Deserialize, Serialize};
 use stacklens_core::analysis::{CallNodeTable, Transform, ancestors, node_lines};
+use stacklens_core::analysis::{CallTree, DerivedTree, FlameLayout, StackWeights};
 use stacklens_core::format::stable_hash;
 use stacklens_core::model::{CallNodeId, FuncId, Profile};
 
@@ -61,27 +62,67 @@ pub struct FlameState {
     context: Option<CallNodeId>,
 }
 
+/// A call tree with its layout: the main analysis, or a tree derived from it (bottom-up,
+/// callers, callees).
+#[derive(Clone, Copy)]
+pub struct Graph<'a> {
+    pub nodes: &'a CallNodeTable,
+    pub tree: &'a CallTree,
+    pub layout: &'a FlameLayout,
+    /// Weights per stack, for the source lines of a hovered box (the main tree only).
+    pub stack_weights: Option<&'a StackWeights>,
+    /// Node paths are real call paths (the transforms' "focus on subtree" needs one).
+    pub real_paths: bool,
+}
+
+impl<'a> Graph<'a> {
+    /// The main call tree.
+    pub fn main(nodes: &'a CallNodeTable, a: &'a Analysis) -> Self {
+        Graph {
+            nodes,
+            tree: &a.tree,
+            layout: &a.layout,
+            stack_weights: Some(&a.stack_weights),
+            real_paths: true,
+        }
+    }
+
+    /// A derived tree (its paths are not call paths of the profile).
+    pub fn derived(d: &'a DerivedTree) -> Self {
+        Graph {
+            nodes: &d.nodes,
+            tree: &d.tree,
+            layout: &d.layout,
+            stack_weights: None,
+            real_paths: false,
+        }
+    }
+}
+
 /// The inputs of one flame graph frame.
 pub struct FlameInput<'a> {
     pub profile: &'a Profile,
-    pub nodes: &'a CallNodeTable,
-    pub analysis: &'a Analysis,
+    pub graph: Graph<'a>,
+    /// Sample type of the weights (for units).
+    pub sample_type: usize,
     pub search: &'a Search,
     /// Function picked in the table.
     pub highlight: Option<FuncId>,
+    /// Function under the pointer in any view (its boxes are outlined).
+    pub hovered_func: Option<FuncId>,
     pub color_by: ColorBy,
     pub icicle: bool,
 }
 
 impl FlameState {
     /// The span of `node` in the current layout.
-    fn span_of(a: &Analysis, node: CallNodeId) -> Option<Span> {
+    fn span_of(g: &Graph<'_>, node: CallNodeId) -> Option<Span> {
         let i = node.index();
-        let w = *a.tree.total_weight.get(i)?;
+        let w = *g.tree.total_weight.get(i)?;
         if w <= 0 {
             return None;
         }
-        let s = a.layout.start[i] as f64;
+        let s = g.layout.start[i] as f64;
         Some((s, s + w as f64))
     }
 
@@ -93,7 +134,7 @@ impl FlameState {
     }
 
     /// Zooms into `node`: it fills the width, and its ancestors form the breadcrumb trail.
-    pub fn zoom_to(&mut self, a: &Analysis, node: CallNodeId) {
+    pub fn zoom_to(&mut self, a: &Graph<'_>, node: CallNodeId) {
         let Some(span) = Self::span_of(a, node) else {
             return;
         };
@@ -130,7 +171,7 @@ impl FlameState {
 
     /// Keeps the zoom on the same node when the selection changes (threads, event): its span
     /// moves with the new layout; a node that lost all weight resets the view.
-    pub fn on_new_analysis(&mut self, a: &Analysis) {
+    pub fn on_new_analysis(&mut self, a: &Graph<'_>) {
         self.back.clear();
         self.hovered = None;
         self.hover_lines = None;
@@ -153,7 +194,8 @@ impl FlameState {
 
     /// Moves the keyboard selection: `toward_leaves` to the heaviest child, `toward_root` to
     /// the parent, `sideways` (-1 or +1) to the previous or next sibling with weight.
-    pub fn move_selection(&mut self, nodes: &CallNodeTable, a: &Analysis, step: Step) {
+    pub fn move_selection(&mut self, a: &Graph<'_>, step: Step) {
+        let nodes = a.nodes;
         let n = nodes.len();
         let weight = |i: usize| a.tree.total_weight[i];
         let cur = match self.selected.or(self.zoom) {
@@ -234,13 +276,8 @@ pub enum Step {
 }
 
 /// The breadcrumb trail and Back / Reset buttons.
-pub fn breadcrumbs(
-    ui: &mut Ui,
-    state: &mut FlameState,
-    p: &Profile,
-    nodes: &CallNodeTable,
-    a: &Analysis,
-) {
+pub fn breadcrumbs(ui: &mut Ui, state: &mut FlameState, p: &Profile, a: &Graph<'_>) {
+    let nodes = a.nodes;
     ui.horizontal_wrapped(|ui| {
         if ui
             .add_enabled(state.can_go_back(), egui::Button::new("Back"))
@@ -287,7 +324,7 @@ pub fn breadcrumbs(
 }
 
 /// `s` cut to `max` characters with an ellipsis.
-fn short(s: &str, max: usize) -> String {
+pub(crate) fn short(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_owned();
     }
@@ -296,15 +333,14 @@ fn short(s: &str, max: usize) -> String {
     out
 }
 
-/// Paints the graph into the rest of `ui` and handles the mouse.
-/// Draws the flame graph; returns the transform picked from a box's context menu.
-pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Option<Transform> {
+/// Draws the flame graph; returns what was picked from a box's context menu.
+pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Option<Action> {
     puffin::profile_function!();
     let (rect, resp) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
     state.canvas = Some(rect);
     let painter = ui.painter_at(rect);
-    let a = input.analysis;
-    let nodes = input.nodes;
+    let a = &input.graph;
+    let nodes = a.nodes;
     let graph_width = a.layout.width as f64;
     let dark = ui.visuals().dark_mode;
     painter.rect_filled(rect, CornerRadius::ZERO, ui.visuals().extreme_bg_color);
@@ -391,7 +427,7 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Op
             return None;
         }
         let x = v0 + (pos.x - rect.left()) as f64 / px_per_unit;
-        let node = a.layout.node_at(nodes, &a.tree, x, d as u32)?;
+        let node = a.layout.node_at(nodes, a.tree, x, d as u32)?;
         let width = a.tree.total_weight[node.index()] as f64 * px_per_unit;
         (width >= MIN_BOX_WIDTH).then_some(node)
     });
@@ -437,17 +473,7 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Op
             Pos2::new(right - gap, y + ROW_HEIGHT - 1.0),
         );
         let func = nodes.func[node];
-        let mut fill = match input.color_by {
-            // Without a module (folded stacks, interpreters), the source file groups code.
-            ColorBy::Module => match input.profile.func_module_name(func) {
-                "" => match source_file(input.profile, func) {
-                    Some(file) => module_color(file, dark),
-                    None => name_color(input.profile.func_name(func), dark),
-                },
-                module => module_color(module, dark),
-            },
-            ColorBy::Name => name_color(input.profile.func_name(func), dark),
-        };
+        let mut fill = box_color(input.profile, func, input.color_by, dark);
         if search_on && !input.search.matches(func) {
             fill = grey(fill, dark);
         }
@@ -461,6 +487,8 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Op
             Some(Stroke::new(2.0, ui.visuals().strong_text_color()))
         } else if state.selected == Some(id) || state.hovered == Some(id) {
             Some(Stroke::new(1.5, ui.visuals().strong_text_color()))
+        } else if input.hovered_func == Some(func) {
+            Some(Stroke::new(1.0, ui.visuals().strong_text_color()))
         } else {
             None
         };
@@ -508,7 +536,10 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Op
     let menu_open = resp.context_menu_opened();
     if let Some(h) = state.hovered.filter(|_| !menu_open) {
         if state.hover_lines.as_ref().is_none_or(|(n, _)| *n != h) {
-            let lines = node_lines(input.profile, nodes, &a.stack_weights, h);
+            let lines = match a.stack_weights {
+                Some(sw) => node_lines(input.profile, nodes, sw, h),
+                None => Vec::new(),
+            };
             state.hover_lines = Some((h, lines));
         }
         let lines = state.hover_lines.as_ref().map_or(&[][..], |(_, l)| &l[..]);
@@ -527,7 +558,7 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Op
     let mut picked = None;
     if let Some(node) = state.context {
         resp.context_menu(|ui| {
-            picked = transform_menu(ui, input.profile, nodes, node);
+            picked = transform_menu(ui, input.profile, nodes, node, a.real_paths);
             if picked.is_some() {
                 ui.close();
             }
@@ -536,13 +567,15 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Op
     picked
 }
 
-/// The transforms a call node offers, as menu buttons; returns the one clicked.
+/// The transforms a call node offers, as menu buttons, and its callers and callees; returns
+/// the one clicked.
 pub fn transform_menu(
     ui: &mut Ui,
     p: &Profile,
     nodes: &CallNodeTable,
     node: CallNodeId,
-) -> Option<Transform> {
+    real_path: bool,
+) -> Option<Action> {
     let func = *nodes.func.get(node.index())?;
     let name = p.func_name(func).to_owned();
     ui.label(egui::RichText::new(short(&name, 60)).strong());
@@ -554,15 +587,21 @@ pub fn transform_menu(
         up = nodes.parent[u.index()];
     }
     path.reverse();
-    let mut items = vec![(
-        "Focus on subtree".to_owned(),
-        Transform::FocusSubtree { path },
-    )];
+    let mut items = Vec::new();
+    if real_path {
+        items.push((
+            "Focus on subtree".to_owned(),
+            Transform::FocusSubtree { path },
+        ));
+    }
     items.extend(function_transforms(p, func));
     let mut picked = None;
+    if ui.button("Callers and callees").clicked() {
+        picked = Some(Action::Sandwich(func));
+    }
     for (label, t) in items {
         if ui.button(label).clicked() {
-            picked = Some(t);
+            picked = Some(Action::Transform(t));
         }
     }
     picked
@@ -621,12 +660,13 @@ fn tooltip(
     node: CallNodeId,
     lines: &[(u32, i64)],
 ) {
-    let (p, nodes, a) = (input.profile, input.nodes, input.analysis);
+    let (p, a) = (input.profile, &input.graph);
+    let nodes = a.nodes;
     let i = node.index();
     let func = nodes.func[i];
     let unit = p
         .sample_types
-        .get(a.selection.sample_type)
+        .get(input.sample_type)
         .map(|t| t.unit)
         .unwrap_or(stacklens_core::model::Unit::Count);
     let total = a.tree.total_weight[i];
@@ -707,8 +747,23 @@ pub fn percent(part: i64, whole: i64) -> String {
     format!("{:.2}%", part as f64 * 100.0 / whole as f64)
 }
 
+/// The colour of a function's box.
+pub fn box_color(p: &Profile, func: FuncId, color_by: ColorBy, dark: bool) -> Color32 {
+    match color_by {
+        // Without a module (folded stacks, interpreters), the source file groups code.
+        ColorBy::Module => match p.func_module_name(func) {
+            "" => match source_file(p, func) {
+                Some(file) => module_color(file, dark),
+                None => name_color(p.func_name(func), dark),
+            },
+            module => module_color(module, dark),
+        },
+        ColorBy::Name => name_color(p.func_name(func), dark),
+    }
+}
+
 /// A light colour per module, well apart in hue for the first few modules.
-fn module_color(module: &str, dark: bool) -> Color32 {
+pub fn module_color(module: &str, dark: bool) -> Color32 {
     let h = stable_hash(module);
     let hue = (h % 360) as f32 / 360.0;
     let light = if dark { 0.62 } else { 0.72 };

@@ -6,17 +6,24 @@
 //! frame only polls their channels and paints what is visible.
 
 pub mod demo;
+mod derived;
 pub mod document;
 mod export;
 pub mod flame;
 mod frame_cost;
+pub mod heatmap;
 pub mod loader;
 mod side;
+pub mod sunburst;
 pub mod table;
+pub mod timeline;
+pub mod tree;
 
+use crate::format;
 use document::Document;
+use document::{Action, View};
 use egui::{Key, KeyboardShortcut, Modifiers, Ui};
-use flame::{ColorBy, FlameInput, Step};
+use flame::{ColorBy, FlameInput, Graph, Step};
 use loader::{LoadJob, LoadRequest};
 use serde::{Deserialize, Serialize};
 use stacklens_core::progress::Phase;
@@ -84,6 +91,8 @@ pub struct Options {
     pub profile_ui: bool,
     /// Save a PNG of the window once everything has loaded, then close.
     pub screenshot: Option<PathBuf>,
+    /// The view documents open in.
+    pub view: Option<View>,
 }
 
 /// One tab.
@@ -133,6 +142,7 @@ pub struct App {
     frame_cost: frame_cost::FrameCost,
     screenshot: Option<Screenshot>,
     export: export::ExportDialog,
+    initial_view: Option<View>,
 }
 
 impl App {
@@ -152,6 +162,7 @@ impl App {
             applied_theme: None,
             frame_cost: Default::default(),
             export: Default::default(),
+            initial_view: opts.view,
             screenshot: opts.screenshot.map(|path| Screenshot {
                 path,
                 settled_frames: 0,
@@ -303,7 +314,11 @@ impl App {
                         self.settings.remember(request.path.clone());
                         self.recent_exists = None;
                     }
-                    Tab::Ready(Box::new(Document::new(request.path, request.title, loaded)))
+                    let mut doc = Document::new(request.path, request.title, loaded);
+                    if let Some(v) = self.initial_view {
+                        doc.view = v;
+                    }
+                    Tab::Ready(Box::new(doc))
                 }
                 Err(error) => Tab::Failed { request, error },
             };
@@ -475,6 +490,10 @@ impl App {
         let Some(doc) = self.document_mut() else {
             return;
         };
+        if doc.view != View::Flame {
+            // The other views read their own keys.
+            return;
+        }
         let (toward_leaves, toward_root) = if icicle {
             (Key::ArrowDown, Key::ArrowUp)
         } else {
@@ -488,13 +507,15 @@ impl App {
         ];
         for (key, step) in steps {
             if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, key)) {
-                doc.flame.move_selection(&doc.nodes, &doc.analysis, step);
+                doc.flame
+                    .move_selection(&Graph::main(&doc.nodes, &doc.analysis), step);
             }
         }
         if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Enter))
             && let Some(s) = doc.flame.selected
         {
-            doc.flame.zoom_to(&doc.analysis, s);
+            doc.flame
+                .zoom_to(&Graph::main(&doc.nodes, &doc.analysis), s);
         }
         if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape)) {
             doc.flame.reset();
@@ -686,11 +707,24 @@ impl App {
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| side::show(ui, doc));
             });
+        let ctx = ui.ctx().clone();
         let generation = doc.generation();
         let avail = ui.available_height();
-        let (table_click, table_transform) = egui::Panel::bottom("top-functions")
+        let timeline_height = if doc.bounds.is_some() {
+            (avail * 0.26).clamp(110.0, 260.0)
+        } else {
+            40.0
+        };
+        egui::Panel::top("timeline")
             .resizable(true)
-            .default_size((avail * 0.36).max(120.0))
+            .default_size(timeline_height)
+            .show(ui, |ui| {
+                ui.add_space(2.0);
+                timeline::show(ui, doc);
+            });
+        let table_action = egui::Panel::bottom("top-functions")
+            .resizable(true)
+            .default_size((avail * 0.3).max(120.0))
             .show(ui, |ui| {
                 ui.add_space(4.0);
                 ui.strong("Top functions");
@@ -704,17 +738,15 @@ impl App {
                 )
             })
             .inner;
-        if let Some(t) = table_transform {
-            doc.push_transform(t, ui.ctx());
-        }
-        if let Some(f) = table_click {
-            doc.highlight = if doc.highlight == Some(f) {
-                None
-            } else {
-                Some(f)
-            };
+        if let Some(a) = table_action {
+            doc.act(a, &ctx);
         }
         egui::CentralPanel::default().show(ui, |ui| {
+            ui.horizontal(|ui| {
+                for v in View::ALL {
+                    ui.selectable_value(&mut doc.view, v, v.title());
+                }
+            });
             ui.horizontal(|ui| {
                 let label = ui.label("Search:");
                 let id = egui::Id::unique("stacklens-flame-search");
@@ -747,18 +779,38 @@ impl App {
                 }
             });
             transform_chips(ui, doc);
-            flame::breadcrumbs(ui, &mut doc.flame, &doc.profile, &doc.nodes, &doc.analysis);
-            let input = FlameInput {
-                profile: &doc.profile,
-                nodes: &doc.nodes,
-                analysis: &doc.analysis,
-                search: &doc.search,
-                highlight: doc.highlight,
-                color_by,
-                icicle,
+            let action = match doc.view {
+                View::Flame => {
+                    let graph = Graph::main(&doc.nodes, &doc.analysis);
+                    flame::breadcrumbs(ui, &mut doc.flame, &doc.profile, &graph);
+                    let input = FlameInput {
+                        profile: &doc.profile,
+                        graph,
+                        sample_type: doc.analysis.selection.sample_type,
+                        search: &doc.search,
+                        highlight: doc.highlight,
+                        hovered_func: doc.hovered_func,
+                        color_by,
+                        icicle,
+                    };
+                    let action = flame::canvas(ui, &mut doc.flame, &input);
+                    doc.hovered_func = doc.flame.hovered.map(|h| doc.nodes.func[h.index()]);
+                    action
+                }
+                View::Inverted => inverted_view(ui, doc, color_by),
+                View::Tree => tree_view(ui, doc),
+                View::Sandwich => sandwich_view(ui, doc, color_by),
+                View::Sunburst => {
+                    sunburst::show(ui, doc, color_by);
+                    None
+                }
+                View::HeatMap => {
+                    heatmap::show(ui, doc);
+                    None
+                }
             };
-            if let Some(t) = flame::canvas(ui, &mut doc.flame, &input) {
-                doc.push_transform(t, ui.ctx());
+            if let Some(a) = action {
+                doc.act(a, &ctx);
             }
         });
     }
@@ -792,6 +844,123 @@ impl App {
             done.store(true, Ordering::Relaxed);
         });
     }
+}
+
+/// The bottom-up tree as a flame graph, leaf functions on top.
+fn inverted_view(ui: &mut Ui, doc: &mut Document, color_by: ColorBy) -> Option<Action> {
+    let ctx = ui.ctx().clone();
+    let Some(d) = doc.bottom_up(&ctx) else {
+        ui.spinner();
+        return None;
+    };
+    let graph = Graph::derived(&d);
+    flame::breadcrumbs(ui, &mut doc.inverted_flame, &doc.profile, &graph);
+    let input = FlameInput {
+        profile: &doc.profile,
+        graph,
+        sample_type: doc.analysis.selection.sample_type,
+        search: &doc.search,
+        highlight: doc.highlight,
+        hovered_func: doc.hovered_func,
+        color_by,
+        icicle: true,
+    };
+    let action = flame::canvas(ui, &mut doc.inverted_flame, &input);
+    doc.hovered_func = doc.inverted_flame.hovered.map(|h| d.nodes.func[h.index()]);
+    action
+}
+
+/// The call tree table, top-down or bottom-up.
+fn tree_view(ui: &mut Ui, doc: &mut Document) -> Option<Action> {
+    let ctx = ui.ctx().clone();
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut doc.tree.bottom_up, false, "Top-down");
+        ui.selectable_value(&mut doc.tree.bottom_up, true, "Bottom-up");
+        ui.weak("arrows move and expand, * expands all below");
+    });
+    let unit = doc
+        .profile
+        .sample_types
+        .get(doc.analysis.selection.sample_type)
+        .map_or(stacklens_core::model::Unit::Count, |t| t.unit);
+    let p = doc.profile.clone();
+    if doc.tree.bottom_up {
+        let Some(d) = doc.bottom_up(&ctx) else {
+            ui.spinner();
+            return None;
+        };
+        let identity = Arc::as_ptr(&d) as usize;
+        tree::show(ui, &mut doc.tree, &p, &d.nodes, &d.tree, identity, unit)
+    } else {
+        let (nodes, a) = (doc.nodes.clone(), doc.analysis.clone());
+        let identity = Arc::as_ptr(&a) as usize;
+        tree::show(ui, &mut doc.tree, &p, &nodes, &a.tree, identity, unit)
+    }
+}
+
+/// Callers of the picked function above it, its callees below.
+fn sandwich_view(ui: &mut Ui, doc: &mut Document, color_by: ColorBy) -> Option<Action> {
+    let ctx = ui.ctx().clone();
+    if doc.sandwich_func.is_none() {
+        // The function picked in a table, else the one with the most self weight.
+        doc.sandwich_func = doc
+            .highlight
+            .or_else(|| doc.analysis.top.first().map(|s| s.func));
+    }
+    if doc.sandwich_func.is_none() {
+        ui.add_space(12.0);
+        ui.label("No samples in this selection.");
+        return None;
+    }
+    let Some(s) = doc.sandwich(&ctx) else {
+        ui.spinner();
+        return None;
+    };
+    let unit = doc
+        .profile
+        .sample_types
+        .get(doc.analysis.selection.sample_type)
+        .map_or(stacklens_core::model::Unit::Count, |t| t.unit);
+    let total = doc.analysis.tree.total;
+    ui.horizontal(|ui| {
+        ui.strong(flame::short(doc.profile.func_name(s.func), 80));
+        ui.label(format!(
+            "self {} ({})   total {} ({})",
+            format::weight(s.self_weight, unit),
+            flame::percent(s.self_weight, total),
+            format::weight(s.total_weight, unit),
+            flame::percent(s.total_weight, total),
+        ));
+        ui.weak("(right-click a box or row and pick \"Callers and callees\" for another)");
+    });
+    let half = ((ui.available_height() - 24.0) / 2.0).max(60.0);
+    let width = ui.available_width();
+    let mut action = None;
+    for (label, callers) in [("Callers (root at the bottom)", true), ("Callees", false)] {
+        ui.weak(label);
+        let d = if callers { &s.callers } else { &s.callees };
+        let state = if callers {
+            &mut doc.callers_flame
+        } else {
+            &mut doc.callees_flame
+        };
+        let input = FlameInput {
+            profile: &doc.profile,
+            graph: Graph::derived(d),
+            sample_type: doc.analysis.selection.sample_type,
+            search: &doc.search,
+            highlight: doc.highlight,
+            hovered_func: doc.hovered_func,
+            color_by,
+            icicle: !callers,
+        };
+        ui.allocate_ui(egui::vec2(width, half - 10.0), |ui| {
+            if let Some(a) = flame::canvas(ui, state, &input) {
+                action = Some(a);
+            }
+        });
+    }
+    action
 }
 
 /// Progress of one load; returns true when Cancel was clicked.

@@ -1,12 +1,12 @@
 //! Top functions: self and total per function, sortable by every column, with a filter box.
 //! Only the rows in view are laid out (`TableBody::rows`).
 
-use super::document::Analysis;
+use super::document::{Action, Analysis};
 use super::flame::percent;
 use crate::format;
 use egui::{Sense, Ui};
 use egui_extras::{Column, TableBuilder};
-use stacklens_core::analysis::{FuncStat, Transform};
+use stacklens_core::analysis::FuncStat;
 use stacklens_core::model::{FuncId, Profile, Unit};
 use std::cmp::Ordering;
 
@@ -96,7 +96,7 @@ impl TableState {
     }
 }
 
-/// The table; returns the function clicked, if any.
+/// The table; returns what a row was clicked for, if anything.
 pub fn show(
     ui: &mut Ui,
     state: &mut TableState,
@@ -104,7 +104,7 @@ pub fn show(
     a: &Analysis,
     generation: usize,
     highlight: Option<FuncId>,
-) -> (Option<FuncId>, Option<Transform>) {
+) -> Option<Action> {
     puffin::profile_function!();
     ui.horizontal(|ui| {
         let label = ui.label("Filter:");
@@ -125,8 +125,7 @@ pub fn show(
         .map_or(Unit::Count, |t| t.unit);
     let total = a.tree.total;
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
-    let mut clicked = None;
-    let mut picked = None;
+    let mut action = None;
     let mut sort_click = None;
     TableBuilder::new(ui)
         .id_salt("top-functions")
@@ -186,14 +185,18 @@ pub fn show(
                 });
                 let resp = row.response();
                 if resp.clicked() {
-                    clicked = Some(s.func);
+                    action = Some(Action::Highlight(s.func));
                 }
                 resp.context_menu(|ui| {
                     ui.label(egui::RichText::new(p.func_name(s.func)).strong());
                     ui.separator();
+                    if ui.button("Callers and callees").clicked() {
+                        action = Some(Action::Sandwich(s.func));
+                        ui.close();
+                    }
                     for (label, t) in super::flame::function_transforms(p, s.func) {
                         if ui.button(label).clicked() {
-                            picked = Some(t);
+                            action = Some(Action::Transform(t));
                             ui.close();
                         }
                     }
@@ -203,11 +206,11 @@ pub fn show(
     if let Some(col) = sort_click {
         state.sort_by(col);
     }
-    (clicked, picked)
+    action
 }
 
 /// A table cell: plain text that lets clicks through to the row.
-fn cell(ui: &mut Ui, text: impl Into<egui::WidgetText>) {
+pub(crate) fn cell(ui: &mut Ui, text: impl Into<egui::WidgetText>) {
     ui.add(egui::Label::new(text).selectable(false).truncate());
 }
 

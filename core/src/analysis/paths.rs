@@ -22,8 +22,9 @@ pub struct DerivedTree {
 #[derive(Clone, Debug)]
 pub struct Sandwich {
     pub func: FuncId,
-    /// Paths from the function up to the roots: the root of this tree is the function, its
-    /// children are its callers. Weight is the function's total, counted once per sample.
+    /// Paths from the function up to the roots: the root of this tree is the function (with
+    /// its self cost), its children are its callers. Weight is the function's total, counted
+    /// once per sample.
     pub callers: DerivedTree,
     /// Everything the function calls, its occurrences merged: the root is the function.
     pub callees: DerivedTree,
@@ -132,7 +133,7 @@ pub fn sandwich(p: &Profile, nodes: &CallNodeTable, tree: &CallTree, func: FuncI
     let caller_root = callers.child(ROOT, func);
     let callee_root = callees.child(ROOT, func);
     let (mut self_weight, mut total_weight) = (0i64, 0i64);
-    let mut total_samples = 0u64;
+    let mut self_samples = 0u64;
     // Trie node of each call node of the current occurrence's subtree (a contiguous range).
     let mut mapped: Vec<u32> = Vec::new();
     let n = nodes.len();
@@ -149,21 +150,14 @@ pub fn sandwich(p: &Profile, nodes: &CallNodeTable, tree: &CallTree, func: FuncI
             continue;
         }
         total_weight = total_weight.saturating_add(w);
-        total_samples += c;
         // Callers: the path above this occurrence, nearest caller first.
         callers.add_total(caller_root, w, c);
         let mut at = caller_root;
         let mut up = nodes.parent[i];
-        if up.get().is_none() {
-            callers.add_self(caller_root, w, c);
-        }
         while let Some(u) = up.get() {
             at = callers.child(at, nodes.func[u.index()]);
             callers.add_total(at, w, c);
             up = nodes.parent[u.index()];
-            if up.get().is_none() {
-                callers.add_self(at, w, c);
-            }
         }
         // Callees: the subtree merged into the root. Self weight of inner recursive
         // occurrences is the function's own cost too.
@@ -180,14 +174,18 @@ pub fn sandwich(p: &Profile, nodes: &CallNodeTable, tree: &CallTree, func: FuncI
             callees.add_total(node, tree.total_weight[m], tree.total_samples[m]);
             if nodes.func[m] == func {
                 self_weight = self_weight.saturating_add(tree.self_weight[m]);
+                self_samples += tree.self_samples[m];
             }
         }
         i = end;
     }
+    // The callers' root is the function itself: its self cost is the function's.
+    callers.add_self(caller_root, self_weight, self_samples);
     Sandwich {
         func,
-        callers: callers.finish(p, total_weight, total_samples),
-        callees: callees.finish(p, total_weight, total_samples),
+        // Percentages are of the whole selection, as everywhere else.
+        callers: callers.finish(p, tree.total, tree.samples),
+        callees: callees.finish(p, tree.total, tree.samples),
         self_weight,
         total_weight,
     }

@@ -473,7 +473,8 @@ fn range_selections_on_a_real_capture_equal_a_brute_force_count() {
         .max_by_key(|&t| p.threads.samples(ThreadId::from_index(t)).len())
         .map(ThreadId::from_index)
         .unwrap();
-    let cases: Vec<(Option<Vec<ThreadId>>, Vec<(u64, u64)>)> = vec![
+    type Case = (Option<Vec<ThreadId>>, Vec<(u64, u64)>);
+    let cases: Vec<Case> = vec![
         (None, vec![]),
         (None, vec![(start, start + len / 3)]),
         (None, vec![(start + len / 4, start + len / 2)]),
@@ -642,12 +643,12 @@ d=1/1
     assert_eq!((s.total_weight, s.self_weight), (8, 7));
     assert_eq!(
         print_tree(&p, &s.callers.nodes, &s.callers.tree),
-        "b=0/8
+        "b=7/8
   a=0/3
-    main=3/3
+    main=0/3
   c=0/4
-    main=4/4
-  main=1/1
+    main=0/4
+  main=0/1
 "
     );
     assert_eq!(

@@ -400,6 +400,11 @@ pub struct Meta {
     pub end_ns: Option<u64>,
     /// Samples the recorder reports as lost (ring buffer overruns).
     pub lost_samples: u64,
+    /// When samples were lost: (time on the profile's clock, samples lost), in file order, at
+    /// most [`Meta::MAX_LOST_MARKS`] entries (later reports add to the last). Marked on the
+    /// timeline.
+    #[serde(default)]
+    pub lost_at: Vec<(u64, u64)>,
     /// Things the user should know: partial data, skipped records, symbols not found.
     pub warnings: Vec<String>,
     /// The sample type the file says to show first (pprof's `default_sample_type`).
@@ -409,6 +414,17 @@ pub struct Meta {
 }
 
 impl Meta {
+    pub const MAX_LOST_MARKS: usize = 10_000;
+
+    /// Records `count` samples lost at `time_ns`.
+    pub fn add_lost(&mut self, time_ns: u64, count: u64) {
+        if self.lost_at.len() < Self::MAX_LOST_MARKS {
+            self.lost_at.push((time_ns, count));
+        } else if let Some(last) = self.lost_at.last_mut() {
+            last.1 = last.1.saturating_add(count);
+        }
+    }
+
     /// Duration between first and last sample.
     pub fn duration_ns(&self) -> Option<u64> {
         Some(self.end_ns?.saturating_sub(self.start_ns?))

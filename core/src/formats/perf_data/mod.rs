@@ -464,8 +464,18 @@ impl<'a> PerfData<'a> {
                     self.thread_parent.entry(tid).or_insert(ptid);
                 }
             }
-            records::LOST => self.counts.lost += u64_at(r, 16).unwrap_or(0),
-            records::LOST_SAMPLES => self.counts.lost_samples += u64_at(r, 8).unwrap_or(0),
+            records::LOST => {
+                let n = u64_at(r, 16).unwrap_or(0);
+                self.counts.lost += n;
+                let time = self.record_time(r);
+                b.meta.add_lost(time, n);
+            }
+            records::LOST_SAMPLES => {
+                let n = u64_at(r, 8).unwrap_or(0);
+                self.counts.lost_samples += n;
+                let time = self.record_time(r);
+                b.meta.add_lost(time, n);
+            }
             records::THROTTLE => self.counts.throttles += 1,
             records::HEADER_ATTR => {
                 let size = u32_at(r, 12).unwrap_or(0) as usize;
