@@ -675,3 +675,301 @@ fn every_transform_applies_from_the_flame_graph_menu_and_undoes() {
     });
     assert_eq!(figures(h.state(), "leaf_a"), (1193 - 399, 0));
 }
+
+/// Presses the primary button at `from`, moves to `to` in steps, releases there.
+fn drag(h: &mut Harness<'_, App>, from: egui::Pos2, to: egui::Pos2, modifiers: egui::Modifiers) {
+    h.hover_at(from);
+    h.run_steps(1);
+    h.event(egui::Event::PointerButton {
+        pos: from,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers,
+    });
+    h.run_steps(1);
+    for k in 1..=8 {
+        h.event(egui::Event::PointerMoved(
+            from + (to - from) * (k as f32 / 8.0),
+        ));
+        h.run_steps(1);
+    }
+    h.event(egui::Event::PointerButton {
+        pos: to,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers,
+    });
+    h.run_steps(1);
+}
+
+/// Weight of the samples whose time is inside one of `ranges`, counted sample by sample.
+fn weight_in(app: &App, ranges: &[(u64, u64)]) -> i64 {
+    let doc = app.document().unwrap();
+    let p = &doc.profile;
+    let ty = doc.selection.sample_type;
+    (0..p.samples.len())
+        .filter(|&r| {
+            let t = p.samples.time_ns[r];
+            ranges.iter().any(|&(a, b)| t >= a && t < b)
+        })
+        .filter_map(|r| p.samples.weights.get(ty, r))
+        .sum()
+}
+
+/// A primary click at `pos` with `modifiers` held.
+fn click_at(h: &mut Harness<'_, App>, pos: egui::Pos2, modifiers: egui::Modifiers) {
+    h.hover_at(pos);
+    h.event(egui::Event::ModifiersChanged(modifiers));
+    h.run_steps(1);
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers,
+        });
+    }
+    h.run_steps(2);
+    h.event(egui::Event::ModifiersChanged(egui::Modifiers::NONE));
+}
+
+fn switch_view(h: &mut Harness<'_, App>, title: &str) {
+    h.get_by_role_and_label(Role::Button, title).click();
+    h.run_steps(2);
+    wait_for(h, "the view's data", ready);
+}
+
+#[test]
+fn dragging_across_the_timeline_selects_a_range_that_every_view_follows() {
+    let mut h = window();
+    open_sample(&mut h, "demo.perf.data");
+    let (area, full) = {
+        let doc = h.state().document().unwrap();
+        (
+            doc.timeline.tracks.expect("timeline drawn"),
+            doc.analysis.tree.total,
+        )
+    };
+    let y = area.top() + 30.0;
+    let from = egui::pos2(area.left() + area.width() * 0.25, y);
+    let to = egui::pos2(area.left() + area.width() * 0.5, y);
+    drag(&mut h, from, to, egui::Modifiers::NONE);
+    wait_for(&mut h, "the range's analysis", |app| {
+        ready(app) && !app.document().unwrap().analysis.selection.ranges.is_empty()
+    });
+    let ranges = h
+        .state()
+        .document()
+        .unwrap()
+        .analysis
+        .selection
+        .ranges
+        .clone();
+    assert_eq!(ranges.len(), 1);
+    let expect = weight_in(h.state(), &ranges);
+    let total = h.state().document().unwrap().analysis.tree.total;
+    assert_eq!(total, expect, "the flame graph holds the range's samples");
+    assert!(total > 0 && total < full, "{total} of {full}");
+    // The top functions table and the sunburst read the same selection.
+    let top: i64 = h
+        .state()
+        .document()
+        .unwrap()
+        .analysis
+        .top
+        .iter()
+        .map(|s| s.self_weight)
+        .sum();
+    assert_eq!(top, total);
+
+    // The range shows as a chip; Zoom commits it, the breadcrumb goes back out.
+    assert!(h.query_by_label_contains("range: ").is_some());
+    h.get_by_label("Zoom").click();
+    h.run_steps(2);
+    wait_for(&mut h, "the zoom", ready);
+    {
+        let doc = h.state().document().unwrap();
+        assert_eq!(doc.committed, vec![ranges.clone()]);
+        assert!(doc.preview.is_empty());
+        assert_eq!(doc.base_window(), Some(ranges[0]));
+        assert_eq!(doc.analysis.tree.total, expect);
+    }
+    h.get_by_label_contains("Full profile").click();
+    h.run_steps(2);
+    wait_for(&mut h, "the whole profile", |app| {
+        ready(app) && app.document().unwrap().analysis.selection.ranges.is_empty()
+    });
+    assert_eq!(h.state().document().unwrap().analysis.tree.total, full);
+
+    // A new range, cleared from its chip.
+    drag(&mut h, to, from, egui::Modifiers::NONE);
+    wait_for(&mut h, "the new range", |app| {
+        ready(app) && !app.document().unwrap().analysis.selection.ranges.is_empty()
+    });
+    h.get_by_label_contains("range: ").click();
+    h.run_steps(2);
+    wait_for(&mut h, "the cleared range", |app| {
+        ready(app) && app.document().unwrap().analysis.selection.ranges.is_empty()
+    });
+    assert_eq!(h.state().document().unwrap().analysis.tree.total, full);
+}
+
+#[test]
+fn heat_map_cells_select_disjoint_time_ranges() {
+    let mut h = window();
+    open_sample(&mut h, "demo.perf.data");
+    let full = h.state().document().unwrap().analysis.tree.total;
+    switch_view(&mut h, "Heat map");
+    let (grid, cell) = h
+        .state()
+        .document()
+        .unwrap()
+        .heat
+        .grid
+        .expect("heat map drawn");
+    let at = |c: usize, r: usize| {
+        grid.min + egui::vec2((c as f32 + 0.5) * cell.x, (r as f32 + 0.5) * cell.y)
+    };
+    // A rectangle over both columns (seconds 0 and 1), rows 2 to 9: two disjoint ranges.
+    drag(&mut h, at(0, 2), at(1, 9), egui::Modifiers::NONE);
+    wait_for(&mut h, "the cells' analysis", |app| {
+        ready(app) && !app.document().unwrap().analysis.selection.ranges.is_empty()
+    });
+    let (ranges, total) = {
+        let doc = h.state().document().unwrap();
+        (
+            doc.analysis.selection.ranges.clone(),
+            doc.analysis.tree.total,
+        )
+    };
+    assert_eq!(ranges.len(), 2, "one range per column: {ranges:?}");
+    for (a, b) in &ranges {
+        assert_eq!(b - a, 8 * 20_000_000, "eight cells of 20 ms");
+    }
+    assert_eq!(total, weight_in(h.state(), &ranges));
+    assert!(total > 0 && total < full);
+
+    // Click one cell, Shift+click another: the continuous run between them.
+    click_at(&mut h, at(0, 30), egui::Modifiers::NONE);
+    let start = h.state().document().unwrap().preview.clone();
+    assert_eq!(start.len(), 1);
+    click_at(&mut h, at(0, 40), egui::Modifiers::SHIFT);
+    wait_for(&mut h, "the run's analysis", ready);
+    let doc = h.state().document().unwrap();
+    let run = doc.analysis.selection.ranges.clone();
+    assert_eq!(run.len(), 1);
+    assert_eq!(
+        run[0].1 - run[0].0,
+        11 * 20_000_000,
+        "rows 30 to 40 of second 0"
+    );
+    assert_eq!(doc.analysis.tree.total, weight_in(h.state(), &run));
+}
+
+#[test]
+fn sunburst_rings_zoom_in_and_the_centre_goes_back_up() {
+    let mut h = window();
+    open_sample(&mut h, "demo.perf.data");
+    switch_view(&mut h, "Sunburst");
+    assert!(h.state().document().unwrap().sunburst.painted > 10);
+    h.get_by_role_and_label(Role::Button, "main").click();
+    h.run_steps(2);
+    let root = {
+        let doc = h.state().document().unwrap();
+        let r = doc.sunburst.root.expect("clicking a ring zooms into it");
+        assert_eq!(doc.profile.func_name(doc.nodes.func[r.index()]), "main");
+        r
+    };
+    // Deeper functions now have room for labels: run_round is main's child.
+    assert!(
+        h.query_by_role_and_label(Role::Button, "run_round")
+            .is_some()
+    );
+    h.get_by_label("sunburst centre").click();
+    h.run_steps(2);
+    let doc = h.state().document().unwrap();
+    assert_eq!(
+        doc.sunburst.root,
+        doc.nodes.parent[root.index()].get(),
+        "the centre goes up one level"
+    );
+}
+
+#[test]
+fn call_tree_table_expands_with_the_keyboard_and_turns_bottom_up() {
+    let mut h = window();
+    open_sample(&mut h, "demo.perf.data");
+    switch_view(&mut h, "Call tree");
+    // The heaviest path opens by itself: main's subtree is visible.
+    assert!(h.query_by_label("run_round  [demo]").is_some());
+    assert!(h.query_by_label("compress  [demo]").is_some());
+    // Down from the first row, Left collapses it: only the roots are left.
+    h.key_press(egui::Key::ArrowDown);
+    h.run_steps(1);
+    h.key_press(egui::Key::ArrowLeft);
+    h.run_steps(2);
+    assert!(h.query_by_label("run_round  [demo]").is_none());
+    assert!(h.query_by_label("main  [demo]").is_none());
+    h.key_press(egui::Key::ArrowRight);
+    h.run_steps(2);
+    assert!(h.query_by_label("main  [demo]").is_some());
+    // Bottom-up: the roots are where samples were, heaviest first (crc32_block: 484 of 1,453).
+    h.get_by_label("Bottom-up").click();
+    h.run_steps(2);
+    wait_for(&mut h, "the bottom-up tree", ready);
+    h.run_steps(2);
+    let app = h.state();
+    let doc = app.document().unwrap();
+    let inv = doc.inverted.is_current(&doc.generation());
+    assert!(inv, "the bottom-up tree was computed");
+    let row_top = |label: &str| h.get_by_label(label).rect().top();
+    for other in ["find_match  [demo]", "hash_name  [demo]", "merge  [demo]"] {
+        assert!(row_top("crc32_block  [demo]") < row_top(other), "{other}");
+    }
+}
+
+#[test]
+fn caller_callee_view_from_a_flame_box() {
+    let mut h = window();
+    open_sample(&mut h, "demo.perf.data");
+    h.get_all_by_role_and_label(Role::Button, "merge_sort")
+        .next()
+        .unwrap()
+        .click_secondary();
+    h.run_steps(2);
+    h.get_by_label("Callers and callees").click();
+    h.run_steps(2);
+    wait_for(&mut h, "the sandwich", ready);
+    h.run_steps(3);
+    let merge_sort = func_named(h.state(), "merge_sort");
+    let app = h.state();
+    let doc = app.document().unwrap();
+    assert_eq!(doc.sandwich_func, Some(merge_sort));
+    let stat = doc
+        .analysis
+        .top
+        .iter()
+        .find(|s| s.func == merge_sort)
+        .unwrap()
+        .clone();
+    // Both halves are drawn: merge_sort's caller run_round above, its callee merge below.
+    assert!(
+        h.query_by_role_and_label(Role::Button, "run_round")
+            .is_some()
+    );
+    assert!(h.query_all_by_role_and_label(Role::Button, "merge").count() > 0);
+    // Its figures are the top functions table's (recursion counted once).
+    let s = doc.sandwich.latest().expect("computed");
+    assert_eq!(
+        (s.self_weight, s.total_weight),
+        (stat.self_weight, stat.total_weight)
+    );
+    let root_total = |d: &stacklens_core::analysis::DerivedTree| -> i64 {
+        (0..d.nodes.len())
+            .filter(|&i| d.nodes.parent[i].get().is_none())
+            .map(|i| d.tree.total_weight[i])
+            .sum()
+    };
+    assert_eq!(root_total(&s.callers), stat.total_weight);
+    assert_eq!(root_total(&s.callees), stat.total_weight);
+}

@@ -50,6 +50,11 @@ impl<K: PartialEq + Clone, V: Send + 'static> Derived<K, V> {
         self.shown.as_ref().is_some_and(|(k, _)| k == key)
     }
 
+    /// The value shown, whatever its key.
+    pub fn latest(&self) -> Option<&Arc<V>> {
+        self.shown.as_ref().map(|(_, v)| v)
+    }
+
     /// Is a job running.
     pub fn is_computing(&self) -> bool {
         self.pending.is_some()

@@ -201,7 +201,7 @@ fn grid(
 
     let shift = ui.input(|i| i.modifiers.shift);
     if resp.drag_started()
-        && let Some(pos) = resp.interact_pointer_pos()
+        && let Some(pos) = ui.input(|i| i.pointer.press_origin())
     {
         doc.heat.anchor = cell_at(pos);
     }

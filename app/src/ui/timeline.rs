@@ -353,7 +353,7 @@ pub fn show(ui: &mut Ui, doc: &mut Document) {
 
     // Drag on the tracks: a new time range.
     if resp.drag_started()
-        && let Some(pos) = resp.interact_pointer_pos()
+        && let Some(pos) = ui.input(|i| i.pointer.press_origin())
         && pos.x >= area.left()
     {
         doc.timeline.drag_from = Some(t_of(pos.x).clamp(v0, v1));
