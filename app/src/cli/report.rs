@@ -186,7 +186,12 @@ pub fn build(profile: &Profile, args: &ReportArgs) -> Result<JsonReport> {
             .into_iter()
             .map(|(key, values)| JsonLabel { key, values })
             .collect(),
-        transforms: args.select.transforms().iter().map(|t| t.label()).collect(),
+        transforms: args
+            .select
+            .transforms()?
+            .iter()
+            .map(|t| t.label())
+            .collect(),
         functions,
     })
 }

@@ -47,9 +47,27 @@ pub struct SelectArgs {
     /// Fold direct recursion: a run of frames of one function becomes one frame.
     #[arg(long = "collapse-recursion")]
     pub collapse_recursion: bool,
+    /// Cut call nodes with less than PERCENT of the samples off the stacks; their samples
+    /// count as their caller's self cost.
+    #[arg(long = "hide-below", value_name = "PERCENT", value_parser = parse_percent)]
+    pub hide_below: Vec<u32>,
+    /// Apply a saved transform preset (a name saved from the window, or a preset .json file).
+    #[arg(long = "preset", value_name = "NAME")]
+    pub preset: Vec<String>,
     /// The transforms above in command-line order (see [`SelectArgs::order_transforms`]).
     #[arg(skip)]
-    pub ordered: Option<Vec<Transform>>,
+    pub ordered: Option<Vec<Step>>,
+}
+
+/// One transform option: a transform, or a preset to load.
+#[derive(Clone, Debug)]
+pub enum Step {
+    Transform(Transform),
+    Preset(String),
+}
+
+fn parse_percent(s: &str) -> Result<u32, String> {
+    stacklens_core::analysis::transform::parse_percent(s)
 }
 
 impl SelectArgs {
@@ -64,22 +82,55 @@ impl SelectArgs {
         regexes("focus", |pattern| Transform::FocusFunction { pattern });
         regexes("merge", |pattern| Transform::Merge { pattern });
         regexes("drop", |pattern| Transform::Drop { pattern });
+        let mut at: Vec<(usize, Step)> = at
+            .into_iter()
+            .map(|(i, t)| (i, Step::Transform(t)))
+            .collect();
         if self.collapse_recursion
             && let Some(i) = m.index_of("collapse_recursion")
         {
-            at.push((i, Transform::CollapseRecursion { pattern: None }));
+            at.push((
+                i,
+                Step::Transform(Transform::CollapseRecursion { pattern: None }),
+            ));
         }
-        at.sort_by_key(|&(i, _)| i);
+        if let (Some(idx), Some(vals)) =
+            (m.indices_of("hide_below"), m.get_many::<u32>("hide_below"))
+        {
+            at.extend(idx.zip(vals).map(|(i, &basis_points)| {
+                (i, Step::Transform(Transform::HideBelow { basis_points }))
+            }));
+        }
+        if let (Some(idx), Some(vals)) = (m.indices_of("preset"), m.get_many::<String>("preset")) {
+            at.extend(idx.zip(vals).map(|(i, v)| (i, Step::Preset(v.clone()))));
+        }
+        at.sort_by_key(|(i, _)| *i);
         self.ordered = Some(at.into_iter().map(|(_, t)| t).collect());
     }
 
-    /// The transforms to apply, in order: as given on the command line, or (when the order was
-    /// not recorded) focus, merge, drop, collapse.
-    pub fn transforms(&self) -> Vec<Transform> {
-        if let Some(t) = &self.ordered {
-            return t.clone();
+    /// The transforms to apply, in order: as given on the command line (presets loaded in
+    /// place), or (when the order was not recorded) presets, focus, merge, drop, collapse,
+    /// hide.
+    pub fn transforms(&self) -> Result<Vec<Transform>> {
+        let load = |name: &str| -> Result<Vec<Transform>> {
+            crate::presets::load(name)
+                .map(|p| p.transforms)
+                .map_err(|e| anyhow::anyhow!("preset: {e}"))
+        };
+        if let Some(steps) = &self.ordered {
+            let mut out = Vec::new();
+            for s in steps {
+                match s {
+                    Step::Transform(t) => out.push(t.clone()),
+                    Step::Preset(name) => out.extend(load(name)?),
+                }
+            }
+            return Ok(out);
         }
         let mut t: Vec<Transform> = Vec::new();
+        for name in &self.preset {
+            t.extend(load(name)?);
+        }
         t.extend(
             self.focus
                 .iter()
@@ -98,13 +149,18 @@ impl SelectArgs {
         if self.collapse_recursion {
             t.push(Transform::CollapseRecursion { pattern: None });
         }
-        t
+        t.extend(
+            self.hide_below
+                .iter()
+                .map(|&basis_points| Transform::HideBelow { basis_points }),
+        );
+        Ok(t)
     }
 }
 
 /// `profile` with the transforms of `args` applied (itself when there are none).
 pub fn transformed(profile: Profile, args: &SelectArgs) -> Result<Profile> {
-    let t = args.transforms();
+    let t = args.transforms()?;
     if t.is_empty() {
         return Ok(profile);
     }

@@ -248,6 +248,11 @@ pub struct Document {
     pub sandwich: Derived<(usize, FuncId), Sandwich>,
     pub callers_flame: FlameState,
     pub callees_flame: FlameState,
+    /// The "hide below" field, in percent.
+    pub hide_below_percent: f64,
+    /// The presets menu's name field and its last message.
+    pub preset_name: String,
+    pub preset_message: Option<String>,
 }
 
 impl Document {
@@ -287,6 +292,9 @@ impl Document {
             sandwich: Derived::default(),
             callers_flame: FlameState::default(),
             callees_flame: FlameState::default(),
+            hide_below_percent: 0.5,
+            preset_name: String::new(),
+            preset_message: None,
         }
         .with_bounds()
     }
@@ -455,7 +463,8 @@ impl Document {
         !self.undo.is_empty()
     }
 
-    fn set_transforms(&mut self, list: Vec<Transform>, ctx: &egui::Context) {
+    /// Replaces the transforms (undoable).
+    pub fn set_transforms(&mut self, list: Vec<Transform>, ctx: &egui::Context) {
         if list == self.transforms {
             return;
         }

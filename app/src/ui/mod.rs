@@ -26,6 +26,7 @@ use egui::{Key, KeyboardShortcut, Modifiers, Ui};
 use flame::{ColorBy, FlameInput, Graph, Step};
 use loader::{LoadJob, LoadRequest};
 use serde::{Deserialize, Serialize};
+use stacklens_core::analysis::Transform;
 use stacklens_core::progress::Phase;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -711,7 +712,7 @@ impl App {
         let generation = doc.generation();
         let avail = ui.available_height();
         let timeline_height = if doc.bounds.is_some() {
-            (avail * 0.26).clamp(110.0, 260.0)
+            (avail * 0.2).clamp(100.0, 240.0)
         } else {
             40.0
         };
@@ -724,7 +725,7 @@ impl App {
             });
         let table_action = egui::Panel::bottom("top-functions")
             .resizable(true)
-            .default_size((avail * 0.3).max(120.0))
+            .default_size((avail * 0.26).max(120.0))
             .show(ui, |ui| {
                 ui.add_space(4.0);
                 ui.strong("Top functions");
@@ -964,11 +965,9 @@ fn sandwich_view(ui: &mut Ui, doc: &mut Document, color_by: ColorBy) -> Option<A
 }
 
 /// Progress of one load; returns true when Cancel was clicked.
-/// The transforms in force as chips (click one to remove it), Undo, and a transform's error.
+/// The transforms in force as chips (click one to remove it), Undo, "hide below x %", the
+/// presets menu, and a transform's error.
 fn transform_chips(ui: &mut Ui, doc: &mut Document) {
-    if doc.transforms.is_empty() && !doc.can_undo() && doc.transform_error.is_none() {
-        return;
-    }
     let ctx = ui.ctx().clone();
     ui.horizontal_wrapped(|ui| {
         ui.label("Transforms:");
@@ -984,7 +983,7 @@ fn transform_chips(ui: &mut Ui, doc: &mut Document) {
             }
         }
         if doc.transforms.is_empty() {
-            ui.weak("none");
+            ui.weak("none (right-click a box or row)");
         }
         if let Some(i) = remove {
             doc.remove_transform(i, &ctx);
@@ -996,10 +995,91 @@ fn transform_chips(ui: &mut Ui, doc: &mut Document) {
         {
             doc.undo_transform(&ctx);
         }
+        ui.separator();
+        let label = ui.label("Hide below");
+        ui.add(
+            egui::DragValue::new(&mut doc.hide_below_percent)
+                .range(0.01..=50.0)
+                .speed(0.05)
+                .suffix(" %"),
+        )
+        .labelled_by(label.id);
+        if ui
+            .button("Hide")
+            .on_hover_text("Cut call nodes with a smaller share of the samples off the stacks")
+            .clicked()
+        {
+            let basis_points = (doc.hide_below_percent * 100.0).round() as u32;
+            doc.push_transform(Transform::HideBelow { basis_points }, &ctx);
+        }
+        ui.separator();
+        presets_menu(ui, doc);
         if let Some(e) = &doc.transform_error {
             ui.colored_label(ui.visuals().error_fg_color, e);
         }
     });
+}
+
+/// Saved transform lists: apply one (replacing the chips, undoable), save the chips under a
+/// name, delete one.
+fn presets_menu(ui: &mut Ui, doc: &mut Document) {
+    let ctx = ui.ctx().clone();
+    let resp = ui.menu_button("Presets", |ui| {
+        let names = crate::presets::list();
+        if names.is_empty() {
+            ui.weak("No saved presets");
+        }
+        let mut apply = None;
+        let mut delete = None;
+        for name in &names {
+            ui.horizontal(|ui| {
+                if ui.button(format!("Apply {name}")).clicked() {
+                    apply = Some(name.clone());
+                }
+                if ui.small_button("Delete").clicked() {
+                    delete = Some(name.clone());
+                }
+            });
+        }
+        ui.separator();
+        ui.horizontal(|ui| {
+            let label = ui.label("Name:");
+            ui.add(egui::TextEdit::singleline(&mut doc.preset_name).desired_width(140.0))
+                .labelled_by(label.id);
+            let can = !doc.transforms.is_empty() && crate::presets::valid_name(&doc.preset_name);
+            if ui
+                .add_enabled(can, egui::Button::new("Save preset"))
+                .on_hover_text("Save the transforms in force under this name")
+                .clicked()
+            {
+                doc.preset_message = Some(
+                    match crate::presets::save(&doc.preset_name, &doc.transforms) {
+                        Ok(path) => format!("saved {}", path.display()),
+                        Err(e) => e,
+                    },
+                );
+            }
+        });
+        if let Some(m) = &doc.preset_message {
+            ui.weak(m);
+        }
+        if let Some(name) = apply {
+            match crate::presets::load(&name) {
+                Ok(p) => {
+                    doc.set_transforms(p.transforms, &ctx);
+                    ui.close();
+                }
+                Err(e) => doc.preset_message = Some(e),
+            }
+        }
+        if let Some(name) = delete
+            && let Err(e) = crate::presets::delete(&name)
+        {
+            doc.preset_message = Some(e);
+        }
+    });
+    resp.response
+        .on_hover_text("Save or apply a named list of transforms");
 }
 
 /// A transform's label with exact-name patterns (`^name$`, as the menus make them) shown as

@@ -38,6 +38,11 @@ pub enum Transform {
     /// Each run of frames in a module (by file name, e.g. `libc.so.6`) becomes one frame
     /// named after the module.
     CollapseModule { module: String },
+    /// Call nodes holding less than `basis_points` / 100 percent of the weight (of the
+    /// profile's default sample type) are cut off the stacks with everything below them; their
+    /// samples count as their caller's self cost. Roots stay, so the total is unchanged.
+    /// (pprof's `-nodefraction`, applied to the call tree.)
+    HideBelow { basis_points: u32 },
 }
 
 impl Transform {
@@ -55,6 +60,9 @@ impl Transform {
                 pattern: Some(pattern),
             } => format!("collapse recursion: {pattern}"),
             Transform::CollapseModule { module } => format!("collapse module: {module}"),
+            Transform::HideBelow { basis_points } => {
+                format!("hide below {}%", percent_text(*basis_points))
+            }
         }
     }
 
@@ -62,6 +70,24 @@ impl Transform {
     pub fn exact(name: &str) -> String {
         format!("^{}$", regex::escape(name))
     }
+}
+
+/// `basis_points` as a percentage without trailing zeros (`50` → `0.5`).
+fn percent_text(basis_points: u32) -> String {
+    let s = format!("{:.2}", basis_points as f64 / 100.0);
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// Parses a percentage (`0.5`, `2`, `1.25%`) into basis points.
+pub fn parse_percent(text: &str) -> Result<u32, String> {
+    let t = text.trim().trim_end_matches('%');
+    let v: f64 = t
+        .parse()
+        .map_err(|_| format!("{text:?} is not a percentage"))?;
+    if !(0.0..=100.0).contains(&v) {
+        return Err(format!("{text}: a percentage is between 0 and 100"));
+    }
+    Ok((v * 100.0).round() as u32)
 }
 
 /// The stack table being built by a pass, deduplicating (parent, frame).
@@ -227,6 +253,7 @@ impl Work<'_> {
                     }
                 });
             }
+            Transform::HideBelow { basis_points } => self.hide_below(*basis_points),
             Transform::CollapseModule { module } => {
                 let mods: Vec<ModuleId> = (0..self.p.modules.len())
                     .map(ModuleId::from_index)
@@ -265,6 +292,100 @@ impl Work<'_> {
             }
         }
         Ok(())
+    }
+}
+
+impl Work<'_> {
+    /// Weight of the default sample type per current stack: one parallel pass over the
+    /// sample rows.
+    fn stack_weights(&self) -> Vec<i64> {
+        let n_orig = self.map.len();
+        let p = self.p;
+        let ty = p.default_sample_type();
+        let rows = p.samples.len();
+        let chunk = 64 * 1024;
+        let per_orig = (0..rows.div_ceil(chunk))
+            .into_par_iter()
+            .fold(
+                || vec![0i64; n_orig],
+                |mut acc, c| {
+                    let r = c * chunk..((c + 1) * chunk).min(rows);
+                    p.samples.weights.for_each(ty, r, |row, w| {
+                        if let Some(s) = p.samples.stack[row].get()
+                            && s.index() < n_orig
+                        {
+                            acc[s.index()] = acc[s.index()].saturating_add(w.max(0));
+                        }
+                    });
+                    acc
+                },
+            )
+            .reduce(
+                || vec![0i64; n_orig],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(&b) {
+                        *x = x.saturating_add(*y);
+                    }
+                    a
+                },
+            );
+        let mut cur = vec![0i64; self.parent.len()];
+        for (orig, &m) in self.map.iter().enumerate() {
+            if m.is_some() && m != DROPPED {
+                cur[m.index()] = cur[m.index()].saturating_add(per_orig[orig]);
+            }
+        }
+        cur
+    }
+
+    fn hide_below(&mut self, basis_points: u32) {
+        let counts = self.stack_weights();
+        let n = self.parent.len();
+        // Call nodes of the current stacks (stacks merged by function path), numbered in
+        // stack order so a parent comes first; totals by one reverse pass.
+        let mut index: FxHashMap<(u32, u32), u32> = FxHashMap::default();
+        let mut node_parent: Vec<u32> = Vec::new();
+        let mut node_of = vec![0u32; n];
+        for s in 0..n {
+            let up = self.parent[s]
+                .get()
+                .map_or(u32::MAX, |p| node_of[p.index()]);
+            let func = self.frame_func[self.frame[s].index()];
+            let next = node_parent.len() as u32;
+            let id = *index.entry((up, func.0)).or_insert_with(|| {
+                node_parent.push(up);
+                next
+            });
+            node_of[s] = id;
+        }
+        let mut total = vec![0i64; node_parent.len()];
+        for s in 0..n {
+            let v = node_of[s] as usize;
+            total[v] = total[v].saturating_add(counts[s]);
+        }
+        for v in (0..node_parent.len()).rev() {
+            if node_parent[v] != u32::MAX {
+                let up = node_parent[v] as usize;
+                total[up] = total[up].saturating_add(total[v]);
+            }
+        }
+        let all = counts.iter().fold(0i64, |a, &b| a.saturating_add(b));
+        let threshold = (all as i128 * basis_points as i128 + 9_999) / 10_000;
+        let mut k = 0usize;
+        // State: this stack was cut (so is everything below it).
+        self.pass(|out, up, cut: &bool, f| {
+            let s = k;
+            k += 1;
+            if *cut {
+                return (up, true);
+            }
+            let keep = up.get().is_none() || total[node_of[s] as usize] as i128 >= threshold;
+            if keep {
+                (out.add(up, f), false)
+            } else {
+                (up, true)
+            }
+        });
     }
 }
 
@@ -486,6 +607,45 @@ mod tests {
         let p = apply(&folded(INPUT), &[t]).unwrap();
         assert!(text(&p).contains("main;render;libc.so.6 7"), "{}", text(&p));
         assert_eq!(p.funcs.len(), folded(INPUT).funcs.len() + 1);
+    }
+
+    #[test]
+    fn hide_below_cuts_small_call_nodes_and_gives_their_samples_to_the_caller() {
+        // Eleven samples: main;a;b;c five times, main;a;d three, main;e once, main;f;g twice.
+        let mut lines = String::new();
+        for (stack, n) in [
+            ("main;a;b;c", 5),
+            ("main;a;d", 3),
+            ("main;e", 1),
+            ("main;f;g", 2),
+        ] {
+            for _ in 0..n {
+                lines.push_str(&format!("{stack} 1\n"));
+            }
+        }
+        let p = folded(&lines);
+        // 15% of 11 = 1.65: nodes with one sample go (e), f;g (2 samples) stays.
+        let q = apply(&p, &[Transform::HideBelow { basis_points: 1500 }]).unwrap();
+        assert_eq!(text(&q), "main 1\nmain;a;b;c 5\nmain;a;d 3\nmain;f;g 2");
+        // 35% = 3.85: d (3) and f (2) go too, their samples to their callers.
+        let q = apply(&p, &[Transform::HideBelow { basis_points: 3500 }]).unwrap();
+        assert_eq!(text(&q), "main 3\nmain;a 3\nmain;a;b;c 5");
+        // Roots stay whatever their share: the total never changes.
+        let q = apply(
+            &p,
+            &[Transform::HideBelow {
+                basis_points: 10_000,
+            }],
+        )
+        .unwrap();
+        assert_eq!(text(&q), "main 11");
+        assert_eq!(parse_percent("0.5%"), Ok(50));
+        assert_eq!(parse_percent("2"), Ok(200));
+        assert!(parse_percent("101").is_err() && parse_percent("x").is_err());
+        assert_eq!(
+            Transform::HideBelow { basis_points: 50 }.label(),
+            "hide below 0.5%"
+        );
     }
 
     #[test]
