@@ -8,7 +8,7 @@
 //! `cargo bench -p stacklens --bench ui_frame`
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use stacklens::ui::document::{Document, Loaded};
+use stacklens::ui::document::{Document, Loaded, View};
 use stacklens::ui::{App, Options, Settings};
 use stacklens_core::model::{FuncKind, ModuleKind, Profile, ProfileBuilder, Unit};
 use stacklens_core::{LoadOptions, Progress, load};
@@ -144,6 +144,33 @@ fn bench(c: &mut Criterion) {
     group.bench_function("flame-1M-nodes/zoomed", |b| {
         b.iter(|| black_box(frame(&ctx, &mut app)))
     });
+
+    // The other views of the same million-node tree (their data computed on workers first).
+    for view in [
+        View::Sunburst,
+        View::Tree,
+        View::Inverted,
+        View::Sandwich,
+        View::HeatMap,
+    ] {
+        app.document_mut().expect("document").view = view;
+        let start = std::time::Instant::now();
+        // A few frames to start the view's job, then until it is in.
+        for _ in 0..3 {
+            frame(&ctx, &mut app);
+        }
+        while app.is_busy() {
+            frame(&ctx, &mut app);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let name = format!("{view:?}-1M-nodes").to_lowercase();
+        frame(&ctx, &mut app);
+        eprintln!(
+            "{name}: its data ready {:.0} ms after the switch",
+            start.elapsed().as_secs_f64() * 1e3,
+        );
+        group.bench_function(&name, |b| b.iter(|| black_box(frame(&ctx, &mut app))));
+    }
 
     let ctx = egui::Context::default();
     let mut app = window(demo_profile(), &ctx);

@@ -60,7 +60,9 @@ impl<K: PartialEq + Clone, V: Send + 'static> Derived<K, V> {
         self.pending.is_some()
     }
 
-    fn poll(&mut self) {
+    /// Takes a finished job's value (called by `get`, and every frame by the document so an
+    /// unseen view's job does not look busy forever).
+    pub fn poll(&mut self) {
         if let Some((k, rx)) = &self.pending {
             match rx.try_recv() {
                 Ok(v) => {

@@ -421,9 +421,13 @@ impl Document {
         self.generation
     }
 
-    /// Is a new analysis being computed.
+    /// Is a new analysis, or a view's data, being computed.
     pub fn is_computing(&self) -> bool {
         self.pending.is_some()
+            || self.inverted.is_computing()
+            || self.sandwich.is_computing()
+            || self.timeline.is_computing()
+            || self.heat.is_computing()
     }
 
     /// Asks for `selection`; the analysis follows on a worker thread.
@@ -535,6 +539,10 @@ impl Document {
         }
         self.search
             .update(&self.profile, &self.nodes, &self.analysis, self.generation);
+        self.inverted.poll();
+        self.sandwich.poll();
+        self.timeline.poll();
+        self.heat.poll();
     }
 
     /// The threads included in the selection.

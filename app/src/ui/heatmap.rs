@@ -38,6 +38,16 @@ impl Default for HeatState {
     }
 }
 
+impl HeatState {
+    pub fn is_computing(&self) -> bool {
+        self.map.is_computing()
+    }
+
+    pub fn poll(&mut self) {
+        self.map.poll();
+    }
+}
+
 pub fn show(ui: &mut Ui, doc: &mut Document) {
     puffin::profile_function!();
     let ctx = ui.ctx().clone();

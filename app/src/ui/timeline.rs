@@ -39,6 +39,16 @@ pub struct TimelineState {
     pub tracks: Option<Rect>,
 }
 
+impl TimelineState {
+    pub fn is_computing(&self) -> bool {
+        self.activity.is_computing()
+    }
+
+    pub fn poll(&mut self) {
+        self.activity.poll();
+    }
+}
+
 /// One row of the track list.
 enum Row {
     Process(i32, String),
