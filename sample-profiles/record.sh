@@ -52,6 +52,9 @@ report hotpp.perf.data
 # 7. the demo profile the window opens for a new user (about 1.5 s over three threads)
 perf record -q -e cpu-clock:u -F 999 -g -o demo.perf.data -- ./bin/demo 30 >/dev/null
 report demo.perf.data
+# The per-line reference for the source view: self samples per (function, source line).
+perf report -i demo.perf.data --no-children --sort sym,srcline --stdio -n --percent-limit 0 \
+  -g none 2>/dev/null >demo.perf.data.srcline.txt
 
 # 8. folded stacks from another real profiler: py-spy (pip install py-spy) on a Python workload
 py-spy record -r 500 -f raw -o py-work.folded -- python3 src/py/work.py 100 >/dev/null

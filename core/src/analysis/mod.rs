@@ -7,6 +7,7 @@ mod calltree;
 mod flame;
 mod paths;
 mod selection;
+mod source;
 mod timeline;
 mod top;
 pub mod transform;
@@ -15,6 +16,7 @@ pub use calltree::{CallNodeTable, CallTree, StackWeights, node_lines, stack_weig
 pub use flame::{FlameLayout, ancestors, matched_total};
 pub use paths::{DerivedTree, Sandwich, bottom_up, sandwich};
 pub use selection::{LabelFilter, Selection};
+pub use source::{LineCost, find_source, func_lines};
 pub use timeline::{
     Activity, HeatMap, MAX_HEAT_COLUMNS, ThreadActivity, activity, heat_map, time_bounds,
 };

@@ -659,3 +659,90 @@ d=1/1
 "
     );
 }
+
+/// Self samples per (function, line) of `perf report --sort sym,srcline` on the demo capture
+/// (`sample-profiles/demo.perf.data.srcline.txt`), against [`func_lines`] for every function
+/// of `demo.c`; totals per function against the top functions table.
+#[test]
+fn line_costs_agree_with_perf_report_srcline() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-profiles");
+    let reference = std::fs::read_to_string(dir.join("demo.perf.data.srcline.txt")).unwrap();
+    let mut expect: std::collections::BTreeMap<(String, u32), u64> = Default::default();
+    for line in reference.lines().filter(|l| !l.starts_with('#')) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        // "24.64%  358  [.] crc32_block  demo.c:239"
+        if cols.len() == 5
+            && let Some(l) = cols[4].strip_prefix("demo.c:")
+        {
+            *expect
+                .entry((cols[3].to_owned(), l.parse().unwrap()))
+                .or_default() += cols[1].parse::<u64>().unwrap();
+        }
+    }
+    assert!(expect.len() > 20, "{} lines in the reference", expect.len());
+    let p = demo_capture();
+    let nodes = CallNodeTable::build(&p);
+    let sel = Selection::all(p.default_sample_type());
+    let sw = stack_weights(&p, &sel);
+    let tree = nodes.tree_from(&sw);
+    let top = top_functions(&p, &nodes, &tree);
+    let mut got: std::collections::BTreeMap<(String, u32), u64> = Default::default();
+    for s in &top {
+        let name = p.func_name(s.func).to_owned();
+        let file = p.funcs.file[s.func.index()];
+        if !file.get().is_some_and(|f| p.str(f).ends_with("demo.c")) {
+            continue;
+        }
+        let lines = func_lines(&p, &sw, s.func);
+        let self_sum: u64 = lines.iter().map(|l| l.self_samples).sum();
+        let total_sum: i64 = lines.iter().map(|l| l.total_weight).sum();
+        assert_eq!(self_sum, s.self_samples, "{name}: self");
+        assert_eq!(total_sum, s.total_weight, "{name}: total");
+        // perf's `sym` is the ELF symbol: a function inlined into it is reported under the
+        // symbol's name with the inlined code's line (make_source in main).
+        let symbol = symbol_of(&p, s.func);
+        for l in lines.iter().filter(|l| l.self_samples > 0) {
+            *got.entry((symbol.clone(), l.line)).or_default() += l.self_samples;
+        }
+    }
+    assert_eq!(got, expect);
+}
+
+/// The name of the real (not inlined) function `f`'s code sits in: `f` itself unless every
+/// frame of it is an inline frame.
+fn symbol_of(p: &Profile, f: crate::model::FuncId) -> String {
+    for s in 0..p.stacks.len() {
+        let fr = p.stacks.frame[s].index();
+        if p.frames.func[fr] != f {
+            continue;
+        }
+        let mut at = s;
+        while p.frames.inline_depth[p.stacks.frame[at].index()] > 0 {
+            match p.stacks.parent[at].get() {
+                Some(up) => at = up.index(),
+                None => break,
+            }
+        }
+        return p
+            .func_name(p.frames.func[p.stacks.frame[at].index()])
+            .to_owned();
+    }
+    p.func_name(f).to_owned()
+}
+
+#[test]
+fn source_files_are_found_under_a_root_by_their_trailing_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("src/a.c"), "int main;\n").unwrap();
+    let roots = vec![dir.path().to_path_buf()];
+    assert_eq!(
+        find_source("/build/elsewhere/project/src/a.c", &roots),
+        Some(dir.path().join("src/a.c"))
+    );
+    assert_eq!(find_source("/nowhere/b.c", &roots), None);
+    assert_eq!(
+        find_source("relative/src/a.c", &roots),
+        Some(dir.path().join("src/a.c"))
+    );
+}
