@@ -29,6 +29,7 @@ shot view-call-tree.png sample-profiles/demo.perf.data --view tree
 shot view-caller-callee.png sample-profiles/demo.perf.data --view sandwich
 shot view-sunburst.png sample-profiles/demo.perf.data --view sunburst
 shot view-spans.png sample-profiles/app-frames.puffin
+shot view-source.png sample-profiles/demo.perf.data --view source
 
 # Interactive ones: drag on the timeline / heat map, then take the screen.
 live() { # live PNG ACTIONS PROFILE [ARGS...]

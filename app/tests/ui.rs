@@ -1035,3 +1035,38 @@ fn hide_below_and_a_saved_preset_from_the_transform_row() {
     });
     assert!(h.state().document().unwrap().nodes.len() < nodes);
 }
+
+#[test]
+fn source_view_of_the_hot_function_opens_at_its_hot_line() {
+    let mut h = window();
+    open_sample(&mut h, "demo.perf.data");
+    // The hottest function first: crc32_block, whose hottest line perf puts at demo.c:239
+    // (`sample-profiles/demo.perf.data.srcline.txt`: 358 of its 484 samples).
+    switch_view(&mut h, "Source");
+    wait_for(&mut h, "the source file", ready);
+    h.run_steps(3);
+    assert_eq!(
+        h.state().document().unwrap().source.selected_line,
+        Some(239)
+    );
+    let hot = h.get_by_label_contains("line 239: self 358");
+    assert!(hot.rect().height() > 0.0, "the hot line is on screen");
+    assert!(
+        h.query_all_by_label_contains("sample-profiles/src/demo.c")
+            .count()
+            >= 1
+    );
+    // Another function from the flame graph's menu: find_match, hot at line 209.
+    switch_view(&mut h, "Flame graph");
+    h.get_by_role_and_label(Role::Button, "find_match")
+        .click_secondary();
+    h.run_steps(2);
+    h.get_by_label("Show source").click();
+    h.run_steps(2);
+    wait_for(&mut h, "find_match's lines", ready);
+    h.run_steps(3);
+    let doc = h.state().document().unwrap();
+    assert_eq!(doc.view, stacklens::ui::document::View::Source);
+    assert_eq!(doc.source.selected_line, Some(209));
+    assert!(h.query_by_label_contains("line 209: self 203").is_some());
+}

@@ -44,6 +44,12 @@ pub struct Cli {
     #[arg(long, value_name = "PNG")]
     pub screenshot: Option<PathBuf>,
 
+    /// Directory searched for source files of the source view (repeatable); a file recorded
+    /// as /build/x/src/a.c is looked for as DIR/build/x/src/a.c, DIR/x/src/a.c, DIR/src/a.c...
+    /// The profile's folder is always searched.
+    #[arg(long = "source-root", value_name = "DIR")]
+    pub source_roots: Vec<PathBuf>,
+
     /// The view the profiles open in.
     #[arg(long, value_enum, value_name = "VIEW")]
     pub view: Option<crate::ui::document::View>,
@@ -82,6 +88,7 @@ pub fn main() -> ExitCode {
             profile_ui: cli.profile_ui,
             screenshot: cli.screenshot,
             view: cli.view,
+            source_roots: cli.source_roots,
         })
         .map_err(|e| anyhow::anyhow!("cannot open the window: {e}")),
     };

@@ -6,6 +6,7 @@
 use super::derived::Derived;
 use super::flame::{FlameState, Graph};
 use super::heatmap::HeatState;
+use super::source::SourceState;
 use super::sunburst::SunburstState;
 use super::table::TableState;
 use super::timeline::TimelineState;
@@ -152,6 +153,8 @@ pub enum Action {
     Transform(Transform),
     /// Show its callers and callees.
     Sandwich(FuncId),
+    /// Show its source.
+    Source(FuncId),
 }
 
 /// The views of the central area.
@@ -167,16 +170,19 @@ pub enum View {
     Sandwich,
     Sunburst,
     HeatMap,
+    /// A function's source with per-line cost.
+    Source,
 }
 
 impl View {
-    pub const ALL: [View; 6] = [
+    pub const ALL: [View; 7] = [
         View::Flame,
         View::Inverted,
         View::Tree,
         View::Sandwich,
         View::Sunburst,
         View::HeatMap,
+        View::Source,
     ];
 
     pub fn title(self) -> &'static str {
@@ -187,6 +193,7 @@ impl View {
             View::Sandwich => "Caller / callee",
             View::Sunburst => "Sunburst",
             View::HeatMap => "Heat map",
+            View::Source => "Source",
         }
     }
 }
@@ -248,6 +255,9 @@ pub struct Document {
     pub sandwich: Derived<(usize, FuncId), Sandwich>,
     pub callers_flame: FlameState,
     pub callees_flame: FlameState,
+    pub source: SourceState,
+    /// Folders searched for source files (`--source-root`, then the profile's folder).
+    pub source_roots: Vec<PathBuf>,
     /// The "hide below" field, in percent.
     pub hide_below_percent: f64,
     /// The presets menu's name field and its last message.
@@ -292,6 +302,8 @@ impl Document {
             sandwich: Derived::default(),
             callers_flame: FlameState::default(),
             callees_flame: FlameState::default(),
+            source: SourceState::default(),
+            source_roots: Vec::new(),
             hide_below_percent: 0.5,
             preset_name: String::new(),
             preset_message: None,
@@ -301,7 +313,20 @@ impl Document {
 
     fn with_bounds(mut self) -> Self {
         self.bounds = time_bounds(&self.base);
+        self.source_roots = self
+            .path
+            .parent()
+            .map(|d| d.to_path_buf())
+            .into_iter()
+            .collect();
         self
+    }
+
+    /// Searches `roots` first for source files.
+    pub fn add_source_roots(&mut self, roots: &[PathBuf]) {
+        let mut all = roots.to_vec();
+        all.append(&mut self.source_roots);
+        self.source_roots = all;
     }
 
     /// The bottom-up tree of the shown analysis (computed on a worker; the previous one until
@@ -357,6 +382,10 @@ impl Document {
             }
             Action::Transform(t) => self.push_transform(t, ctx),
             Action::Sandwich(f) => self.show_sandwich(f),
+            Action::Source(f) => {
+                self.source.show_func(f);
+                self.view = View::Source;
+            }
         }
     }
 
@@ -428,6 +457,7 @@ impl Document {
             || self.sandwich.is_computing()
             || self.timeline.is_computing()
             || self.heat.is_computing()
+            || self.source.is_computing()
     }
 
     /// Asks for `selection`; the analysis follows on a worker thread.
@@ -543,6 +573,7 @@ impl Document {
         self.sandwich.poll();
         self.timeline.poll();
         self.heat.poll();
+        self.source.poll();
     }
 
     /// The threads included in the selection.

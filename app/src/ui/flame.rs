@@ -599,6 +599,9 @@ pub fn transform_menu(
     if ui.button("Callers and callees").clicked() {
         picked = Some(Action::Sandwich(func));
     }
+    if ui.button("Show source").clicked() {
+        picked = Some(Action::Source(func));
+    }
     for (label, t) in items {
         if ui.button(label).clicked() {
             picked = Some(Action::Transform(t));

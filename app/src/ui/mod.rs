@@ -14,6 +14,7 @@ mod frame_cost;
 pub mod heatmap;
 pub mod loader;
 mod side;
+pub mod source;
 pub mod sunburst;
 pub mod table;
 pub mod timeline;
@@ -94,6 +95,8 @@ pub struct Options {
     pub screenshot: Option<PathBuf>,
     /// The view documents open in.
     pub view: Option<View>,
+    /// Folders searched for source files.
+    pub source_roots: Vec<PathBuf>,
 }
 
 /// One tab.
@@ -144,6 +147,7 @@ pub struct App {
     screenshot: Option<Screenshot>,
     export: export::ExportDialog,
     initial_view: Option<View>,
+    source_roots: Vec<PathBuf>,
 }
 
 impl App {
@@ -164,6 +168,7 @@ impl App {
             frame_cost: Default::default(),
             export: Default::default(),
             initial_view: opts.view,
+            source_roots: opts.source_roots.clone(),
             screenshot: opts.screenshot.map(|path| Screenshot {
                 path,
                 settled_frames: 0,
@@ -319,6 +324,7 @@ impl App {
                     if let Some(v) = self.initial_view {
                         doc.view = v;
                     }
+                    doc.add_source_roots(&self.source_roots);
                     Tab::Ready(Box::new(doc))
                 }
                 Err(error) => Tab::Failed { request, error },
@@ -807,6 +813,10 @@ impl App {
                 }
                 View::HeatMap => {
                     heatmap::show(ui, doc);
+                    None
+                }
+                View::Source => {
+                    source::show(ui, doc);
                     None
                 }
             };

@@ -194,6 +194,10 @@ pub fn show(
                         action = Some(Action::Sandwich(s.func));
                         ui.close();
                     }
+                    if ui.button("Show source").clicked() {
+                        action = Some(Action::Source(s.func));
+                        ui.close();
+                    }
                     for (label, t) in super::flame::function_transforms(p, s.func) {
                         if ui.button(label).clicked() {
                             action = Some(Action::Transform(t));

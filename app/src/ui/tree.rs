@@ -312,6 +312,10 @@ pub fn show(
                         action = Some(Action::Sandwich(func));
                         ui.close();
                     }
+                    if ui.button("Show source").clicked() {
+                        action = Some(Action::Source(func));
+                        ui.close();
+                    }
                     for (label, t) in super::flame::function_transforms(p, func) {
                         if ui.button(label).clicked() {
                             action = Some(Action::Transform(t));
