@@ -48,4 +48,6 @@ drag() { # drag X0 Y0 X1 Y1
 }
 live view-timeline.png "drag 700 140 950 140" "$long"
 live view-heat-map.png "drag 360 355 470 420" "$long" --view heat-map
+live view-disassembly.png "xdotool mousemove 405 354 click 1; sleep 1; xdotool mousemove 1000 200" \
+  sample-profiles/demo.perf.data --view source
 ls -la assets/*.png

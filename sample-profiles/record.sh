@@ -55,6 +55,9 @@ report demo.perf.data
 # The per-line reference for the source view: self samples per (function, source line).
 perf report -i demo.perf.data --no-children --sort sym,srcline --stdio -n --percent-limit 0 \
   -g none 2>/dev/null >demo.perf.data.srcline.txt
+# The per-instruction reference for the disassembly: samples per leaf `symbol+offset`.
+perf script -i demo.perf.data -F ip,sym,symoff --hide-call-graph 2>/dev/null |
+  awk '{print $2}' | sort | uniq -c | awk '{print $2, $1}' >demo.perf.data.symoff.txt
 
 # 8. folded stacks from another real profiler: py-spy (pip install py-spy) on a Python workload
 py-spy record -r 500 -f raw -o py-work.folded -- python3 src/py/work.py 100 >/dev/null

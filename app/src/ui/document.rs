@@ -258,6 +258,8 @@ pub struct Document {
     pub source: SourceState,
     /// Folders searched for source files (`--source-root`, then the profile's folder).
     pub source_roots: Vec<PathBuf>,
+    /// Folders searched for binaries to disassemble (`--symbols`, then the profile's folder).
+    pub binary_dirs: Vec<PathBuf>,
     /// The "hide below" field, in percent.
     pub hide_below_percent: f64,
     /// The presets menu's name field and its last message.
@@ -304,6 +306,7 @@ impl Document {
             callees_flame: FlameState::default(),
             source: SourceState::default(),
             source_roots: Vec::new(),
+            binary_dirs: Vec::new(),
             hide_below_percent: 0.5,
             preset_name: String::new(),
             preset_message: None,
@@ -319,7 +322,15 @@ impl Document {
             .map(|d| d.to_path_buf())
             .into_iter()
             .collect();
+        self.binary_dirs = self.source_roots.clone();
         self
+    }
+
+    /// Searches `dirs` first for binaries.
+    pub fn add_binary_dirs(&mut self, dirs: &[PathBuf]) {
+        let mut all = dirs.to_vec();
+        all.append(&mut self.binary_dirs);
+        self.binary_dirs = all;
     }
 
     /// Searches `roots` first for source files.

@@ -325,6 +325,7 @@ impl App {
                         doc.view = v;
                     }
                     doc.add_source_roots(&self.source_roots);
+                    doc.add_binary_dirs(&self.symbol_dirs);
                     Tab::Ready(Box::new(doc))
                 }
                 Err(error) => Tab::Failed { request, error },

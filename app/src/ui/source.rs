@@ -7,7 +7,7 @@ use super::document::Document;
 use super::flame::{percent, short};
 use crate::format;
 use egui::{Color32, Sense, Ui};
-use stacklens_core::analysis::{LineCost, find_source, func_lines};
+use stacklens_core::analysis::{Disassembly, LineCost, disassemble, find_source, func_lines};
 use stacklens_core::model::{FuncId, Unit};
 use std::path::PathBuf;
 
@@ -33,16 +33,22 @@ pub struct SourceState {
     scroll_to: Option<u32>,
     /// The line outlined (the hottest, or one clicked).
     pub selected_line: Option<u32>,
+    /// Show the disassembly instead of the source.
+    pub disassembly: bool,
+    asm: Derived<(usize, FuncId), Result<Disassembly, String>>,
+    /// The function the disassembly last scrolled to the hottest instruction of.
+    asm_scrolled_for: Option<FuncId>,
 }
 
 impl SourceState {
     pub fn is_computing(&self) -> bool {
-        self.lines.is_computing() || self.text.is_computing()
+        self.lines.is_computing() || self.text.is_computing() || self.asm.is_computing()
     }
 
     pub fn poll(&mut self) {
         self.lines.poll();
         self.text.poll();
+        self.asm.poll();
     }
 
     /// Shows `f`, scrolled to its hottest line.
@@ -98,6 +104,14 @@ pub fn show(ui: &mut Ui, doc: &mut Document) {
         };
         ui.weak("(right-click a box or row and pick \"Show source\" for another)");
     });
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut doc.source.disassembly, false, "Source lines");
+        ui.selectable_value(&mut doc.source.disassembly, true, "Disassembly");
+    });
+    if doc.source.disassembly {
+        disassembly(ui, doc, func, unit, total);
+        return;
+    }
     let Some(lines) = lines.filter(|_| doc.source.lines.is_current(&(doc.generation(), func)))
     else {
         ui.spinner();
@@ -301,4 +315,108 @@ fn read_source(recorded: &str, roots: &[PathBuf]) -> SourceText {
     let text = String::from_utf8_lossy(&bytes);
     let lines = text.lines().map(|l| l.replace('\t', "    ")).collect();
     Ok((path, lines))
+}
+
+/// The function's instructions with self and total cost, opened at the hottest one.
+fn disassembly(ui: &mut Ui, doc: &mut Document, func: FuncId, unit: Unit, total: i64) {
+    let ctx = ui.ctx().clone();
+    let key = (doc.generation(), func);
+    let (p, a, dirs) = (
+        doc.profile.clone(),
+        doc.analysis.clone(),
+        doc.binary_dirs.clone(),
+    );
+    let asm = doc.source.asm.get(&key, &ctx, move || {
+        disassemble(&p, &a.stack_weights, func, &dirs)
+    });
+    let Some(asm) = asm.filter(|_| doc.source.asm.is_current(&key)) else {
+        ui.spinner();
+        return;
+    };
+    let d = match asm.as_ref() {
+        Ok(d) => d,
+        Err(e) => {
+            ui.colored_label(ui.visuals().warn_fg_color, e);
+            return;
+        }
+    };
+    let self_sum: i64 = d.instructions.iter().map(|i| i.self_weight).sum();
+    let hottest = d
+        .instructions
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, i)| (i.self_weight, i.total_weight))
+        .filter(|(_, i)| i.self_weight > 0 || i.total_weight > 0)
+        .map(|(k, _)| k);
+    ui.label(format!(
+        "{} in {}: {} instructions, {} bytes; self {} ({} of all)",
+        d.symbol,
+        d.path.display(),
+        d.instructions.len(),
+        d.end - d.start,
+        format::weight(self_sum, unit),
+        percent(self_sum, total),
+    ));
+    let max = d
+        .instructions
+        .iter()
+        .map(|i| i.total_weight.max(i.self_weight))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let mut area = egui::ScrollArea::both().auto_shrink([false, false]);
+    if doc.source.asm_scrolled_for != Some(func) {
+        doc.source.asm_scrolled_for = Some(func);
+        if let Some(k) = hottest {
+            area = area.vertical_scroll_offset(k.saturating_sub(6) as f32 * ROW_H);
+        }
+    }
+    ui.spacing_mut().item_spacing.y = 0.0;
+    area.show_rows(ui, ROW_H, d.instructions.len(), |ui, range| {
+        for k in range {
+            let ins = &d.instructions[k];
+            let width = ui.available_width().max(400.0);
+            let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, ROW_H), Sense::hover());
+            let painter = ui.painter_at(rect);
+            let visuals = ui.visuals();
+            if Some(k) == hottest {
+                painter.rect_filled(rect, 0.0, visuals.selection.bg_fill.gamma_multiply(0.35));
+            }
+            let mut x = rect.left();
+            for w in [ins.self_weight, ins.total_weight] {
+                let cell = egui::Rect::from_min_size(
+                    egui::pos2(x, rect.top()),
+                    egui::vec2(COST_W - 4.0, ROW_H - 1.0),
+                );
+                if w != 0 {
+                    let f = (w as f32 / max as f32).clamp(0.0, 1.0);
+                    painter.rect_filled(
+                        cell,
+                        0.0,
+                        Color32::from_rgba_unmultiplied(230, 80, 40, (f * 150.0) as u8),
+                    );
+                    painter.text(
+                        cell.right_center() - egui::vec2(4.0, 0.0),
+                        egui::Align2::RIGHT_CENTER,
+                        format!("{} {}", format::weight(w, unit), percent(w, total)),
+                        egui::FontId::monospace(10.5),
+                        visuals.strong_text_color(),
+                    );
+                }
+                x += COST_W;
+            }
+            painter.text(
+                egui::pos2(x + 4.0, rect.center().y),
+                egui::Align2::LEFT_CENTER,
+                format!("{:>8x}  {}", ins.address, ins.text),
+                egui::FontId::monospace(12.0),
+                visuals.text_color(),
+            );
+            let label = format!(
+                "{:x} {}: self {}, total {}",
+                ins.address, ins.text, ins.self_samples, ins.total_weight
+            );
+            resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &label));
+        }
+    });
 }

@@ -746,3 +746,102 @@ fn source_files_are_found_under_a_root_by_their_trailing_path() {
         Some(dir.path().join("src/a.c"))
     );
 }
+
+/// Samples per instruction of every function of the demo binary against `perf script`'s leaf
+/// `symbol+offset` counts (`sample-profiles/demo.perf.data.symoff.txt`), and the instruction
+/// boundaries against `objdump -d`.
+#[test]
+fn disassembly_costs_agree_with_perf_script_and_objdump() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-profiles");
+    let reference = std::fs::read_to_string(dir.join("demo.perf.data.symoff.txt")).unwrap();
+    let mut expect: std::collections::BTreeMap<(String, u64), u64> = Default::default();
+    for line in reference.lines() {
+        let (at, n) = line.split_once(' ').unwrap();
+        if let Some((sym, off)) = at.split_once("+0x") {
+            expect.insert(
+                (sym.to_owned(), u64::from_str_radix(off, 16).unwrap()),
+                n.parse().unwrap(),
+            );
+        }
+    }
+    let p = demo_capture();
+    let sw = stack_weights(&p, &Selection::all(p.default_sample_type()));
+    let dirs = vec![dir.join("bin")];
+    let objdump = std::process::Command::new("objdump")
+        .args(["-d", "--no-show-raw-insn"])
+        .arg(dir.join("bin/demo"))
+        .output()
+        .expect("objdump (binutils)");
+    let objdump = String::from_utf8_lossy(&objdump.stdout).into_owned();
+    let mut checked = 0;
+    for f in 0..p.funcs.len() {
+        let func = crate::model::FuncId::from_index(f);
+        let name = p.func_name(func).to_owned();
+        if p.func_module_name(func) != "demo" || p.funcs.address[f] == 0 {
+            continue;
+        }
+        let d = disassemble(&p, &sw, func, &dirs).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(d.symbol, name);
+        // Instruction starts as objdump lists them under `<name>:`.
+        let header = format!("<{name}>:");
+        let body: Vec<u64> = objdump
+            .split(&header)
+            .nth(1)
+            .unwrap_or_else(|| panic!("objdump has no {name}"))
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .filter_map(|l| u64::from_str_radix(l.trim().split(':').next()?, 16).ok())
+            // objdump runs on to the next symbol (alignment padding); the symbol ends before.
+            .filter(|&a| a < d.end)
+            .collect();
+        let ours: Vec<u64> = d.instructions.iter().map(|i| i.address).collect();
+        assert_eq!(ours, body, "{name}: instruction addresses");
+        for ins in &d.instructions {
+            let want = expect
+                .get(&(name.clone(), ins.address - d.start))
+                .copied()
+                .unwrap_or(0);
+            assert_eq!(
+                ins.self_samples,
+                want,
+                "{name}+{:#x}",
+                ins.address - d.start
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "{checked} functions");
+    // A hot loop instruction of crc32_block: the most samples land in its inner loop.
+    let crc = (0..p.funcs.len())
+        .map(crate::model::FuncId::from_index)
+        .find(|&f| p.func_name(f) == "crc32_block")
+        .unwrap();
+    let d = disassemble(&p, &sw, crc, &dirs).unwrap();
+    let self_sum: u64 = d.instructions.iter().map(|i| i.self_samples).sum();
+    assert_eq!(self_sum, 484, "perf report: crc32_block 484 samples");
+    // Totals: each sample once, at the outermost instruction of the function on its stack;
+    // crc32_block calls nothing, so its totals are its self weight.
+    let total_sum: i64 = d.instructions.iter().map(|i| i.total_weight).sum();
+    let self_w: i64 = d.instructions.iter().map(|i| i.self_weight).sum();
+    assert_eq!(total_sum, self_w);
+    // main's totals hold every sample of the main thread below it, at its call instructions.
+    let main = (0..p.funcs.len())
+        .map(crate::model::FuncId::from_index)
+        .find(|&f| p.func_name(f) == "main")
+        .unwrap();
+    let nodes = CallNodeTable::build(&p);
+    let tree = nodes.tree_from(&sw);
+    let top = top_functions(&p, &nodes, &tree);
+    let main_total = top.iter().find(|s| s.func == main).unwrap().total_weight;
+    let d = disassemble(&p, &sw, main, &dirs).unwrap();
+    let total_sum: i64 = d.instructions.iter().map(|i| i.total_weight).sum();
+    assert_eq!(total_sum, main_total);
+    assert!(
+        d.instructions
+            .iter()
+            .filter(|i| i.total_weight > 0)
+            .all(|i| i.text.starts_with("call") || i.self_samples > 0),
+        "main's cost sits at its calls"
+    );
+}

@@ -199,6 +199,29 @@ impl ElfFile {
             .map(|&(off, _, vaddr)| (file_offset - off).wrapping_add(vaddr))
     }
 
+    /// The bytes of the file at virtual addresses `[start, end)`, when one PT_LOAD segment
+    /// holds them all (a function's code).
+    pub fn code(&self, start: u64, end: u64) -> Option<&[u8]> {
+        let &(off, size, vaddr) = self
+            .segments
+            .iter()
+            .find(|&&(_, size, vaddr)| start >= vaddr && end >= start && end - vaddr <= size)?;
+        let _ = size;
+        let a = usize::try_from(off + (start - vaddr)).ok()?;
+        let b = usize::try_from(off + (end - vaddr)).ok()?;
+        self.map.get(a..b)
+    }
+
+    /// The ELF machine (`e_machine`: 62 for x86-64).
+    pub fn machine(&self) -> u16 {
+        let b = [self.map.get(18).copied(), self.map.get(19).copied()];
+        match b {
+            [Some(x), Some(y)] if self.little_endian => u16::from_le_bytes([x, y]),
+            [Some(x), Some(y)] => u16::from_be_bytes([x, y]),
+            _ => 0,
+        }
+    }
+
     /// The function symbol containing `svma`.
     pub fn symbol(&self, svma: u64) -> Option<&Symbol> {
         let symbols = &self.symbol_file().symbols;
