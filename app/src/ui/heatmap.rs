@@ -68,6 +68,8 @@ pub fn show(ui: &mut Ui, doc: &mut Document) {
             ui.selectable_value(&mut doc.heat.cell_ms, ms, format!("{ms} ms"));
         }
         ui.separator();
+        threads_picker(ui, doc);
+        ui.separator();
         ui.weak("columns are seconds; drag cells, or click one and Shift+click another");
     });
     let p = doc.profile.clone();
@@ -117,6 +119,73 @@ pub fn show(ui: &mut Ui, doc: &mut Document) {
         let (rect, resp) = ui.allocate_exact_size(size, Sense::click_and_drag());
         grid(ui, doc, hm, rect, &resp, Vec2::new(cell_w, cell_h));
     });
+}
+
+/// All threads, one process or one thread: sets the selection's threads (every view follows).
+fn threads_picker(ui: &mut Ui, doc: &mut Document) {
+    let ctx = ui.ctx().clone();
+    let p = doc.profile.clone();
+    let current = doc.selection.threads.clone();
+    let mut pids: Vec<i32> = p.threads.pid.to_vec();
+    pids.sort_unstable();
+    pids.dedup();
+    let of_pid = |pid: i32| -> Vec<ThreadId> {
+        (0..p.threads.len())
+            .filter(|&t| p.threads.pid[t] == pid)
+            .map(ThreadId::from_index)
+            .collect()
+    };
+    let text = match &current {
+        None => "all threads".to_owned(),
+        Some(list) if list.len() == 1 => p.thread_label(list[0]),
+        Some(list) => match pids.iter().find(|&&pid| of_pid(pid) == *list) {
+            Some(pid) => format!("process {pid}"),
+            None => format!("{} threads", list.len()),
+        },
+    };
+    let mut pick: Option<Option<Vec<ThreadId>>> = None;
+    let label = ui.label("Of:");
+    egui::ComboBox::from_id_salt("heat-threads")
+        .selected_text(text)
+        .show_ui(ui, |ui| {
+            if ui
+                .selectable_label(current.is_none(), "all threads")
+                .clicked()
+            {
+                pick = Some(None);
+            }
+            if pids.len() > 1 {
+                for &pid in &pids {
+                    let list = of_pid(pid);
+                    let name = p.str(p.threads.process_name[list[0].index()]);
+                    if ui
+                        .selectable_label(
+                            current.as_ref() == Some(&list),
+                            format!("process {pid} {name}"),
+                        )
+                        .clicked()
+                    {
+                        pick = Some(Some(list));
+                    }
+                }
+            }
+            for t in 0..p.threads.len() {
+                let t = ThreadId::from_index(t);
+                if ui
+                    .selectable_label(current.as_deref() == Some(&[t][..]), p.thread_label(t))
+                    .clicked()
+                {
+                    pick = Some(Some(vec![t]));
+                }
+            }
+        })
+        .response
+        .labelled_by(label.id);
+    if let Some(threads) = pick {
+        let mut sel = doc.selection.clone();
+        sel.threads = threads;
+        doc.set_selection(sel, &ctx);
+    }
 }
 
 fn grid(
