@@ -55,6 +55,9 @@ report demo.perf.data
 # The per-line reference for the source view: self samples per (function, source line).
 perf report -i demo.perf.data --no-children --sort sym,srcline --stdio -n --percent-limit 0 \
   -g none 2>/dev/null >demo.perf.data.srcline.txt
+# A capture that loses samples (a one-page ring buffer at 50 kHz): the timeline marks when.
+perf record -q -e cpu-clock:u -c 20000 -m 1 -g -o lost.perf.data -- ./bin/demo 2 >/dev/null 2>&1
+perf report -i lost.perf.data --stats 2>/dev/null >lost.perf.data.stats.txt
 # The per-instruction reference for the disassembly: samples per leaf `symbol+offset`.
 perf script -i demo.perf.data -F ip,sym,symoff --hide-call-graph 2>/dev/null |
   awk '{print $2}' | sort | uniq -c | awk '{print $2, $1}' >demo.perf.data.symoff.txt

@@ -93,7 +93,7 @@ pub fn show(ui: &mut Ui, doc: &mut Document) {
             && pos.x >= area.left()
         {
             let at = v0 + (pos.x - area.left()) as f64 / area.width() as f64 * (v1 - v0);
-            let w = ((v1 - v0) / zoom as f64).clamp(1000.0, base1 - base0);
+            let w = ((v1 - v0) / zoom as f64).clamp(10.0, base1 - base0);
             let frac = (at - v0) / (v1 - v0);
             v0 = at - frac * w;
             v1 = v0 + w;

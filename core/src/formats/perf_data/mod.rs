@@ -464,17 +464,19 @@ impl<'a> PerfData<'a> {
                     self.thread_parent.entry(tid).or_insert(ptid);
                 }
             }
-            records::LOST => {
-                let n = u64_at(r, 16).unwrap_or(0);
-                self.counts.lost += n;
+            records::LOST | records::LOST_SAMPLES => {
+                let (n, counter) = if rec.kind == records::LOST {
+                    (u64_at(r, 16).unwrap_or(0), &mut self.counts.lost)
+                } else {
+                    (u64_at(r, 8).unwrap_or(0), &mut self.counts.lost_samples)
+                };
+                *counter = counter.saturating_add(n);
+                // Marked on the timeline when the record says when (the end-of-record
+                // summaries have no time).
                 let time = self.record_time(r);
-                b.meta.add_lost(time, n);
-            }
-            records::LOST_SAMPLES => {
-                let n = u64_at(r, 8).unwrap_or(0);
-                self.counts.lost_samples += n;
-                let time = self.record_time(r);
-                b.meta.add_lost(time, n);
+                if time > 0 {
+                    b.meta.add_lost(time, n);
+                }
             }
             records::THROTTLE => self.counts.throttles += 1,
             records::HEADER_ATTR => {
@@ -850,7 +852,11 @@ impl<'a> PerfData<'a> {
         m.cpu_desc = f.cpu_desc.clone();
         m.nr_cpus = f.nr_cpus;
         m.command_line = f.cmdline.clone();
-        m.lost_samples = self.counts.lost + self.counts.lost_samples;
+        // LOST records (ring buffer overflows, as they happen) and the LOST_SAMPLES records
+        // perf record writes at the end (the kernel's per-event lost count) report the same
+        // losses twice: take the larger.
+        let lost = self.counts.lost.max(self.counts.lost_samples);
+        m.lost_samples = lost;
         let c = &self.counts;
         if let Some(t) = truncation {
             b.warn(format!(
@@ -860,10 +866,9 @@ impl<'a> PerfData<'a> {
                 b.sample_count()
             ));
         }
-        if c.lost + c.lost_samples > 0 {
+        if lost > 0 {
             b.warn(format!(
-                "perf lost {} samples: the ring buffer overflowed (try a lower frequency with -F, or a bigger buffer with -m)",
-                c.lost + c.lost_samples
+                "perf lost {lost} samples: the ring buffer overflowed (try a lower frequency with -F, or a bigger buffer with -m)"
             ));
         }
         if c.throttles > 0 {

@@ -560,3 +560,59 @@ fn an_impossibly_long_mapping_is_skipped() {
         "the sample lands in its own small mapping"
     );
 }
+
+/// A capture that overflowed its ring buffer: the lost count is perf's, each LOST record is a
+/// mark at its time inside the capture, and the end-of-record summaries (no time) are not
+/// counted twice.
+#[test]
+fn lost_samples_match_perf_and_are_placed_in_time() {
+    let dir = sample_dir();
+    let stats = std::fs::read_to_string(dir.join("lost.perf.data.stats.txt")).unwrap();
+    // perf prints the LOST record count, then the LOST_SAMPLES record count, then the total
+    // lost samples on a second "LOST_SAMPLES events:" line without a percentage.
+    let number = |line: &str| -> u64 {
+        line.split(':')
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let lost_records = stats
+        .lines()
+        .find(|l| l.trim_start().starts_with("LOST events:"))
+        .map(number)
+        .unwrap();
+    let lost_total = stats
+        .lines()
+        .filter(|l| l.trim_start().starts_with("LOST_SAMPLES events:") && !l.contains('%'))
+        .map(number)
+        .next()
+        .unwrap();
+    assert!(lost_records > 0 && lost_total > 0);
+    let bytes = std::fs::read(dir.join("lost.perf.data")).unwrap();
+    let p = load(&bytes).unwrap();
+    assert_eq!(p.meta.lost_samples, lost_total);
+    assert_eq!(p.meta.lost_at.len() as u64, lost_records);
+    let (start, end) = crate::analysis::time_bounds(&p).unwrap();
+    for &(t, n) in &p.meta.lost_at {
+        assert!(
+            t >= start.saturating_sub(1_000_000_000) && t <= end + 1_000_000_000,
+            "{t}"
+        );
+        assert!(n > 0);
+    }
+    assert_eq!(
+        p.meta.lost_at.iter().map(|l| l.1).sum::<u64>(),
+        lost_total,
+        "the LOST records hold every lost sample"
+    );
+    assert!(
+        p.meta
+            .warnings
+            .iter()
+            .any(|w| w.contains(&format!("lost {lost_total} samples")))
+    );
+}
