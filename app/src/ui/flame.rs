@@ -656,7 +656,7 @@ pub fn function_transforms(p: &Profile, func: FuncId) -> Vec<(String, Transform)
 }
 
 /// The hover card of one box.
-fn tooltip(
+pub(crate) fn tooltip(
     ui: &Ui,
     resp: &egui::Response,
     input: &FlameInput<'_>,

@@ -8,6 +8,7 @@ use super::flame::{self, ColorBy, Graph, short};
 use crate::format;
 use egui::epaint::{Mesh, Vertex, WHITE_UV};
 use egui::{Color32, FontId, Pos2, Rect, Role, Sense, Shape, Stroke, Ui, Vec2, WidgetInfo};
+use stacklens_core::analysis::node_lines;
 use stacklens_core::model::CallNodeId;
 use std::f32::consts::TAU;
 
@@ -18,6 +19,8 @@ pub struct SunburstState {
     pub hovered: Option<CallNodeId>,
     /// Arcs painted in the last frame.
     pub painted: usize,
+    /// Source lines of the hovered node (computed once per hovered node).
+    hover_lines: Option<(CallNodeId, Vec<(u32, i64)>)>,
 }
 
 const MAX_RINGS: u32 = 16;
@@ -191,17 +194,23 @@ pub fn show(ui: &mut Ui, doc: &mut Document, color_by: ColorBy) {
     }
     doc.hovered_func = hovered_func;
     if let Some(h) = hovered {
-        let i = h.index();
-        let tip = format!(
-            "{}\n{}\ntotal {} ({} of all, {} of the centre)\nself {}",
-            p.func_name(nodes.func[i]),
-            p.func_module_name(nodes.func[i]),
-            format::weight(tree.total_weight[i], unit),
-            flame::percent(tree.total_weight[i], tree.total),
-            flame::percent(tree.total_weight[i], width as i64),
-            format::weight(tree.self_weight[i], unit),
-        );
-        resp.on_hover_text_at_pointer(tip);
+        // The flame graph's hover card, source lines included.
+        if state.hover_lines.as_ref().is_none_or(|(n, _)| *n != h) {
+            let lines = node_lines(&p, nodes, &doc.analysis.stack_weights, h);
+            state.hover_lines = Some((h, lines));
+        }
+        let lines = state.hover_lines.as_ref().map_or(&[][..], |(_, l)| &l[..]);
+        let input = flame::FlameInput {
+            profile: &p,
+            graph: g,
+            sample_type: doc.analysis.selection.sample_type,
+            search: &doc.search,
+            highlight: doc.highlight,
+            hovered_func,
+            color_by,
+            icicle: false,
+        };
+        flame::tooltip(ui, &resp, &input, h, lines);
     } else if in_centre && state.root.is_some() {
         resp.on_hover_text_at_pointer("Click to go up one level");
     }
