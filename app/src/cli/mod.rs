@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand.
 
 mod convert;
+mod diff;
 mod flamegraph;
 mod report;
 mod select;
@@ -63,6 +64,9 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Write a flame graph SVG that zooms and searches in a browser.
     Flamegraph(flamegraph::FlamegraphArgs),
+    /// Compare two profiles: what got slower, with significance; a CI gate with
+    /// --fail-on-regression (exit status 3).
+    Diff(diff::DiffArgs),
 }
 
 /// Parses the arguments and runs the command; returns the process exit status.
@@ -74,10 +78,22 @@ pub fn main() -> ExitCode {
         match &mut cli.command {
             Some(Command::Report(a)) => a.select.order_transforms(sub),
             Some(Command::Flamegraph(a)) => a.select.order_transforms(sub),
+            Some(Command::Diff(a)) => a.select.order_transforms(sub),
             _ => {}
         }
     }
+    if let Some(Command::Diff(args)) = &cli.command {
+        return match diff::run(args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "stacklens: {e:#}");
+                ExitCode::from(EXIT_ERROR)
+            }
+        };
+    }
     let result = match cli.command {
+        Some(Command::Diff(_)) => Ok(()),
         Some(Command::Report(args)) => report::run(&args),
         Some(Command::Convert(args)) => convert::run(&args),
         Some(Command::Flamegraph(args)) => flamegraph::run(&args),

@@ -4,6 +4,7 @@
 //! sample rows gives a weight per stack, everything else runs over stacks and call nodes.
 
 mod calltree;
+mod diff;
 mod disasm;
 mod flame;
 mod paths;
@@ -14,6 +15,7 @@ mod top;
 pub mod transform;
 
 pub use calltree::{CallNodeTable, CallTree, StackWeights, node_lines, stack_weights};
+pub use diff::{Diff, FuncDiff, Normalize, benjamini_hochberg, diff};
 pub use disasm::{Disassembly, Instruction, disassemble};
 pub use flame::{FlameLayout, ancestors, matched_total};
 pub use paths::{DerivedTree, Sandwich, bottom_up, sandwich};
