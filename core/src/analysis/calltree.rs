@@ -234,11 +234,9 @@ pub struct StackWeights {
 /// spread a thread's samples over every core. (64K rows of 12 bytes ≈ 768 KiB, an L2's worth.)
 const SAMPLES_PER_TASK: usize = 64 * 1024;
 
-/// The only pass over samples: weight and count per stack for a selection, in parallel over
-/// chunks of rows; each task adds into its own vectors, merged by addition, so the result does
-/// not depend on the number of threads. Nothing is allocated per sample.
-pub fn stack_weights(p: &Profile, sel: &Selection) -> StackWeights {
-    let n = p.stacks.len();
+/// The selection's sample rows cut into tasks of at most [`SAMPLES_PER_TASK`] rows, for the
+/// passes over samples that run in parallel.
+pub(crate) fn sample_chunks(p: &Profile, sel: &Selection) -> Vec<std::ops::Range<usize>> {
     let mut chunks = Vec::new();
     for r in sel.sample_slices(p) {
         let mut a = r.start;
@@ -248,6 +246,34 @@ pub fn stack_weights(p: &Profile, sel: &Selection) -> StackWeights {
             a = b;
         }
     }
+    chunks
+}
+
+/// Weight and sample count of every stack's subtree (the stack and all stacks above it):
+/// one reverse pass, since a parent comes before its children.
+pub(crate) fn stack_totals(p: &Profile, sw: &StackWeights) -> StackWeights {
+    let n = p.stacks.len().min(sw.weight.len()).min(sw.count.len());
+    let mut t = StackWeights {
+        weight: sw.weight[..n].to_vec(),
+        count: sw.count[..n].to_vec(),
+    };
+    for s in (0..n).rev() {
+        if let Some(par) = p.stacks.parent[s].get()
+            && par.index() < n
+        {
+            t.weight[par.index()] = t.weight[par.index()].saturating_add(t.weight[s]);
+            t.count[par.index()] += t.count[s];
+        }
+    }
+    t
+}
+
+/// The only pass over samples: weight and count per stack for a selection, in parallel over
+/// chunks of rows; each task adds into its own vectors, merged by addition, so the result does
+/// not depend on the number of threads. Nothing is allocated per sample.
+pub fn stack_weights(p: &Profile, sel: &Selection) -> StackWeights {
+    let n = p.stacks.len();
+    let chunks = sample_chunks(p, sel);
     let stacks = &p.samples.stack;
     let ty = sel.sample_type;
     let mask = sel.label_mask(p);
@@ -309,20 +335,8 @@ pub fn node_lines(
     sw: &StackWeights,
     node: CallNodeId,
 ) -> Vec<(u32, i64)> {
-    let n = p
-        .stacks
-        .len()
-        .min(sw.weight.len())
-        .min(nodes.stack_node.len());
-    // Totals per stack: children come after parents, so one reverse pass adds them up.
-    let mut total: Vec<i64> = sw.weight[..n].to_vec();
-    for s in (0..n).rev() {
-        if let Some(par) = p.stacks.parent[s].get()
-            && par.index() < n
-        {
-            total[par.index()] = total[par.index()].saturating_add(total[s]);
-        }
-    }
+    let mut total = stack_totals(p, sw).weight;
+    total.truncate(nodes.stack_node.len());
     let mut lines: FxHashMap<u32, i64> = FxHashMap::default();
     for (s, &w) in total.iter().enumerate() {
         if nodes.stack_node[s] != node || w == 0 {

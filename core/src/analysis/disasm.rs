@@ -4,6 +4,7 @@
 //! instruction containing them.
 
 use super::StackWeights;
+use super::calltree::stack_totals;
 use crate::model::{FuncId, Profile};
 use crate::symbols::ElfFile;
 use iced_x86::{Decoder, DecoderOptions, Formatter, GasFormatter};
@@ -158,17 +159,11 @@ pub fn disassemble(
 /// Adds the selection's weights to the instructions: self at the leaf frame's address, total
 /// at the outermost frame of the stack inside the function.
 fn attribute(p: &Profile, sw: &StackWeights, m: usize, elf: &ElfFile, out: &mut Disassembly) {
-    let n = p.stacks.len().min(sw.weight.len()).min(sw.count.len());
-    let mut total_w: Vec<i64> = sw.weight[..n].to_vec();
-    let mut total_c: Vec<u64> = sw.count[..n].to_vec();
-    for s in (0..n).rev() {
-        if let Some(par) = p.stacks.parent[s].get()
-            && par.index() < n
-        {
-            total_w[par.index()] = total_w[par.index()].saturating_add(total_w[s]);
-            total_c[par.index()] += total_c[s];
-        }
-    }
+    let StackWeights {
+        weight: total_w,
+        count: total_c,
+    } = stack_totals(p, sw);
+    let n = total_w.len();
     let starts: Vec<u64> = out.instructions.iter().map(|i| i.address).collect();
     let find = |svma: u64| -> Option<usize> {
         if svma < out.start || svma >= out.end {

@@ -1,6 +1,7 @@
 //! Per-line cost of a function (for the source view) and finding its source file on disk.
 
 use super::StackWeights;
+use super::calltree::stack_totals;
 use crate::model::{FuncId, Profile};
 use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
@@ -22,17 +23,11 @@ pub struct LineCost {
 /// O(stacks): a reverse pass gives each stack's subtree weight, a forward pass marks stacks
 /// that already have the function above them (their line cost is the outer call's).
 pub fn func_lines(p: &Profile, sw: &StackWeights, func: FuncId) -> Vec<LineCost> {
-    let n = p.stacks.len().min(sw.weight.len()).min(sw.count.len());
-    let mut total_w: Vec<i64> = sw.weight[..n].to_vec();
-    let mut total_c: Vec<u64> = sw.count[..n].to_vec();
-    for s in (0..n).rev() {
-        if let Some(par) = p.stacks.parent[s].get()
-            && par.index() < n
-        {
-            total_w[par.index()] = total_w[par.index()].saturating_add(total_w[s]);
-            total_c[par.index()] += total_c[s];
-        }
-    }
+    let StackWeights {
+        weight: total_w,
+        count: total_c,
+    } = stack_totals(p, sw);
+    let n = total_w.len();
     let is_func = |s: usize| p.frames.func[p.stacks.frame[s].index()] == func;
     // Does a stack's path (itself included) hold the function.
     let mut holds = vec![false; n];

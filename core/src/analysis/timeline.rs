@@ -3,6 +3,7 @@
 //! selection's time ranges.
 
 use super::Selection;
+use super::calltree::sample_chunks;
 use crate::model::{ModuleId, Profile, StackId, ThreadId};
 use rayon::prelude::*;
 
@@ -226,15 +227,7 @@ pub fn heat_map(p: &Profile, sel: &Selection, cell_ns: u64, rows: usize) -> Opti
     all.ranges.clear();
     let mask = all.label_mask(p);
     let cells = cols * rows;
-    let mut chunks = Vec::new();
-    for r in all.sample_slices(p) {
-        let mut a = r.start;
-        while a < r.end {
-            let b = (a + 64 * 1024).min(r.end);
-            chunks.push(a..b);
-            a = b;
-        }
-    }
+    let chunks = sample_chunks(p, &all);
     type Grid = (Vec<i64>, Vec<u32>, u64);
     let empty = || -> Grid { (vec![0; cells], vec![0; cells], 0) };
     let (weight, samples, cut_off) = chunks

@@ -10,6 +10,7 @@
 //! Functions are named by pattern (a regex over function names, or a call path of names), not
 //! by id, so a list of transforms means the same on any profile and can be saved as a preset.
 
+use super::calltree::sample_chunks;
 use crate::model::{FrameId, FuncId, FuncKind, ModuleId, Profile, StackId, StackTable};
 use rayon::prelude::*;
 use regex::Regex;
@@ -302,14 +303,11 @@ impl Work<'_> {
         let n_orig = self.map.len();
         let p = self.p;
         let ty = p.default_sample_type();
-        let rows = p.samples.len();
-        let chunk = 64 * 1024;
-        let per_orig = (0..rows.div_ceil(chunk))
+        let per_orig = sample_chunks(p, &super::Selection::all(ty))
             .into_par_iter()
             .fold(
                 || vec![0i64; n_orig],
-                |mut acc, c| {
-                    let r = c * chunk..((c + 1) * chunk).min(rows);
+                |mut acc, r| {
                     p.samples.weights.for_each(ty, r, |row, w| {
                         if let Some(s) = p.samples.stack[row].get()
                             && s.index() < n_orig
