@@ -150,20 +150,18 @@ fn text(
     ty: &str,
     unit: stacklens_core::model::Unit,
 ) -> Result<()> {
-    writeln!(
-        out,
-        "before: {} ({} samples, {})",
-        args.before.display(),
-        format::grouped(d.before_samples as i64),
-        format::weight(d.before_total, unit)
-    )?;
-    writeln!(
-        out,
-        "after:  {} ({} samples, {})",
-        args.after.display(),
-        format::grouped(d.after_samples as i64),
-        format::weight(d.after_total, unit)
-    )?;
+    for (label, path, samples, total) in [
+        ("before:", &args.before, d.before_samples, d.before_total),
+        ("after: ", &args.after, d.after_samples, d.after_total),
+    ] {
+        writeln!(
+            out,
+            "{label} {} ({} samples, {})",
+            path.display(),
+            format::grouped(samples as i64),
+            format::weight(total, unit)
+        )?;
+    }
     let scale = match d.normalize {
         Normalize::Share => "self share of each profile's total, %",
         Normalize::Absolute => "self weight",

@@ -265,6 +265,8 @@ pub struct Document {
     /// The presets menu's name field and its last message.
     pub preset_name: String,
     pub preset_message: Option<String>,
+    /// The saved presets, read when the menu opens.
+    pub preset_names: Option<Vec<String>>,
 }
 
 impl Document {
@@ -310,6 +312,7 @@ impl Document {
             hide_below_percent: 0.5,
             preset_name: String::new(),
             preset_message: None,
+            preset_names: None,
         }
         .with_bounds()
     }

@@ -345,13 +345,7 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Op
     let dark = ui.visuals().dark_mode;
     painter.rect_filled(rect, CornerRadius::ZERO, ui.visuals().extreme_bg_color);
     if graph_width <= 0.0 || nodes.is_empty() {
-        painter.text(
-            rect.center(),
-            egui::Align2::CENTER_CENTER,
-            "No samples in this selection",
-            FontId::proportional(14.0),
-            ui.visuals().weak_text_color(),
-        );
+        no_samples(ui, &painter, rect);
         state.painted = 0;
         return None;
     }
@@ -565,6 +559,17 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Op
         });
     }
     picked
+}
+
+/// What an empty graph says.
+pub fn no_samples(ui: &Ui, painter: &egui::Painter, rect: Rect) {
+    painter.text(
+        rect.center(),
+        egui::Align2::CENTER_CENTER,
+        "No samples in this selection",
+        FontId::proportional(14.0),
+        ui.visuals().weak_text_color(),
+    );
 }
 
 /// The transforms a call node offers, as menu buttons, and its callers and callees; returns

@@ -1036,7 +1036,11 @@ fn transform_chips(ui: &mut Ui, doc: &mut Document) {
 fn presets_menu(ui: &mut Ui, doc: &mut Document) {
     let ctx = ui.ctx().clone();
     let resp = ui.menu_button("Presets", |ui| {
-        let names = crate::presets::list();
+        // Read the folder once per opening of the menu, not every frame it is open.
+        let names = doc
+            .preset_names
+            .get_or_insert_with(crate::presets::list)
+            .clone();
         if names.is_empty() {
             ui.weak("No saved presets");
         }
@@ -1069,6 +1073,7 @@ fn presets_menu(ui: &mut Ui, doc: &mut Document) {
                         Err(e) => e,
                     },
                 );
+                doc.preset_names = None;
             }
         });
         if let Some(m) = &doc.preset_message {
@@ -1083,12 +1088,16 @@ fn presets_menu(ui: &mut Ui, doc: &mut Document) {
                 Err(e) => doc.preset_message = Some(e),
             }
         }
-        if let Some(name) = delete
-            && let Err(e) = crate::presets::delete(&name)
-        {
-            doc.preset_message = Some(e);
+        if let Some(name) = delete {
+            if let Err(e) = crate::presets::delete(&name) {
+                doc.preset_message = Some(e);
+            }
+            doc.preset_names = None;
         }
     });
+    if resp.inner.is_none() {
+        doc.preset_names = None;
+    }
     resp.response
         .on_hover_text("Save or apply a named list of transforms");
 }

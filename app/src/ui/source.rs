@@ -155,10 +155,6 @@ pub fn show(ui: &mut Ui, doc: &mut Document) {
             .ok()
             .map(|i| &lines[i])
     };
-    let heat = |w: i64| -> Color32 {
-        let f = (w as f32 / max_total as f32).clamp(0.0, 1.0);
-        Color32::from_rgba_unmultiplied(230, 80, 40, (f * 150.0) as u8)
-    };
     // One row, painted: self and total cells (shaded by cost), line number, code.
     let row_ui = |ui: &mut Ui, number: u32, code: Option<&str>, selected: bool| -> bool {
         let cost = cost_of(number);
@@ -170,24 +166,7 @@ pub fn show(ui: &mut Ui, doc: &mut Document) {
             painter.rect_filled(rect, 0.0, visuals.selection.bg_fill.gamma_multiply(0.35));
         }
         let (sw, tw) = cost.map_or((0, 0), |c| (c.self_weight, c.total_weight));
-        let mut x = rect.left();
-        for w in [sw, tw] {
-            let cell = egui::Rect::from_min_size(
-                egui::pos2(x, rect.top()),
-                egui::vec2(COST_W - 4.0, ROW_H - 1.0),
-            );
-            if w != 0 {
-                painter.rect_filled(cell, 0.0, heat(w));
-                painter.text(
-                    cell.right_center() - egui::vec2(4.0, 0.0),
-                    egui::Align2::RIGHT_CENTER,
-                    format!("{} {}", format::weight(w, unit), percent(w, total)),
-                    egui::FontId::monospace(10.5),
-                    visuals.strong_text_color(),
-                );
-            }
-            x += COST_W;
-        }
+        let x = cost_cells(&painter, rect, [sw, tw], max_total, unit, total, visuals);
         painter.text(
             egui::pos2(x + 40.0, rect.center().y),
             egui::Align2::RIGHT_CENTER,
@@ -382,29 +361,8 @@ fn disassembly(ui: &mut Ui, doc: &mut Document, func: FuncId, unit: Unit, total:
             if Some(k) == hottest {
                 painter.rect_filled(rect, 0.0, visuals.selection.bg_fill.gamma_multiply(0.35));
             }
-            let mut x = rect.left();
-            for w in [ins.self_weight, ins.total_weight] {
-                let cell = egui::Rect::from_min_size(
-                    egui::pos2(x, rect.top()),
-                    egui::vec2(COST_W - 4.0, ROW_H - 1.0),
-                );
-                if w != 0 {
-                    let f = (w as f32 / max as f32).clamp(0.0, 1.0);
-                    painter.rect_filled(
-                        cell,
-                        0.0,
-                        Color32::from_rgba_unmultiplied(230, 80, 40, (f * 150.0) as u8),
-                    );
-                    painter.text(
-                        cell.right_center() - egui::vec2(4.0, 0.0),
-                        egui::Align2::RIGHT_CENTER,
-                        format!("{} {}", format::weight(w, unit), percent(w, total)),
-                        egui::FontId::monospace(10.5),
-                        visuals.strong_text_color(),
-                    );
-                }
-                x += COST_W;
-            }
+            let weights = [ins.self_weight, ins.total_weight];
+            let x = cost_cells(&painter, rect, weights, max, unit, total, visuals);
             painter.text(
                 egui::pos2(x + 4.0, rect.center().y),
                 egui::Align2::LEFT_CENTER,
@@ -419,4 +377,38 @@ fn disassembly(ui: &mut Ui, doc: &mut Document, func: FuncId, unit: Unit, total:
             resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &label));
         }
     });
+}
+
+/// The self and total cells at the left of a row, shaded by `weight / max`; returns where the
+/// rest of the row starts.
+fn cost_cells(
+    painter: &egui::Painter,
+    rect: egui::Rect,
+    weights: [i64; 2],
+    max: i64,
+    unit: Unit,
+    total: i64,
+    visuals: &egui::Visuals,
+) -> f32 {
+    let mut x = rect.left();
+    for w in weights {
+        let cell = egui::Rect::from_min_size(
+            egui::pos2(x, rect.top()),
+            egui::vec2(COST_W - 4.0, ROW_H - 1.0),
+        );
+        if w != 0 {
+            let f = (w as f32 / max.max(1) as f32).clamp(0.0, 1.0);
+            let shade = Color32::from_rgba_unmultiplied(230, 80, 40, (f * 150.0) as u8);
+            painter.rect_filled(cell, 0.0, shade);
+            painter.text(
+                cell.right_center() - egui::vec2(4.0, 0.0),
+                egui::Align2::RIGHT_CENTER,
+                format!("{} {}", format::weight(w, unit), percent(w, total)),
+                egui::FontId::monospace(10.5),
+                visuals.strong_text_color(),
+            );
+        }
+        x += COST_W;
+    }
+    x
 }

@@ -52,13 +52,7 @@ pub fn show(ui: &mut Ui, doc: &mut Document, color_by: ColorBy) {
         None => (0.0, layout.width as f64, 0, "all".to_owned()),
     };
     if width <= 0.0 {
-        painter.text(
-            rect.center(),
-            egui::Align2::CENTER_CENTER,
-            "No samples in this selection",
-            FontId::proportional(14.0),
-            ui.visuals().weak_text_color(),
-        );
+        flame::no_samples(ui, &painter, rect);
         return;
     }
     let centre = rect.center();

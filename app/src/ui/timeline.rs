@@ -37,6 +37,8 @@ pub struct TimelineState {
     activity: Derived<ActivityKey, Activity>,
     /// Where the track area was in the last frame (for tests).
     pub tracks: Option<Rect>,
+    /// The track rows of a profile (by its address): sorted once, not every frame.
+    rows: Option<(usize, Arc<Vec<Row>>)>,
 }
 
 impl TimelineState {
@@ -135,7 +137,15 @@ pub fn show(ui: &mut Ui, doc: &mut Document) {
         .get(&key, &ctx, move || activity(&pa, &sel, window, buckets));
 
     // Rows: threads with samples or spans, grouped by process, busiest process first.
-    let rows = track_rows(&p);
+    let identity = Arc::as_ptr(&p) as usize;
+    let rows = match &doc.timeline.rows {
+        Some((id, rows)) if *id == identity => rows.clone(),
+        _ => {
+            let rows = Arc::new(track_rows(&p));
+            doc.timeline.rows = Some((identity, rows.clone()));
+            rows
+        }
+    };
     let row_height = |r: &Row| match r {
         Row::Process(..) => PROCESS_HEIGHT,
         Row::Thread(_, depth) => TRACK_HEIGHT + *depth as f32 * SPAN_ROW,
@@ -157,7 +167,7 @@ pub fn show(ui: &mut Ui, doc: &mut Document) {
     let mut span_pick: Option<(u64, u64)> = None;
     let dark = visuals.dark_mode;
     let mut y = area.top() - doc.timeline.scroll;
-    for row in &rows {
+    for row in rows.iter() {
         let h = row_height(row);
         let top = y;
         y += h;
