@@ -223,9 +223,14 @@ fn grid(
     let dark = visuals.dark_mode;
     let ranges = doc.selection.ranges.clone();
     let selected = |a: u64, b: u64| ranges.iter().any(|&(x, y)| x < b && a < y);
+    // Only the columns scrolled into view are painted (a long profile has thousands).
+    let clip = ui.clip_rect();
+    let first = (((clip.left() - origin.x) / cell.x).floor().max(0.0) as usize).min(hm.cols);
+    let last = ((((clip.right() - origin.x) / cell.x).ceil().max(0.0)) as usize).min(hm.cols);
+    let visible = first..last;
     // Cells, white (nothing) to deep red (the busiest cell), as FlameScope draws them.
     let max = hm.max.max(1) as f32;
-    for c in 0..hm.cols {
+    for c in visible.clone() {
         for r in 0..hm.rows {
             let w = hm.weight_at(c, r);
             let r0 = Rect::from_min_size(
@@ -248,7 +253,7 @@ fn grid(
     }
     // Axes: seconds along the top, offsets in milliseconds on the left.
     let every = ((40.0 / cell.x).ceil() as usize).max(1);
-    for c in (0..hm.cols).step_by(every) {
+    for c in (0..hm.cols).step_by(every).filter(|c| visible.contains(c)) {
         painter.text(
             Pos2::new(origin.x + c as f32 * cell.x, rect.top()),
             egui::Align2::LEFT_TOP,
@@ -267,8 +272,8 @@ fn grid(
             visuals.weak_text_color(),
         );
     }
-    // Each column is an accessibility node, for screen readers and tests.
-    for c in 0..hm.cols {
+    // Each visible column is an accessibility node, for screen readers and tests.
+    for c in visible {
         let col = Rect::from_min_size(
             Pos2::new(origin.x + c as f32 * cell.x, origin.y),
             Vec2::new(cell.x, grid_rect.height()),
