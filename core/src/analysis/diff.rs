@@ -7,7 +7,7 @@
 //! testing many at once with Benjamini–Hochberg (false discovery rate). A change is flagged
 //! only when its corrected p-value is under α *and* it is at least a minimum size.
 
-use super::{CallNodeTable, Selection, top_functions};
+use super::{CallNodeTable, CallTree, FuncStat, Selection, top_functions};
 use crate::model::Profile;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -78,12 +78,37 @@ struct Side {
     self_n: u64,
 }
 
-/// Per function identity: self and total weight and self samples of one selection.
-fn by_identity(p: &Profile, sel: &Selection) -> (FxHashMap<(String, String), Side>, i64, u64) {
-    let nodes = CallNodeTable::build(p);
-    let tree = nodes.tree(p, sel);
+/// One side of a comparison as the views have it: a profile, its call nodes, the call tree of
+/// a selection with that tree's top functions, and the seconds the selection spans.
+#[derive(Clone, Copy)]
+pub struct DiffInput<'a> {
+    pub profile: &'a Profile,
+    pub nodes: &'a CallNodeTable,
+    pub tree: &'a CallTree,
+    pub top: &'a [FuncStat],
+    /// Seconds the selection spans (for weight per second).
+    pub seconds: f64,
+}
+
+/// Seconds a selection of `p` spans: the sum of its time ranges, else the profile's duration
+/// (1 when unknown, so "per second" stays a plain weight).
+pub fn selection_seconds(p: &Profile, sel: &Selection) -> f64 {
+    let ns: u64 = if sel.ranges.is_empty() {
+        p.meta.duration_ns().unwrap_or(0)
+    } else {
+        sel.ranges
+            .iter()
+            .map(|r| r.1.saturating_sub(r.0))
+            .fold(0u64, u64::saturating_add)
+    };
+    if ns == 0 { 1.0 } else { ns as f64 / 1e9 }
+}
+
+/// Per function identity: self and total weight and self samples of one side.
+fn by_identity(side: &DiffInput<'_>) -> FxHashMap<(String, String), Side> {
+    let p = side.profile;
     let mut out: FxHashMap<(String, String), Side> = FxHashMap::default();
-    for s in top_functions(p, &nodes, &tree) {
+    for s in side.top {
         let key = (
             p.func_name(s.func).to_owned(),
             p.func_module_name(s.func).to_owned(),
@@ -95,7 +120,7 @@ fn by_identity(p: &Profile, sel: &Selection) -> (FxHashMap<(String, String), Sid
         e.total_w = e.total_w.saturating_add(s.total_weight);
         e.self_n += s.self_samples;
     }
-    (out, tree.total, tree.samples)
+    out
 }
 
 /// Two-sided p-value of a standard normal deviate: erfc(|z| / √2).
@@ -136,6 +161,64 @@ pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
     q
 }
 
+/// The change of a proportion between two sets of draws: `x1` of `n1` before, `x2` of `n2`
+/// after.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ShareChange {
+    /// Change in percentage points.
+    pub delta: f64,
+    /// 95% confidence interval of the change (unpooled standard error).
+    pub ci_low: f64,
+    pub ci_high: f64,
+    /// Two-sided p-value of the two-proportion z-test (pooled proportion).
+    pub p_value: f64,
+}
+
+/// Tests whether a proportion changed: `x1` of `n1` draws before, `x2` of `n2` after.
+pub fn share_change(x1: u64, n1: u64, x2: u64, n2: u64) -> ShareChange {
+    let (nf1, nf2) = (n1.max(1) as f64, n2.max(1) as f64);
+    let (p1, p2) = (x1 as f64 / nf1, x2 as f64 / nf2);
+    let pooled = (x1 + x2) as f64 / (n1 + n2).max(1) as f64;
+    let se0 = (pooled * (1.0 - pooled) * (1.0 / nf1 + 1.0 / nf2)).sqrt();
+    let p_value = if se0 > 0.0 {
+        p_of_z((p2 - p1) / se0)
+    } else {
+        1.0
+    };
+    let se = (p1 * (1.0 - p1) / nf1 + p2 * (1.0 - p2) / nf2).sqrt();
+    let d = (p2 - p1) * 100.0;
+    ShareChange {
+        delta: d,
+        ci_low: d - 1.96 * se * 100.0,
+        ci_high: d + 1.96 * se * 100.0,
+        p_value,
+    }
+}
+
+/// A weight on the chosen scale: percent of `total`, the weight, or weight per second.
+pub fn scaled(normalize: Normalize, w: i64, total: i64, seconds: f64) -> f64 {
+    match normalize {
+        Normalize::Share => {
+            if total == 0 {
+                0.0
+            } else {
+                w as f64 * 100.0 / total as f64
+            }
+        }
+        Normalize::Absolute => w as f64,
+        Normalize::PerSecond => w as f64 / seconds.max(1e-9),
+    }
+}
+
+/// `after / before` (infinite for a new function, 0 for a gone one, 1 for neither).
+fn ratio(before: f64, after: f64) -> f64 {
+    if before == 0.0 {
+        if after == 0.0 { 1.0 } else { f64::INFINITY }
+    } else {
+        after / before
+    }
+}
+
 /// Compares `before` and `after` (each with its own selection, e.g. its sample type).
 pub fn diff(
     before: (&Profile, &Selection),
@@ -144,28 +227,47 @@ pub fn diff(
     alpha: f64,
     min_delta: f64,
 ) -> Diff {
-    let (a, a_total, a_n) = by_identity(before.0, before.1);
-    let (b, b_total, b_n) = by_identity(after.0, after.1);
-    let secs = |p: &Profile| -> f64 {
-        p.meta
-            .duration_ns()
-            .filter(|&d| d > 0)
-            .map_or(1.0, |d| d as f64 / 1e9)
+    let side = |p: &Profile, sel: &Selection| {
+        let nodes = CallNodeTable::build(p);
+        let tree = nodes.tree(p, sel);
+        let top = top_functions(p, &nodes, &tree);
+        (nodes, tree, top, selection_seconds(p, sel))
     };
-    let scale = |w: i64, total: i64, secs: f64| -> f64 {
-        match normalize {
-            Normalize::Share => {
-                if total == 0 {
-                    0.0
-                } else {
-                    w as f64 * 100.0 / total as f64
-                }
-            }
-            Normalize::Absolute => w as f64,
-            Normalize::PerSecond => w as f64 / secs,
-        }
-    };
-    let (sa, sb) = (secs(before.0), secs(after.0));
+    let (an, at, atop, asecs) = side(before.0, before.1);
+    let (bn, bt, btop, bsecs) = side(after.0, after.1);
+    diff_of(
+        &DiffInput {
+            profile: before.0,
+            nodes: &an,
+            tree: &at,
+            top: &atop,
+            seconds: asecs,
+        },
+        &DiffInput {
+            profile: after.0,
+            nodes: &bn,
+            tree: &bt,
+            top: &btop,
+            seconds: bsecs,
+        },
+        normalize,
+        alpha,
+        min_delta,
+    )
+}
+
+/// Compares two sides whose trees are already built (the window's analyses).
+pub fn diff_of(
+    before: &DiffInput<'_>,
+    after: &DiffInput<'_>,
+    normalize: Normalize,
+    alpha: f64,
+    min_delta: f64,
+) -> Diff {
+    let a = by_identity(before);
+    let b = by_identity(after);
+    let (a_total, a_n) = (before.tree.total, before.tree.samples);
+    let (b_total, b_n) = (after.tree.total, after.tree.samples);
     let mut keys: Vec<&(String, String)> = a.keys().chain(b.keys()).collect();
     keys.sort_unstable();
     keys.dedup();
@@ -174,24 +276,9 @@ pub fn diff(
         .map(|key| {
             let x = a.get(key).copied().unwrap_or_default();
             let y = b.get(key).copied().unwrap_or_default();
-            let (p1, p2) = (
-                x.self_n as f64 / a_n.max(1) as f64,
-                y.self_n as f64 / b_n.max(1) as f64,
-            );
-            // Two-proportion z-test with the pooled proportion; the interval uses the
-            // unpooled standard error.
-            let pooled = (x.self_n + y.self_n) as f64 / (a_n + b_n).max(1) as f64;
-            let (n1, n2) = (a_n.max(1) as f64, b_n.max(1) as f64);
-            let se0 = (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)).sqrt();
-            let p_value = if se0 > 0.0 {
-                p_of_z((p2 - p1) / se0)
-            } else {
-                1.0
-            };
-            let se = (p1 * (1.0 - p1) / n1 + p2 * (1.0 - p2) / n2).sqrt();
-            let d = (p2 - p1) * 100.0;
-            let before_v = scale(x.self_w, a_total, sa);
-            let after_v = scale(y.self_w, b_total, sb);
+            let c = share_change(x.self_n, a_n, y.self_n, b_n);
+            let before_v = scaled(normalize, x.self_w, a_total, before.seconds);
+            let after_v = scaled(normalize, y.self_w, b_total, after.seconds);
             FuncDiff {
                 name: key.0.clone(),
                 module: key.1.clone(),
@@ -204,15 +291,11 @@ pub fn diff(
                 before: before_v,
                 after: after_v,
                 delta: after_v - before_v,
-                ratio: if before_v == 0.0 {
-                    if after_v == 0.0 { 1.0 } else { f64::INFINITY }
-                } else {
-                    after_v / before_v
-                },
-                share_delta: d,
-                ci_low: d - 1.96 * se * 100.0,
-                ci_high: d + 1.96 * se * 100.0,
-                p_value,
+                ratio: ratio(before_v, after_v),
+                share_delta: c.delta,
+                ci_low: c.ci_low,
+                ci_high: c.ci_high,
+                p_value: c.p_value,
                 q_value: 1.0,
                 significant: false,
             }

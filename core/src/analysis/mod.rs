@@ -7,6 +7,7 @@ mod calltree;
 mod diff;
 mod disasm;
 mod flame;
+mod pathdiff;
 mod paths;
 mod selection;
 mod source;
@@ -15,9 +16,13 @@ mod top;
 pub mod transform;
 
 pub use calltree::{CallNodeTable, CallTree, StackWeights, node_lines, stack_weights};
-pub use diff::{Diff, FuncDiff, Normalize, benjamini_hochberg, diff};
+pub use diff::{
+    Diff, DiffInput, FuncDiff, Normalize, ShareChange, benjamini_hochberg, diff, diff_of, scaled,
+    selection_seconds, share_change,
+};
 pub use disasm::{Disassembly, Instruction, disassemble};
 pub use flame::{FlameLayout, ancestors, matched_total};
+pub use pathdiff::{Metric, PathChange, PathDiff, PathStat, TreeSide, path_diff};
 pub use paths::{DerivedTree, Sandwich, bottom_up, sandwich};
 pub use selection::{LabelFilter, Selection};
 pub use source::{LineCost, find_source, func_lines};

@@ -845,3 +845,148 @@ fn disassembly_costs_agree_with_perf_script_and_objdump() {
         "main's cost sits at its calls"
     );
 }
+
+/// A profile of one thread with `n` one-weight samples of each stack (root first).
+fn counted(stacks: &[(&str, usize)]) -> Profile {
+    let mut b = ProfileBuilder::new("test");
+    let ty = b.add_sample_type("samples", Unit::Count);
+    let t = b.add_thread(1, 1);
+    let mut time = 0;
+    for &(stack, n) in stacks {
+        let frames: Vec<_> = stack
+            .split(';')
+            .map(|f| b.add_named_frame(f, ModuleId::NONE, FuncKind::Native))
+            .collect();
+        let s = b.add_stack_root_first(frames);
+        for _ in 0..n {
+            b.add_sample_one(t, s, time, ty, 1);
+            time += 1;
+        }
+    }
+    b.freeze()
+}
+
+/// The call node of `p` at `path` (names root first).
+fn node_at(p: &Profile, n: &CallNodeTable, path: &str) -> crate::model::CallNodeId {
+    let want: Vec<&str> = path.split(';').collect();
+    (0..n.len())
+        .map(crate::model::CallNodeId::from_index)
+        .find(|&c| {
+            let names: Vec<&str> = ancestors(n, c)
+                .iter()
+                .map(|a| p.func_name(n.func[a.index()]))
+                .collect();
+            names == want
+        })
+        .unwrap_or_else(|| panic!("no node {path}"))
+}
+
+#[test]
+fn path_diff_matches_call_paths_by_function_names() {
+    // After: b does twice the work, `gone` stopped running, `new` appeared. Functions are
+    // created in another order, so their ids differ from before's.
+    let before = counted(&[
+        ("main;a;b", 400),
+        ("main;a", 100),
+        ("main;c", 500),
+        ("main;gone;x", 100),
+    ]);
+    let after = counted(&[
+        ("main;c", 500),
+        ("main;new", 50),
+        ("main;a", 100),
+        ("main;a;b", 800),
+    ]);
+    let side = |p: &Profile| {
+        let nodes = CallNodeTable::build(p);
+        let tree = nodes.tree(p, &Selection::all(0));
+        (nodes, tree)
+    };
+    let ((bn, bt), (an, at)) = (side(&before), side(&after));
+    let d = path_diff(
+        &TreeSide {
+            profile: &before,
+            nodes: &bn,
+            tree: &bt,
+            seconds: 1.0,
+        },
+        &TreeSide {
+            profile: &after,
+            nodes: &an,
+            tree: &at,
+            seconds: 1.0,
+        },
+        0.01,
+        0.5,
+    );
+    let path = |p: &str| d.path_of_after(node_at(&after, &an, p)).unwrap();
+    // The same path on both sides, whatever the function ids.
+    for p in ["main", "main;a", "main;a;b", "main;c"] {
+        assert_eq!(
+            Some(path(p)),
+            d.path_of_before(node_at(&before, &bn, p)),
+            "{p}"
+        );
+    }
+    let ab = d
+        .change(path("main;a;b"), Metric::Total, Normalize::Share)
+        .unwrap();
+    let want = (800.0 / 1450.0 - 400.0 / 1100.0) * 100.0;
+    assert!((ab.share.delta - want).abs() < 1e-9, "{ab:?}");
+    assert!((ab.before - 400.0 * 100.0 / 1100.0).abs() < 1e-9);
+    assert!((ab.after - 800.0 * 100.0 / 1450.0).abs() < 1e-9);
+    assert!(ab.significant && ab.q_value < 1e-6, "{ab:?}");
+    assert!(ab.share.ci_low > 0.0 && ab.share.ci_high > ab.share.ci_low);
+    let c = d
+        .change(path("main;c"), Metric::Total, Normalize::Share)
+        .unwrap();
+    assert!(c.significant && c.delta < 0.0, "{c:?}");
+    // main is every sample on both sides: no change.
+    let m = d
+        .change(path("main"), Metric::Total, Normalize::Share)
+        .unwrap();
+    assert_eq!(m.delta, 0.0);
+    assert!(!m.significant);
+    // Self of main;a: 100 of 1100 vs 100 of 1450, absolute weight unchanged.
+    let a_self = d
+        .change(path("main;a"), Metric::Exclusive, Normalize::Absolute)
+        .unwrap();
+    assert_eq!((a_self.before, a_self.after), (100.0, 100.0));
+    // New: no before node; gone: listed as elided (its child is not, being under it).
+    let new = path("main;new");
+    assert_eq!(d.before_node_of(new), None);
+    assert_eq!(d.paths[new as usize].after_total_samples, 50);
+    let gone = d
+        .path_of_before(node_at(&before, &bn, "main;gone"))
+        .unwrap();
+    assert_eq!(d.elided, vec![gone]);
+    assert_eq!(d.after_node_of(gone), None);
+    assert_eq!(d.paths[gone as usize].before_total, 100);
+}
+
+#[test]
+fn path_diff_of_a_profile_with_itself_flags_nothing() {
+    let p = demo_capture();
+    let nodes = CallNodeTable::build(&p);
+    let tree = nodes.tree(&p, &Selection::all(p.default_sample_type()));
+    let side = TreeSide {
+        profile: &p,
+        nodes: &nodes,
+        tree: &tree,
+        seconds: 1.0,
+    };
+    let d = path_diff(&side, &side, 0.01, 0.0);
+    assert!(d.elided.is_empty());
+    for i in 0..nodes.len() {
+        let path = d
+            .path_of_after(crate::model::CallNodeId::from_index(i))
+            .unwrap();
+        let c = d.change(path, Metric::Total, Normalize::Share).unwrap();
+        assert_eq!(c.delta, 0.0);
+        assert!(!c.significant);
+    }
+    assert_eq!(
+        d.max_significant_delta(Metric::Total, Normalize::Share),
+        0.0
+    );
+}
