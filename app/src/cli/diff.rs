@@ -39,8 +39,43 @@ pub struct DiffArgs {
     pub select: SelectArgs,
     #[command(flatten)]
     pub input: InputArgs,
-    #[arg(long, value_enum, default_value_t = super::report::OutputFormat::Text)]
-    pub format: super::report::OutputFormat,
+    /// Open the window, save a PNG of it once both profiles are compared, then exit.
+    #[arg(long, value_name = "PNG")]
+    pub screenshot: Option<PathBuf>,
+    /// Print the comparison as text or JSON instead of opening the window.
+    #[arg(long, value_enum)]
+    pub format: Option<super::report::OutputFormat>,
+}
+
+/// Is there a display to open a window on.
+fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+}
+
+/// Opens the comparison window with the command line's transforms and event.
+fn window(args: &DiffArgs) -> Result<u8> {
+    if !args.select.tids.is_empty() || !args.select.tags.is_empty() {
+        eprintln!(
+            "stacklens: --tid and --tag apply to printed comparisons only (--no-gui); the window compares all threads"
+        );
+    }
+    let setup = crate::ui::compare::Setup {
+        transforms: args.select.transforms()?,
+        event: args.select.event.clone(),
+        normalize: args.normalize.into(),
+        alpha: args.alpha,
+        min_delta: args.min_delta,
+    };
+    crate::ui::run(crate::ui::Options {
+        symbol_dirs: args.input.symbols.clone(),
+        compare: Some((args.before.clone(), args.after.clone(), setup)),
+        screenshot: args.screenshot.clone(),
+        ..Default::default()
+    })
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))?;
+    Ok(0)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -75,6 +110,13 @@ struct JsonDiff<'a> {
 
 /// Runs the comparison; returns the exit status (0, or 3 for a regression).
 pub fn run(args: &DiffArgs) -> Result<u8> {
+    let headless = args.no_gui || args.format.is_some() || args.fail_on_regression.is_some();
+    if !headless {
+        if has_display() {
+            return window(args);
+        }
+        eprintln!("stacklens: no display: printing the comparison (--no-gui says so quietly)");
+    }
     let load = |path: &PathBuf| -> Result<_> {
         let p = select::load(path, &args.input)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -102,7 +144,7 @@ pub fn run(args: &DiffArgs) -> Result<u8> {
         .get(sb.sample_type)
         .map_or(stacklens_core::model::Unit::Count, |t| t.unit);
     let mut out = std::io::stdout().lock();
-    match args.format {
+    match args.format.unwrap_or(super::report::OutputFormat::Text) {
         super::report::OutputFormat::Json => {
             let j = JsonDiff {
                 before: args.before.display().to_string(),

@@ -105,6 +105,7 @@ pub fn main() -> ExitCode {
             screenshot: cli.screenshot,
             view: cli.view,
             source_roots: cli.source_roots,
+            compare: None,
         })
         .map_err(|e| anyhow::anyhow!("cannot open the window: {e}")),
     };

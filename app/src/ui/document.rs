@@ -64,6 +64,11 @@ pub struct Loaded {
 impl Loaded {
     /// Builds the call node table and the first analysis (all threads, default sample type).
     pub fn prepare(profile: Profile) -> Self {
+        Self::prepare_shared(Arc::new(profile))
+    }
+
+    /// [`Loaded::prepare`] of a profile another tab holds too.
+    pub fn prepare_shared(profile: Arc<Profile>) -> Self {
         let nodes = CallNodeTable::build(&profile);
         let sel = Selection::all(profile.default_sample_type());
         let analysis = Analysis::compute(&profile, &nodes, sel);
@@ -79,7 +84,7 @@ impl Loaded {
             .collect();
         Loaded {
             label_values: profile.label_values(),
-            profile: Arc::new(profile),
+            profile,
             nodes: Arc::new(nodes),
             analysis: Arc::new(analysis),
             thread_samples,

@@ -37,7 +37,7 @@ pub enum ColorBy {
 }
 
 /// A visible range of the graph in weight units.
-type Span = (f64, f64);
+pub type Span = (f64, f64);
 
 /// Zoom, pan and selection of one flame graph.
 #[derive(Clone, Debug, Default)]
@@ -112,11 +112,23 @@ pub struct FlameInput<'a> {
     pub hovered_func: Option<FuncId>,
     pub color_by: ColorBy,
     pub icicle: bool,
+    /// A comparison's colours and hover rows (the differential flame graph).
+    pub diff: Option<&'a dyn DiffPaint>,
+    /// A box outlined because its counterpart is hovered in the other graph of a pair.
+    pub linked: Option<CallNodeId>,
+    /// In a comparison: the context menu offers transforms only (no other views there).
+    pub comparison: bool,
+}
+
+/// How a comparison paints the after graph: a fill per call node, and rows for its hover card.
+pub trait DiffPaint {
+    fn fill(&self, node: CallNodeId, dark: bool) -> Color32;
+    fn tooltip(&self, ui: &mut Ui, node: CallNodeId);
 }
 
 impl FlameState {
     /// The span of `node` in the current layout.
-    fn span_of(g: &Graph<'_>, node: CallNodeId) -> Option<Span> {
+    pub fn span_of(g: &Graph<'_>, node: CallNodeId) -> Option<Span> {
         let i = node.index();
         let w = *g.tree.total_weight.get(i)?;
         if w <= 0 {
@@ -145,6 +157,17 @@ impl FlameState {
         self.zoom = Some(node);
         self.view = Some(span);
         self.selected = Some(node);
+    }
+
+    /// Shows `view` with `zoom` as the end of the breadcrumb trail (Back returns to what was
+    /// shown before): another graph's zoom mirrored onto this one.
+    pub fn show(&mut self, zoom: Option<CallNodeId>, view: Option<Span>) {
+        if self.zoom == zoom && self.view == view {
+            return;
+        }
+        self.push_back();
+        self.zoom = zoom;
+        self.view = view;
     }
 
     /// Shows the whole graph again.
@@ -467,7 +490,11 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Op
             Pos2::new(right - gap, y + ROW_HEIGHT - 1.0),
         );
         let func = nodes.func[node];
-        let mut fill = box_color(input.profile, func, input.color_by, dark);
+        let id = CallNodeId::from_index(node);
+        let mut fill = match input.diff {
+            Some(d) => d.fill(id, dark),
+            None => box_color(input.profile, func, input.color_by, dark),
+        };
         if search_on && !input.search.matches(func) {
             fill = grey(fill, dark);
         }
@@ -476,10 +503,12 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Op
         }
         painter.rect_filled(r, CornerRadius::ZERO, fill);
         painted += 1;
-        let id = CallNodeId::from_index(node);
         let outline = if input.highlight == Some(func) {
             Some(Stroke::new(2.0, ui.visuals().strong_text_color()))
-        } else if state.selected == Some(id) || state.hovered == Some(id) {
+        } else if state.selected == Some(id)
+            || state.hovered == Some(id)
+            || input.linked == Some(id)
+        {
             Some(Stroke::new(1.5, ui.visuals().strong_text_color()))
         } else if input.hovered_func == Some(func) {
             Some(Stroke::new(1.0, ui.visuals().strong_text_color()))
@@ -552,7 +581,14 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Op
     let mut picked = None;
     if let Some(node) = state.context {
         resp.context_menu(|ui| {
-            picked = transform_menu(ui, input.profile, nodes, node, a.real_paths);
+            picked = transform_menu(
+                ui,
+                input.profile,
+                nodes,
+                node,
+                a.real_paths,
+                !input.comparison,
+            );
             if picked.is_some() {
                 ui.close();
             }
@@ -580,6 +616,7 @@ pub fn transform_menu(
     nodes: &CallNodeTable,
     node: CallNodeId,
     real_path: bool,
+    views: bool,
 ) -> Option<Action> {
     let func = *nodes.func.get(node.index())?;
     let name = p.func_name(func).to_owned();
@@ -601,10 +638,10 @@ pub fn transform_menu(
     }
     items.extend(function_transforms(p, func));
     let mut picked = None;
-    if ui.button("Callers and callees").clicked() {
+    if views && ui.button("Callers and callees").clicked() {
         picked = Some(Action::Sandwich(func));
     }
-    if ui.button("Show source").clicked() {
+    if views && ui.button("Show source").clicked() {
         picked = Some(Action::Source(func));
     }
     for (label, t) in items {
@@ -693,6 +730,11 @@ pub(crate) fn tooltip(
         let module = p.func_module_name(func);
         if !module.is_empty() {
             ui.label(format!("module: {module}"));
+        }
+        if let Some(d) = input.diff {
+            d.tooltip(ui, node);
+            ui.separator();
+            ui.weak("after:");
         }
         if let Some(file) = source_file(p, func) {
             match lines.first() {

@@ -1,6 +1,7 @@
 //! Loading a profile on a worker thread, with progress and cancel.
 
 use super::document::Loaded;
+use stacklens_core::model::Profile;
 use stacklens_core::{LoadOptions, Progress, load};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -83,6 +84,31 @@ impl LoadJob {
             progress,
             started: Instant::now(),
             file_size,
+            rx,
+        }
+    }
+
+    /// Prepares a profile that is already loaded (another tab's) on a new thread: its call
+    /// nodes and first analysis.
+    pub fn shared(request: LoadRequest, profile: Arc<Profile>, ctx: &egui::Context) -> Self {
+        let progress = Arc::new(Progress::new());
+        let (tx, rx) = mpsc::channel();
+        let ctx2 = ctx.clone();
+        let tx2 = tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("stacklens-prepare".into())
+            .spawn(move || {
+                let _ = tx2.send(Ok(Loaded::prepare_shared(profile)));
+                ctx2.request_repaint();
+            });
+        if let Err(e) = spawned {
+            let _ = tx.send(Err(format!("cannot start a thread: {e}")));
+        }
+        LoadJob {
+            request,
+            progress,
+            started: Instant::now(),
+            file_size: 0,
             rx,
         }
     }

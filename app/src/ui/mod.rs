@@ -5,6 +5,7 @@
 //! egui_kittest in the tests. Loading, symbolizing and aggregating run on worker threads; a
 //! frame only polls their channels and paints what is visible.
 
+pub mod compare;
 pub mod demo;
 mod derived;
 pub mod document;
@@ -97,21 +98,37 @@ pub struct Options {
     pub view: Option<View>,
     /// Folders searched for source files.
     pub source_roots: Vec<PathBuf>,
+    /// Open a comparison of two files (before, after) with this setup.
+    pub compare: Option<(PathBuf, PathBuf, compare::Setup)>,
+}
+
+/// The baseline of a comparison started from a tab.
+#[derive(Clone, Debug)]
+pub enum CompareWith {
+    /// Another open tab's profile.
+    Tab(usize),
+    File(PathBuf),
 }
 
 /// One tab.
 pub enum Tab {
     Loading(LoadJob),
-    Failed { request: LoadRequest, error: String },
+    Failed {
+        request: LoadRequest,
+        error: String,
+    },
     Ready(Box<Document>),
+    /// A before/after comparison.
+    Compare(Box<compare::Comparison>),
 }
 
 impl Tab {
-    pub fn title(&self) -> &str {
+    pub fn title(&self) -> String {
         match self {
-            Tab::Loading(j) => &j.request.title,
-            Tab::Failed { request, .. } => &request.title,
-            Tab::Ready(d) => &d.title,
+            Tab::Loading(j) => j.request.title.clone(),
+            Tab::Failed { request, .. } => request.title.clone(),
+            Tab::Ready(d) => d.title.clone(),
+            Tab::Compare(c) => c.title(),
         }
     }
 }
@@ -146,6 +163,8 @@ pub struct App {
     frame_cost: frame_cost::FrameCost,
     screenshot: Option<Screenshot>,
     export: export::ExportDialog,
+    /// The "Compare with…" window: the tab compared (as after), and its path field.
+    compare_dialog: Option<(usize, String)>,
     initial_view: Option<View>,
     source_roots: Vec<PathBuf>,
 }
@@ -167,6 +186,7 @@ impl App {
             applied_theme: None,
             frame_cost: Default::default(),
             export: Default::default(),
+            compare_dialog: None,
             initial_view: opts.view,
             source_roots: opts.source_roots.clone(),
             screenshot: opts.screenshot.map(|path| Screenshot {
@@ -188,8 +208,12 @@ impl App {
             // `stacklens a b`: show a first.
             app.active = 0;
         }
+        let compared = opts.compare.is_some();
+        if let Some((before, after, setup)) = opts.compare {
+            app.open_comparison(before, after, setup, ctx);
+        }
         // A new user (nothing opened yet) sees the demo at once.
-        if opts.demo || (app.tabs.is_empty() && !app.settings.demo_shown) {
+        if opts.demo || (app.tabs.is_empty() && !app.settings.demo_shown && !compared) {
             app.open_demo(ctx);
         }
         app
@@ -199,6 +223,70 @@ impl App {
     pub fn add_document(&mut self, doc: Document) {
         self.tabs.push(Tab::Ready(Box::new(doc)));
         self.active = self.tabs.len() - 1;
+    }
+
+    /// Opens a comparison of two files in a new tab.
+    pub fn open_comparison(
+        &mut self,
+        before: PathBuf,
+        after: PathBuf,
+        setup: compare::Setup,
+        ctx: &egui::Context,
+    ) {
+        let before = LoadRequest::file(before, &self.symbol_dirs);
+        let after = LoadRequest::file(after, &self.symbol_dirs);
+        let cmp = compare::Comparison::open(before, after, setup, ctx);
+        self.tabs.push(Tab::Compare(Box::new(cmp)));
+        self.active = self.tabs.len() - 1;
+    }
+
+    /// Compares the profile of tab `after` with `before`: another tab's profile, or a file.
+    pub fn compare_with(&mut self, after: usize, before: CompareWith, ctx: &egui::Context) {
+        let Some(Tab::Ready(a)) = self.tabs.get(after) else {
+            return;
+        };
+        let shared = |d: &Document| {
+            let req = LoadRequest {
+                path: d.path.clone(),
+                title: d.title.clone(),
+                symbol_dirs: Vec::new(),
+                remember: false,
+            };
+            compare::Side::Loading(LoadJob::shared(req, d.base.clone(), ctx))
+        };
+        let after_side = shared(a);
+        let setup = compare::Setup {
+            transforms: a.transforms.clone(),
+            ..Default::default()
+        };
+        let before_side = match before {
+            CompareWith::Tab(i) => match self.tabs.get(i) {
+                Some(Tab::Ready(b)) => shared(b),
+                _ => return,
+            },
+            CompareWith::File(path) => compare::Side::Loading(LoadJob::start(
+                LoadRequest::file(path, &self.symbol_dirs),
+                ctx,
+            )),
+        };
+        let cmp = compare::Comparison::new(before_side, after_side, setup);
+        self.tabs.push(Tab::Compare(Box::new(cmp)));
+        self.active = self.tabs.len() - 1;
+    }
+
+    /// The comparison in the active tab.
+    pub fn comparison(&self) -> Option<&compare::Comparison> {
+        match self.tabs.get(self.active)? {
+            Tab::Compare(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn comparison_mut(&mut self) -> Option<&mut compare::Comparison> {
+        match self.tabs.get_mut(self.active)? {
+            Tab::Compare(c) => Some(c),
+            _ => None,
+        }
     }
 
     /// Starts loading `path` in a new tab.
@@ -250,10 +338,14 @@ impl App {
         if i >= self.tabs.len() {
             return;
         }
-        if let Tab::Loading(job) = &self.tabs[i] {
-            job.cancel();
+        match &self.tabs[i] {
+            Tab::Loading(job) => job.cancel(),
+            Tab::Compare(c) => c.cancel(),
+            _ => {}
         }
         self.tabs.remove(i);
+        // The "Compare with…" window belongs to a tab.
+        self.compare_dialog = None;
         if self.active >= self.tabs.len() {
             self.active = self.tabs.len().saturating_sub(1);
         } else if self.active > i {
@@ -292,12 +384,13 @@ impl App {
             || self.tabs.iter().any(|t| match t {
                 Tab::Loading(_) => true,
                 Tab::Ready(d) => d.is_computing(),
+                Tab::Compare(c) => c.is_busy(),
                 Tab::Failed { .. } => false,
             })
     }
 
     /// Takes finished loads and dialog results.
-    fn poll(&mut self) {
+    fn poll(&mut self, ctx: &egui::Context) {
         let mut i = 0;
         while i < self.tabs.len() {
             let Tab::Loading(job) = &self.tabs[i] else {
@@ -333,8 +426,10 @@ impl App {
             i += 1;
         }
         for t in &mut self.tabs {
-            if let Tab::Ready(d) = t {
-                d.poll();
+            match t {
+                Tab::Ready(d) => d.poll(),
+                Tab::Compare(c) => c.poll(ctx),
+                _ => {}
             }
         }
         if let Some(rx) = &self.dialog {
@@ -370,7 +465,7 @@ impl App {
             });
             self.applied_theme = Some(self.settings.theme);
         }
-        self.poll();
+        self.poll(&ctx);
         for p in std::mem::take(&mut self.pending_opens) {
             self.open_path(p, &ctx);
         }
@@ -416,7 +511,12 @@ impl App {
                 }
             }
             Some(Tab::Ready(_)) => self.document_ui(ui),
+            Some(Tab::Compare(c)) => {
+                let focus = std::mem::take(&mut self.focus_search);
+                compare::show(ui, c, self.settings.icicle, self.settings.color_by, focus);
+            }
         }
+        self.compare_window(&ctx);
 
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
             let painter = ctx.layer_painter(egui::LayerId::new(
@@ -454,6 +554,60 @@ impl App {
         }
         self.frame_cost
             .record(started.elapsed().as_secs_f32() * 1000.0);
+    }
+
+    /// The "Compare with…" window: pick the baseline among the other open profiles, or type
+    /// a path.
+    fn compare_window(&mut self, ctx: &egui::Context) {
+        let Some((after, mut path)) = self.compare_dialog.take() else {
+            return;
+        };
+        let Some(Tab::Ready(doc)) = self.tabs.get(after) else {
+            return;
+        };
+        let title = doc.title.clone();
+        let others: Vec<(usize, String)> = self
+            .tabs
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| *i != after && matches!(t, Tab::Ready(_)))
+            .map(|(i, t)| (i, t.title()))
+            .collect();
+        let mut open = true;
+        let mut picked = None;
+        egui::Window::new("Compare with…")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .show(ctx, |ui| {
+                ui.label(format!("After (this profile): {title}"));
+                ui.label("Pick the baseline (before):");
+                if others.is_empty() {
+                    ui.weak("No other profile is open.");
+                }
+                for (i, t) in &others {
+                    if ui.button(format!("Before: {t}")).clicked() {
+                        picked = Some(CompareWith::Tab(*i));
+                    }
+                }
+                ui.separator();
+                ui.horizontal(|ui| {
+                    let label = ui.label("Or a file:");
+                    ui.add(egui::TextEdit::singleline(&mut path).desired_width(280.0))
+                        .labelled_by(label.id);
+                    if ui
+                        .add_enabled(!path.trim().is_empty(), egui::Button::new("Compare"))
+                        .clicked()
+                    {
+                        picked = Some(CompareWith::File(PathBuf::from(path.trim())));
+                    }
+                });
+            });
+        match picked {
+            Some(with) => self.compare_with(after, with, ctx),
+            None if open => self.compare_dialog = Some((after, path)),
+            None => {}
+        }
     }
 
     fn set_profile_ui(&mut self, on: bool) {
@@ -566,6 +720,19 @@ impl App {
                 {
                     self.export.show_for(doc);
                 }
+                if ui
+                    .add_enabled(
+                        self.document().is_some(),
+                        egui::Button::new("Compare with…"),
+                    )
+                    .on_hover_text(
+                        "Compare this profile (after) with another open profile or a file \
+                         (before)",
+                    )
+                    .clicked()
+                {
+                    self.compare_dialog = Some((self.active, String::new()));
+                }
                 ui.separator();
                 if ui
                     .add_enabled(
@@ -615,6 +782,7 @@ impl App {
                     Tab::Loading(_) => "loading: ",
                     Tab::Failed { .. } => "failed: ",
                     Tab::Ready(_) => "",
+                    Tab::Compare(_) => "compare: ",
                 };
                 let title = format!("{marker}{}", t.title());
                 if ui.selectable_label(i == self.active, title).clicked() {
@@ -800,6 +968,9 @@ impl App {
                         hovered_func: doc.hovered_func,
                         color_by,
                         icicle,
+                        diff: None,
+                        linked: None,
+                        comparison: false,
                     };
                     let action = flame::canvas(ui, &mut doc.flame, &input);
                     doc.hovered_func = doc.flame.hovered.map(|h| doc.nodes.func[h.index()]);
@@ -876,6 +1047,9 @@ fn inverted_view(ui: &mut Ui, doc: &mut Document, color_by: ColorBy) -> Option<A
         hovered_func: doc.hovered_func,
         color_by,
         icicle: true,
+        diff: None,
+        linked: None,
+        comparison: false,
     };
     let action = flame::canvas(ui, &mut doc.inverted_flame, &input);
     doc.hovered_func = doc.inverted_flame.hovered.map(|h| d.nodes.func[h.index()]);
@@ -965,6 +1139,9 @@ fn sandwich_view(ui: &mut Ui, doc: &mut Document, color_by: ColorBy) -> Option<A
             hovered_func: doc.hovered_func,
             color_by,
             icicle: !callers,
+            diff: None,
+            linked: None,
+            comparison: false,
         };
         ui.allocate_ui(egui::vec2(width, half - 10.0), |ui| {
             if let Some(a) = flame::canvas(ui, state, &input) {
@@ -1104,7 +1281,7 @@ fn presets_menu(ui: &mut Ui, doc: &mut Document) {
 
 /// A transform's label with exact-name patterns (`^name$`, as the menus make them) shown as
 /// the plain name.
-fn chip_label(t: &stacklens_core::analysis::Transform) -> String {
+pub(crate) fn chip_label(t: &stacklens_core::analysis::Transform) -> String {
     use stacklens_core::analysis::Transform as T;
     let plain = |p: &str| -> String {
         let inner = p.strip_prefix('^').and_then(|p| p.strip_suffix('$'));

@@ -203,6 +203,9 @@ pub fn show(ui: &mut Ui, doc: &mut Document, color_by: ColorBy) {
             hovered_func,
             color_by,
             icicle: false,
+            diff: None,
+            linked: None,
+            comparison: false,
         };
         flame::tooltip(ui, &resp, &input, h, lines);
     } else if in_centre && state.root.is_some() {
