@@ -1070,3 +1070,260 @@ fn source_view_of_the_hot_function_opens_at_its_hot_line() {
     assert_eq!(doc.source.selected_line, Some(209));
     assert!(h.query_by_label_contains("line 209: self 203").is_some());
 }
+
+/// The comparison window of `stacklens diff BEFORE AFTER`.
+fn comparison_window(before: &str, after: &str) -> Harness<'static, App> {
+    let settings = Settings {
+        demo_shown: true,
+        ..Settings::default()
+    };
+    let opts = Options {
+        compare: Some((
+            sample(before),
+            sample(after),
+            stacklens::ui::compare::Setup::default(),
+        )),
+        ..Options::default()
+    };
+    let ctx = egui::Context::default();
+    let app = App::new(settings, opts, &ctx);
+    let mut h = Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_ui_state(|ui, app: &mut App| app.ui(ui), app);
+    wait_for(&mut h, "the comparison", compared);
+    h
+}
+
+/// Both sides loaded and compared, nothing computing.
+fn compared(app: &App) -> bool {
+    !app.is_busy()
+        && app.comparison().is_some_and(|c| {
+            let (Some(b), Some(a)) = (c.before.doc(), c.after.doc()) else {
+                return false;
+            };
+            c.data().is_some_and(|d| {
+                d.paths.before_path.len() == b.nodes.len()
+                    && d.paths.after_path.len() == a.nodes.len()
+            })
+        })
+}
+
+/// Self share of `func` in a saved `perf report` of `capture`, as the window prints it.
+fn perf_share(capture: &str, func: &str) -> String {
+    let rows = perf_report_rows(capture);
+    let total: u64 = rows.iter().map(|r| r.1).sum();
+    let n = rows.iter().find(|r| r.0 == func).unwrap().1;
+    format!("{:.2}%", n as f64 * 100.0 / total as f64)
+}
+
+/// The call node of `name` in one side's tree.
+fn node_named(
+    d: &stacklens::ui::document::Document,
+    name: &str,
+) -> stacklens_core::model::CallNodeId {
+    (0..d.nodes.len())
+        .map(stacklens_core::model::CallNodeId::from_index)
+        .find(|&n| d.profile.func_name(d.nodes.func[n.index()]) == name)
+        .unwrap_or_else(|| panic!("no node {name}"))
+}
+
+#[test]
+fn compare_with_from_the_menu_hover_shows_before_after_and_change() {
+    let mut h = window();
+    open_sample(&mut h, "diff-base-1.perf.data");
+    let ctx = h.ctx.clone();
+    h.state_mut().open_path(sample("diff-slow.perf.data"), &ctx);
+    wait_for(&mut h, "the second profile", ready);
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label("Compare with…").click();
+    h.run_steps(2);
+    h.get_by_label("Before: diff-base-1.perf.data").click();
+    h.run_steps(1);
+    wait_for(&mut h, "the comparison", compared);
+    assert_eq!(
+        h.state().tabs.len(),
+        3,
+        "the comparison opens in its own tab"
+    );
+    assert!(
+        h.query_by_label_contains("diff-base-1.perf.data vs diff-slow.perf.data")
+            .is_some()
+    );
+
+    // The differential graph: render_page (twice the work) red, its siblings not significant
+    // at these sample counts (grey), main unchanged (grey).
+    {
+        let cmp = h.state().comparison().unwrap();
+        let a = cmp.after.doc().unwrap();
+        let fill = |name: &str| cmp.fill_of(node_named(a, name), false).unwrap();
+        let red = fill("render_page");
+        assert!(red.r() > 200 && red.g() < 120 && red.b() < 120, "{red:?}");
+        for name in ["main", "parse_request", "lookup_user"] {
+            let c = fill(name);
+            assert!(c.r() == c.g() && c.g() == c.b(), "{name} grey: {c:?}");
+        }
+        let d = &cmp.data().unwrap().functions;
+        assert_eq!(d.functions[0].name, "render_page", "largest change first");
+        assert!(d.functions[0].significant);
+    }
+
+    // Hover render_page: before, after and the change, with the shares perf report gives.
+    h.get_by_role_and_label(Role::Button, "render_page").hover();
+    h.run_steps(3);
+    for label in ["before", "after", "change", "significantly more (total)"] {
+        assert!(
+            h.query_by_label(label).is_some(),
+            "hover card shows {label}"
+        );
+    }
+    let before = perf_share("diff-base-1.perf.data", "render_page");
+    let after = perf_share("diff-slow.perf.data", "render_page");
+    assert_eq!((before.as_str(), after.as_str()), ("24.74%", "40.02%"));
+    // Twice in the card (total and self: render_page is a leaf), once in the table.
+    assert!(h.query_all_by_label(&before).count() >= 3, "{before}");
+    assert!(h.query_all_by_label(&after).count() >= 3, "{after}");
+    assert!(h.query_all_by_label_contains("+15.28 pts").count() >= 2);
+}
+
+#[test]
+fn side_by_side_graphs_zoom_hover_and_search_together_and_transforms_apply_to_both() {
+    let mut h = comparison_window("diff-base-2.perf.data", "diff-slow.perf.data");
+    h.get_by_role_and_label(Role::Button, "Side by side")
+        .click();
+    h.run_steps(3);
+    // Two graphs: every function has a box in each.
+    assert_eq!(
+        h.query_all_by_role_and_label(Role::Button, "render_page")
+            .count(),
+        2
+    );
+    // Zoom into render_page in the after graph: the before graph follows.
+    h.get_all_by_role_and_label(Role::Button, "render_page")
+        .last()
+        .unwrap()
+        .click();
+    h.run_steps(3);
+    {
+        let cmp = h.state().comparison().unwrap();
+        for side in [&cmp.before, &cmp.after] {
+            let d = side.doc().unwrap();
+            let z = d.flame.zoom.expect("zoomed");
+            assert_eq!(d.profile.func_name(d.nodes.func[z.index()]), "render_page");
+        }
+    }
+    // Back out in the before graph: the after graph follows.
+    h.get_all_by_label("Reset zoom").next().unwrap().click();
+    h.run_steps(3);
+    {
+        let cmp = h.state().comparison().unwrap();
+        assert_eq!(cmp.before.doc().unwrap().flame.zoom, None);
+        assert_eq!(cmp.after.doc().unwrap().flame.zoom, None);
+    }
+    // Hover parse_request before: the after graph's parse_request is the linked box.
+    h.get_all_by_role_and_label(Role::Button, "parse_request")
+        .next()
+        .unwrap()
+        .hover();
+    h.run_steps(2);
+    {
+        let cmp = h.state().comparison().unwrap();
+        let (from, path) = cmp.hovered_path.expect("a hovered path");
+        assert_eq!(from, 0);
+        let d = &cmp.data().unwrap().paths;
+        let a = cmp.after.doc().unwrap();
+        assert_eq!(d.after_node_of(path), Some(node_named(a, "parse_request")));
+    }
+    // One search for both.
+    type_into(&mut h, "Search:", "render");
+    wait_for(&mut h, "the search", compared);
+    {
+        let cmp = h.state().comparison().unwrap();
+        for side in [&cmp.before, &cmp.after] {
+            let d = side.doc().unwrap();
+            let rp = &d.analysis.top;
+            let own = rp
+                .iter()
+                .find(|s| d.profile.func_name(s.func) == "render_page")
+                .unwrap()
+                .total_weight;
+            assert_eq!(d.search.matched, own, "{}", d.title);
+        }
+    }
+    // Drop render_page from a box's menu: gone on both sides, the rest compared.
+    let samples = |app: &App| {
+        let c = app.comparison().unwrap();
+        [&c.before, &c.after].map(|s| s.doc().unwrap().analysis.tree.samples)
+    };
+    let self_of = |app: &App, name: &str| {
+        let c = app.comparison().unwrap();
+        [&c.before, &c.after].map(|s| {
+            let d = s.doc().unwrap();
+            d.analysis
+                .top
+                .iter()
+                .find(|t| d.profile.func_name(t.func) == name)
+                .map_or(0, |t| t.self_samples)
+        })
+    };
+    let (all, render) = (samples(h.state()), self_of(h.state(), "render_page"));
+    h.get_all_by_role_and_label(Role::Button, "render_page")
+        .last()
+        .unwrap()
+        .click_secondary();
+    h.run_steps(2);
+    h.get_by_label("Drop samples with function").click();
+    h.run_steps(1);
+    wait_for(&mut h, "the transform", compared);
+    assert_eq!(samples(h.state()), [all[0] - render[0], all[1] - render[1]]);
+    assert!(
+        h.query_by_label_contains("drop: render_page").is_some(),
+        "chip"
+    );
+    let d = h.state().comparison().unwrap().data().unwrap().clone();
+    assert!(
+        d.functions
+            .functions
+            .iter()
+            .all(|f| f.name != "render_page" || (f.before_self == 0 && f.after_self == 0))
+    );
+}
+
+#[test]
+fn a_time_range_applies_to_both_sides_from_each_start() {
+    let mut h = comparison_window("diff-base-3.perf.data", "diff-slow.perf.data");
+    {
+        let c = h.state_mut().comparison_mut().unwrap();
+        c.time_from = 0.1;
+        c.time_to = 0.4;
+    }
+    h.run_steps(1);
+    h.get_by_label("Apply range").click();
+    h.run_steps(1);
+    wait_for(&mut h, "the range", compared);
+    let c = h.state().comparison().unwrap();
+    for side in [&c.before, &c.after] {
+        let d = side.doc().unwrap();
+        let (start, _) = d.bounds.unwrap();
+        let (a, b) = (start + 100_000_000, start + 400_000_000);
+        assert_eq!(d.analysis.selection.ranges, vec![(a, b)], "{}", d.title);
+        let p = &d.profile;
+        let want = (0..p.samples.len())
+            .filter(|&r| (a..b).contains(&p.samples.time_ns[r]))
+            .count() as u64;
+        assert!(want > 200, "{want}");
+        assert_eq!(d.analysis.tree.samples, want, "{}", d.title);
+    }
+    let d = c.data().unwrap();
+    assert_eq!(
+        (d.functions.before_samples, d.functions.after_samples),
+        (
+            c.before.doc().unwrap().analysis.tree.samples,
+            c.after.doc().unwrap().analysis.tree.samples
+        )
+    );
+    assert!(
+        h.query_by_label_contains("comparing 0.10 s to 0.40 s")
+            .is_some()
+    );
+}

@@ -134,7 +134,7 @@ pub struct Comparison {
     /// Side-by-side sync: what each graph showed after the last frame.
     synced: [SyncState; 2],
     /// The identity path under the pointer in either side-by-side graph.
-    hovered_path: Option<(usize, u32)>,
+    pub hovered_path: Option<(usize, u32)>,
     /// The function picked in the table (name, module): outlined on both sides.
     pub highlight: Option<(String, String)>,
     pub hide_below_percent: f64,
