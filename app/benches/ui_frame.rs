@@ -16,9 +16,10 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 const MIN_NODES: usize = 1_000_000;
+const SEED: u64 = 0x2545_f491_4f6c_dd1d;
 
 /// Random deep stacks until the call tree has a million nodes. Deterministic (an LCG).
-fn million_node_profile() -> Profile {
+fn million_node_profile(seed: u64) -> Profile {
     let mut b = ProfileBuilder::new("generated");
     let ty = b.add_sample_type("cpu-clock", Unit::Nanoseconds);
     let thread = b.add_thread(1, 1);
@@ -38,7 +39,7 @@ fn million_node_profile() -> Profile {
                 .collect()
         })
         .collect();
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut state: u64 = seed;
     let mut next = move || {
         state = state
             .wrapping_mul(6_364_136_223_846_793_005)
@@ -107,7 +108,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("frame");
 
     let ctx = egui::Context::default();
-    let profile = million_node_profile();
+    let profile = million_node_profile(SEED);
     let mut app = window(profile, &ctx);
     for _ in 0..3 {
         frame(&ctx, &mut app);
@@ -170,6 +171,51 @@ fn bench(c: &mut Criterion) {
             start.elapsed().as_secs_f64() * 1e3,
         );
         group.bench_function(&name, |b| b.iter(|| black_box(frame(&ctx, &mut app))));
+    }
+
+    // A comparison of two million-node profiles from different seeds (most paths differ).
+    {
+        use stacklens::ui::compare::{CompareView, Comparison, Setup, Side};
+        let ctx = egui::Context::default();
+        let mut app = window(demo_profile(), &ctx);
+        let side = |seed: u64, name: &str| {
+            Side::Ready(Box::new(Document::new(
+                PathBuf::from(name),
+                name.into(),
+                Loaded::prepare(million_node_profile(seed)),
+            )))
+        };
+        let cmp = Comparison::new(
+            side(SEED, "before"),
+            side(SEED ^ 0x5555, "after"),
+            Setup::default(),
+        );
+        app.add_comparison(cmp);
+        let start = std::time::Instant::now();
+        for _ in 0..3 {
+            frame(&ctx, &mut app);
+        }
+        while app.is_busy() {
+            frame(&ctx, &mut app);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        frame(&ctx, &mut app);
+        let paths = app
+            .comparison()
+            .and_then(|c| c.data().map(|d| d.paths.paths.len()))
+            .unwrap_or(0);
+        eprintln!(
+            "compare-1M-nodes: {paths} call paths compared {:.0} ms after opening",
+            start.elapsed().as_secs_f64() * 1e3
+        );
+        group.bench_function("compare-1M-nodes/differential", |b| {
+            b.iter(|| black_box(frame(&ctx, &mut app)))
+        });
+        app.comparison_mut().expect("comparison").view = CompareView::SideBySide;
+        frame(&ctx, &mut app);
+        group.bench_function("compare-1M-nodes/side-by-side", |b| {
+            b.iter(|| black_box(frame(&ctx, &mut app)))
+        });
     }
 
     let ctx = egui::Context::default();

@@ -97,6 +97,18 @@ pub struct DiffData {
     pub functions: Diff,
     /// Call paths matched by the sequence of function identities.
     pub paths: PathDiff,
+    /// The colour scale's end per (metric, scale): the largest significant |delta| of the
+    /// after tree's paths (one pass over the paths, not one per frame).
+    max_delta: Vec<((Metric, Normalize), f64)>,
+}
+
+impl DiffData {
+    pub fn max_delta(&self, metric: Metric, normalize: Normalize) -> f64 {
+        self.max_delta
+            .iter()
+            .find(|(k, _)| *k == (metric, normalize))
+            .map_or(0.0, |(_, v)| *v)
+    }
 }
 
 /// Which analyses (and settings) a [`DiffData`] was computed from.
@@ -306,7 +318,17 @@ impl Comparison {
                 alpha,
                 min_delta,
             );
-            DiffData { functions, paths }
+            let mut max_delta = Vec::new();
+            for metric in [Metric::Total, Metric::Exclusive] {
+                for n in [Normalize::Share, Normalize::Absolute, Normalize::PerSecond] {
+                    max_delta.push(((metric, n), paths.max_significant_delta(metric, n)));
+                }
+            }
+            DiffData {
+                functions,
+                paths,
+                max_delta,
+            }
         });
         if fresh && self.data.is_current(&key) {
             self.flame
@@ -405,7 +427,7 @@ impl Comparison {
     /// legend): `None` until the comparison is computed.
     pub fn fill_of(&self, node: CallNodeId, dark: bool) -> Option<Color32> {
         let data = self.data()?;
-        let paint = DiffColors::new(&data.paths, self.metric, self.normalize, Unit::Count);
+        let paint = DiffColors::new(data, self.metric, self.normalize, Unit::Count);
         Some(paint.fill(node, dark))
     }
 }
@@ -421,12 +443,12 @@ struct DiffColors<'a> {
 }
 
 impl<'a> DiffColors<'a> {
-    fn new(d: &'a PathDiff, metric: Metric, normalize: Normalize, unit: Unit) -> Self {
+    fn new(data: &'a DiffData, metric: Metric, normalize: Normalize, unit: Unit) -> Self {
         DiffColors {
-            d,
+            d: &data.paths,
             metric,
             normalize,
-            max: d.max_significant_delta(metric, normalize),
+            max: data.max_delta(metric, normalize),
             unit,
         }
     }
@@ -858,7 +880,7 @@ fn transform_row(ui: &mut Ui, cmp: &mut Comparison) {
 
 /// The colour legend of the differential graph.
 fn legend(ui: &mut Ui, cmp: &Comparison, data: &DiffData, unit: Unit) {
-    let max = data.paths.max_significant_delta(cmp.metric, cmp.normalize);
+    let max = data.max_delta(cmp.metric, cmp.normalize);
     let what = match cmp.metric {
         Metric::Total => "total",
         Metric::Exclusive => "self",
@@ -927,7 +949,7 @@ fn differential(ui: &mut Ui, cmp: &mut Comparison, icicle: bool) {
     let (profile, nodes, analysis) = (a.profile.clone(), a.nodes.clone(), a.analysis.clone());
     let graph = Graph::main(&nodes, &analysis);
     flame::breadcrumbs(ui, &mut cmp.flame, &profile, &graph);
-    let paint = DiffColors::new(&data.paths, cmp.metric, cmp.normalize, unit);
+    let paint = DiffColors::new(&data, cmp.metric, cmp.normalize, unit);
     let highlight = cmp
         .highlight
         .as_ref()

@@ -289,6 +289,12 @@ impl App {
         }
     }
 
+    /// Adds a comparison as a new tab and shows it (benchmarks, embedding).
+    pub fn add_comparison(&mut self, cmp: compare::Comparison) {
+        self.tabs.push(Tab::Compare(Box::new(cmp)));
+        self.active = self.tabs.len() - 1;
+    }
+
     /// Starts loading `path` in a new tab.
     pub fn open_path(&mut self, path: PathBuf, ctx: &egui::Context) {
         let req = LoadRequest::file(path, &self.symbol_dirs);
