@@ -50,4 +50,9 @@ live view-timeline.png "drag 700 140 950 140" "$long"
 live view-heat-map.png "drag 360 355 470 420" "$long" --view heat-map
 live view-disassembly.png "xdotool mousemove 405 354 click 1; sleep 1; xdotool mousemove 1000 200" \
   sample-profiles/demo.perf.data --view source
+# A comparison: render_page does twice the work after (sample-profiles/record-diff.sh).
+base=sample-profiles/diff-base-1.perf.data slow=sample-profiles/diff-slow.perf.data
+live compare-differential.png "xdotool mousemove 900 583" diff "$base" "$slow"
+live compare-side-by-side.png "xdotool mousemove 140 87 click 1; sleep 0.5; xdotool mousemove 939 583" \
+  diff "$base" "$slow"
 ls -la assets/*.png

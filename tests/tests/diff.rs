@@ -157,3 +157,23 @@ fn bad_input_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("after.perf.data"));
 }
+
+#[test]
+fn without_a_display_the_comparison_is_printed() {
+    let out = std::process::Command::new(stacklens_tests::stacklens_bin())
+        .args(["diff", &path(BASES[0]), &path("diff-slow.perf.data")])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no display"), "{stderr}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The text table, render_page first and flagged.
+    let first = text
+        .lines()
+        .find(|l| l.contains("render_page") || l.contains("parse_request"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(first.contains("* render_page"), "{first}");
+}

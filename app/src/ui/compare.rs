@@ -428,13 +428,18 @@ impl Comparison {
     pub fn fill_of(&self, node: CallNodeId, dark: bool) -> Option<Color32> {
         let data = self.data()?;
         let paint = DiffColors::new(data, self.metric, self.normalize, Unit::Count);
-        Some(paint.fill(node, dark))
+        paint.fill(node, dark)
     }
 }
 
-/// The differential colouring of the after graph.
+/// The differential colouring of the after graph, and the before/after rows of the hover
+/// card of either graph.
 struct DiffColors<'a> {
     d: &'a PathDiff,
+    /// The graph is the before profile's (side by side), else the after one's.
+    before_side: bool,
+    /// Colour boxes by change (the differential graph), else keep the usual colours.
+    paint: bool,
     metric: Metric,
     normalize: Normalize,
     /// |delta| at full colour.
@@ -446,6 +451,8 @@ impl<'a> DiffColors<'a> {
     fn new(data: &'a DiffData, metric: Metric, normalize: Normalize, unit: Unit) -> Self {
         DiffColors {
             d: &data.paths,
+            before_side: false,
+            paint: true,
             metric,
             normalize,
             max: data.max_delta(metric, normalize),
@@ -510,20 +517,34 @@ pub fn diff_color(c: &PathChange, max: f64, dark: bool) -> Color32 {
     Color32::from_rgb(mix(0), mix(1), mix(2))
 }
 
-impl DiffPaint for DiffColors<'_> {
-    fn fill(&self, node: CallNodeId, dark: bool) -> Color32 {
-        match self
-            .d
-            .path_of_after(node)
-            .and_then(|p| self.d.change(p, self.metric, self.normalize))
-        {
-            Some(c) => diff_color(&c, self.max, dark),
-            None => not_significant(dark),
+impl DiffColors<'_> {
+    fn path_of(&self, node: CallNodeId) -> Option<u32> {
+        if self.before_side {
+            self.d.path_of_before(node)
+        } else {
+            self.d.path_of_after(node)
         }
+    }
+}
+
+impl DiffPaint for DiffColors<'_> {
+    fn fill(&self, node: CallNodeId, dark: bool) -> Option<Color32> {
+        if !self.paint {
+            return None;
+        }
+        Some(
+            match self
+                .path_of(node)
+                .and_then(|p| self.d.change(p, self.metric, self.normalize))
+            {
+                Some(c) => diff_color(&c, self.max, dark),
+                None => not_significant(dark),
+            },
+        )
     }
 
     fn tooltip(&self, ui: &mut Ui, node: CallNodeId) {
-        let Some(path) = self.d.path_of_after(node) else {
+        let Some(path) = self.path_of(node) else {
             return;
         };
         egui::Grid::new("diff-tip").num_columns(4).show(ui, |ui| {
@@ -562,6 +583,8 @@ impl DiffPaint for DiffColors<'_> {
         };
         if self.d.before_node_of(path).is_none() {
             ui.label(format!("new in after: {verdict} ({what})"));
+        } else if self.d.after_node_of(path).is_none() {
+            ui.label(format!("gone in after: {verdict} ({what})"));
         } else {
             ui.label(format!("{verdict} ({what})"));
         }
@@ -991,6 +1014,8 @@ fn side_by_side(ui: &mut Ui, cmp: &mut Comparison, icicle: bool, color_by: Color
     });
     let highlight = cmp.highlight.clone();
     let hovered = cmp.hovered_path;
+    let (metric, normalize) = (cmp.metric, cmp.normalize);
+    let unit = cmp.after.doc().map_or(Unit::Count, unit_of);
     let mut actions: Vec<(Action, Arc<Profile>)> = Vec::new();
     let mut now_hovered = None;
     ui.columns(2, |cols| {
@@ -1020,6 +1045,11 @@ fn side_by_side(ui: &mut Ui, cmp: &mut Comparison, icicle: bool, color_by: Color
             let hl = highlight
                 .as_ref()
                 .and_then(|id| Comparison::func_in(&profile, id));
+            let tip = data.as_deref().map(|data| DiffColors {
+                before_side: k == 0,
+                paint: false,
+                ..DiffColors::new(data, metric, normalize, unit)
+            });
             ui.horizontal(|ui| {
                 ui.strong(if k == 0 { "Before" } else { "After" });
                 ui.label(&d.title);
@@ -1034,7 +1064,7 @@ fn side_by_side(ui: &mut Ui, cmp: &mut Comparison, icicle: bool, color_by: Color
                 hovered_func: None,
                 color_by,
                 icicle,
-                diff: None,
+                diff: tip.as_ref().map(|t| t as &dyn DiffPaint),
                 linked,
                 comparison: true,
             };

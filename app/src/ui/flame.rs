@@ -120,9 +120,10 @@ pub struct FlameInput<'a> {
     pub comparison: bool,
 }
 
-/// How a comparison paints the after graph: a fill per call node, and rows for its hover card.
+/// What a comparison adds to a graph: a fill per call node (`None`: the usual colour), and
+/// rows for its hover card.
 pub trait DiffPaint {
-    fn fill(&self, node: CallNodeId, dark: bool) -> Color32;
+    fn fill(&self, node: CallNodeId, dark: bool) -> Option<Color32>;
     fn tooltip(&self, ui: &mut Ui, node: CallNodeId);
 }
 
@@ -491,10 +492,10 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Op
         );
         let func = nodes.func[node];
         let id = CallNodeId::from_index(node);
-        let mut fill = match input.diff {
-            Some(d) => d.fill(id, dark),
-            None => box_color(input.profile, func, input.color_by, dark),
-        };
+        let mut fill = input
+            .diff
+            .and_then(|d| d.fill(id, dark))
+            .unwrap_or_else(|| box_color(input.profile, func, input.color_by, dark));
         if search_on && !input.search.matches(func) {
             fill = grey(fill, dark);
         }
@@ -734,7 +735,7 @@ pub(crate) fn tooltip(
         if let Some(d) = input.diff {
             d.tooltip(ui, node);
             ui.separator();
-            ui.weak("after:");
+            ui.weak("this profile:");
         }
         if let Some(file) = source_file(p, func) {
             match lines.first() {
