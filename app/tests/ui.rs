@@ -1287,6 +1287,13 @@ fn side_by_side_graphs_zoom_hover_and_search_together_and_transforms_apply_to_bo
             .iter()
             .all(|f| f.name != "render_page" || (f.before_self == 0 && f.after_self == 0))
     );
+    // Ctrl+Z undoes it on both sides (once the search box gave the keyboard back).
+    h.key_press(egui::Key::Escape);
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(1);
+    wait_for(&mut h, "the undo", compared);
+    assert_eq!(samples(h.state()), all);
 }
 
 #[test]

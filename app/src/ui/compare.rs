@@ -343,6 +343,22 @@ impl Comparison {
         }
     }
 
+    /// Undoes the last transform change on both sides.
+    pub fn undo_transform(&mut self, ctx: &egui::Context) {
+        for d in self.docs_mut() {
+            d.undo_transform(ctx);
+        }
+    }
+
+    /// Shows the whole graphs again (Esc) and unpicks the table's function.
+    pub fn reset_zoom(&mut self) {
+        self.flame.reset();
+        for d in self.docs_mut() {
+            d.flame.reset();
+        }
+        self.highlight = None;
+    }
+
     /// Switches both sides to the after profile's event `i` (the before side to the event of
     /// the same name).
     pub fn set_event(&mut self, i: usize, ctx: &egui::Context) {
@@ -730,7 +746,8 @@ fn controls(ui: &mut Ui, cmp: &mut Comparison, focus_search: bool) {
             .on_hover_text(
                 "Share: each profile's weights as a percentage of its total (runs of different \
                  lengths compare). Absolute: the weights as they are. Per second: weight per \
-                 second of each profile's selected time.",
+                 second of each profile's selected time. Significance is always tested on the \
+                 share of sample counts.",
             );
         let label = ui.label("Colour by change of:");
         ui.selectable_value(&mut cmp.metric, Metric::Total, "total")

@@ -649,6 +649,15 @@ impl App {
         if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Slash)) {
             self.focus_search = true;
         }
+        if let Some(cmp) = self.comparison_mut() {
+            if ctx.input_mut(|i| i.consume_shortcut(&undo)) {
+                cmp.undo_transform(ctx);
+            }
+            if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape)) {
+                cmp.reset_zoom();
+            }
+            return;
+        }
         if ctx.input_mut(|i| i.consume_shortcut(&undo))
             && let Some(doc) = self.document_mut()
         {
