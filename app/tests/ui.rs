@@ -1334,3 +1334,52 @@ fn a_time_range_applies_to_both_sides_from_each_start() {
             .is_some()
     );
 }
+
+#[test]
+fn compare_with_a_file_keeps_the_tabs_transforms_on_both_sides() {
+    let mut h = window();
+    open_sample(&mut h, "diff-slow.perf.data");
+    transform_via_menu(&mut h, "compress_reply", "Drop samples with function");
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label("Compare with…").click();
+    h.run_steps(2);
+    // A .stkl before (another format) typed as a path.
+    let dir = tempfile::tempdir().unwrap();
+    let stkl = dir.path().join("base.stkl");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stacklens"))
+        .args([
+            "convert",
+            sample("diff-base-4.perf.data").to_str().unwrap(),
+            "--output",
+            stkl.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    type_into(&mut h, "Or a file:", &stkl.display().to_string());
+    h.get_by_label("Compare").click();
+    h.run_steps(1);
+    wait_for(&mut h, "the comparison", compared);
+    let c = h.state().comparison().unwrap();
+    assert_eq!(c.before.title(), "base.stkl");
+    assert_eq!(c.after.title(), "diff-slow.perf.data");
+    for side in [&c.before, &c.after] {
+        let d = side.doc().unwrap();
+        assert_eq!(d.transforms.len(), 1, "{}", d.title);
+        assert!(
+            d.analysis
+                .top
+                .iter()
+                .all(|s| d.profile.func_name(s.func) != "compress_reply"),
+            "{}",
+            d.title
+        );
+    }
+    let f = &c.data().unwrap().functions.functions;
+    assert_eq!(f[0].name, "render_page");
+}
