@@ -21,6 +21,7 @@ pub mod formats;
 pub mod mapped;
 pub mod model;
 pub mod progress;
+pub mod record;
 pub mod symbols;
 
 pub use error::{Error, Result};

@@ -3,6 +3,7 @@
 mod convert;
 mod diff;
 mod flamegraph;
+mod record;
 mod report;
 mod select;
 
@@ -67,6 +68,9 @@ pub enum Command {
     /// Compare two profiles: what got slower, with significance; a CI gate with
     /// --fail-on-regression (exit status 3).
     Diff(diff::DiffArgs),
+    /// Sample a running process (--pid) or a command (after --) with perf_event_open and save
+    /// the capture (.stkl, or .data for raw perf.data).
+    Record(record::RecordArgs),
 }
 
 /// Parses the arguments and runs the command; returns the process exit status.
@@ -97,6 +101,7 @@ pub fn main() -> ExitCode {
         Some(Command::Report(args)) => report::run(&args),
         Some(Command::Convert(args)) => convert::run(&args),
         Some(Command::Flamegraph(args)) => flamegraph::run(&args),
+        Some(Command::Record(args)) => record::run(&args),
         None => crate::ui::run(crate::ui::Options {
             files: cli.files,
             symbol_dirs: cli.symbol_dirs,

@@ -22,9 +22,9 @@
 //! bounds every length field itself (see `records.rs`). The crate stays a dev-dependency, as
 //! the bench's reference.
 
-mod header;
+pub(crate) mod header;
 mod maps;
-mod records;
+pub(crate) mod records;
 pub mod synth;
 
 use self::header::*;
