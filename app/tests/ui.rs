@@ -1383,3 +1383,106 @@ fn compare_with_a_file_keeps_the_tabs_transforms_on_both_sides() {
     let f = &c.data().unwrap().functions.functions;
     assert_eq!(f[0].name, "render_page");
 }
+
+#[test]
+fn record_dialog_lists_and_filters_processes_and_a_launched_command_fills_in_live() {
+    // A process to find in the list: bin/hot, busy for a while.
+    let mut target = std::process::Command::new(sample("bin/hot"))
+        .arg("300")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = target.id() as i32;
+    let mut h = window();
+    // The start page's button (the File menu has the same).
+    h.get_all_by_role_and_label(Role::Button, "Record…")
+        .next()
+        .unwrap()
+        .click();
+    h.run_steps(2);
+    wait_for(&mut h, "the process list", |app| {
+        app.record_dialog.rows.iter().any(|r| r.pid == pid)
+    });
+    // The list has the process with its user; our own pid too.
+    {
+        let d = &h.state().record_dialog;
+        let row = d.rows.iter().find(|r| r.pid == pid).unwrap();
+        assert_eq!(row.name, "hot");
+        assert!(!row.user.is_empty());
+        assert!(d.rows.iter().any(|r| r.pid == std::process::id() as i32));
+    }
+    // Its CPU use shows after a second reading (it keeps one core busy, two threads).
+    wait_for(&mut h, "a CPU reading", |app| {
+        app.record_dialog
+            .rows
+            .iter()
+            .any(|r| r.pid == pid && r.cpu > 20.0)
+    });
+    type_into(&mut h, "Filter:", &pid.to_string());
+    {
+        let d = &h.state().record_dialog;
+        let visible = d.visible();
+        assert!(
+            !visible.is_empty()
+                && visible
+                    .iter()
+                    .all(|r| r.pid.to_string().contains(&pid.to_string()))
+        );
+        assert!(visible.len() < d.rows.len());
+    }
+    assert!(
+        h.query_by_label(&pid.to_string()).is_some(),
+        "the row is shown"
+    );
+    let _ = target.kill();
+    let _ = target.wait();
+
+    // Launch a command: the views fill in while it runs, then it ends and the capture is saved.
+    let dir = tempfile::tempdir().unwrap();
+    type_into(
+        &mut h,
+        "Command:",
+        &format!("{} 150", sample("bin/hot").display()),
+    );
+    h.get_by_label("Launch").click();
+    h.run_steps(2);
+    assert!(h.state().live().is_some(), "a live tab");
+    let save = dir.path().join("live.stkl");
+    h.state_mut().live_mut().unwrap().save_path = save.display().to_string();
+    // Live: a document with samples while recording.
+    wait_for(&mut h, "live samples", |app| {
+        app.live().is_some_and(|l| {
+            l.is_recording() && l.doc.as_ref().is_some_and(|d| d.analysis.tree.samples > 50)
+        })
+    });
+    assert!(h.query_by_label_contains("Recording hot").is_some());
+    assert!(
+        flame_box(&h, "leaf_a"),
+        "the flame graph shows the hot function"
+    );
+    // The command ends by itself: saved, and the tab shows the whole capture.
+    wait_for(&mut h, "the save", |app| {
+        app.live()
+            .is_some_and(|l| matches!(l.phase, stacklens::ui::record::Phase::Done(_)))
+            && !app.is_busy()
+    });
+    let l = h.state().live().unwrap();
+    match &l.phase {
+        stacklens::ui::record::Phase::Done(Ok(p)) => assert_eq!(p, &save),
+        _ => panic!("not saved"),
+    }
+    assert!(l.stats.target_exited);
+    let doc = l.doc.as_ref().unwrap();
+    assert_eq!(
+        doc.analysis.tree.samples, l.stats.samples,
+        "every sample shown"
+    );
+    let reopened = stacklens_core::load(
+        &save,
+        &stacklens_core::LoadOptions::default(),
+        &stacklens_core::Progress::new(),
+    )
+    .unwrap();
+    assert_eq!(reopened.samples.len() as u64, l.stats.samples);
+    assert!(h.query_by_label_contains("Saved").is_some());
+}

@@ -111,6 +111,7 @@ pub fn main() -> ExitCode {
             view: cli.view,
             source_roots: cli.source_roots,
             compare: None,
+            record: None,
         })
         .map_err(|e| anyhow::anyhow!("cannot open the window: {e}")),
     };

@@ -28,6 +28,9 @@ pub struct RecordArgs {
     /// User frames only, even where kernel frames are allowed.
     #[arg(long)]
     pub no_kernel: bool,
+    /// Show the recording live in the window (Stop saves to OUT, a .stkl).
+    #[arg(long)]
+    pub gui: bool,
     /// Where to save: .stkl (symbolized, reopens instantly), .data (raw pipe-mode perf.data),
     /// or any format `convert` writes (.folded, .pb.gz, .speedscope.json, .svg).
     #[arg(short, long, value_name = "OUT")]
@@ -58,6 +61,21 @@ pub fn run(args: &RecordArgs) -> Result<()> {
         frequency: args.frequency,
         kernel: !args.no_kernel,
     };
+    if args.gui {
+        if ExportFormat::from_path(&args.output) != Some(ExportFormat::Stkl) {
+            bail!("with --gui, OUT is where Stop saves the capture: give it a .stkl name");
+        }
+        let start = match args.pid {
+            Some(pid) => crate::ui::record::Start::Attach(pid, opts),
+            None => crate::ui::record::Start::Launch(args.command.clone(), opts),
+        };
+        return crate::ui::run(crate::ui::Options {
+            symbol_dirs: args.input.symbols.clone(),
+            record: Some((start, args.output.clone())),
+            ..Default::default()
+        })
+        .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"));
+    }
     let rec = match args.pid {
         Some(pid) => Recorder::attach(pid, &opts),
         None => Recorder::launch(&args.command, &opts),

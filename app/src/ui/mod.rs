@@ -14,6 +14,7 @@ pub mod flame;
 mod frame_cost;
 pub mod heatmap;
 pub mod loader;
+pub mod record;
 mod side;
 pub mod source;
 pub mod sunburst;
@@ -100,6 +101,8 @@ pub struct Options {
     pub source_roots: Vec<PathBuf>,
     /// Open a comparison of two files (before, after) with this setup.
     pub compare: Option<(PathBuf, PathBuf, compare::Setup)>,
+    /// Start recording at once (`stacklens record --gui`), saving to this path on Stop.
+    pub record: Option<(record::Start, PathBuf)>,
 }
 
 /// The baseline of a comparison started from a tab.
@@ -120,6 +123,8 @@ pub enum Tab {
     Ready(Box<Document>),
     /// A before/after comparison.
     Compare(Box<compare::Comparison>),
+    /// A recording, shown live.
+    Live(Box<record::Live>),
 }
 
 impl Tab {
@@ -129,6 +134,7 @@ impl Tab {
             Tab::Failed { request, .. } => request.title.clone(),
             Tab::Ready(d) => d.title.clone(),
             Tab::Compare(c) => c.title(),
+            Tab::Live(l) => l.title.clone(),
         }
     }
 }
@@ -165,6 +171,8 @@ pub struct App {
     export: export::ExportDialog,
     /// The "Compare with…" window: the tab compared (as after), and its path field.
     compare_dialog: Option<(usize, String)>,
+    /// The Record window.
+    pub record_dialog: record::RecordDialog,
     initial_view: Option<View>,
     source_roots: Vec<PathBuf>,
 }
@@ -187,6 +195,7 @@ impl App {
             frame_cost: Default::default(),
             export: Default::default(),
             compare_dialog: None,
+            record_dialog: Default::default(),
             initial_view: opts.view,
             source_roots: opts.source_roots.clone(),
             screenshot: opts.screenshot.map(|path| Screenshot {
@@ -208,7 +217,10 @@ impl App {
             // `stacklens a b`: show a first.
             app.active = 0;
         }
-        let compared = opts.compare.is_some();
+        let compared = opts.compare.is_some() || opts.record.is_some();
+        if let Some((start, save)) = opts.record {
+            app.start_recording(start, Some(save), ctx);
+        }
         if let Some((before, after, setup)) = opts.compare {
             app.open_comparison(before, after, setup, ctx);
         }
@@ -272,6 +284,65 @@ impl App {
         let cmp = compare::Comparison::new(before_side, after_side, setup);
         self.tabs.push(Tab::Compare(Box::new(cmp)));
         self.active = self.tabs.len() - 1;
+    }
+
+    /// Starts a recording in a new live tab; a failure is shown in the Record window.
+    pub fn start_recording(
+        &mut self,
+        start: record::Start,
+        save: Option<PathBuf>,
+        ctx: &egui::Context,
+    ) {
+        let (result, title) = match start {
+            record::Start::Attach(pid, opts) => {
+                let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_else(|_| pid.to_string());
+                (
+                    stacklens_core::record::Recorder::attach(pid, &opts),
+                    format!("{name} ({pid})"),
+                )
+            }
+            record::Start::Launch(cmd, opts) => {
+                let name = cmd
+                    .first()
+                    .and_then(|c| std::path::Path::new(c).file_name())
+                    .map_or_else(|| "command".into(), |n| n.to_string_lossy().into_owned());
+                (stacklens_core::record::Recorder::launch(&cmd, &opts), name)
+            }
+        };
+        match result {
+            Ok(rec) => {
+                let save = save.unwrap_or_else(|| {
+                    record::default_save_path(title.split(' ').next().unwrap_or("capture"))
+                });
+                let live = record::Live::new(title, rec, save, &self.symbol_dirs);
+                self.tabs.push(Tab::Live(Box::new(live)));
+                self.active = self.tabs.len() - 1;
+                self.record_dialog.open = false;
+                self.record_dialog.error = None;
+                ctx.request_repaint();
+            }
+            Err(e) => {
+                self.record_dialog.open = true;
+                self.record_dialog.error = Some(e.to_string());
+            }
+        }
+    }
+
+    /// The live session in the active tab.
+    pub fn live(&self) -> Option<&record::Live> {
+        match self.tabs.get(self.active)? {
+            Tab::Live(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn live_mut(&mut self) -> Option<&mut record::Live> {
+        match self.tabs.get_mut(self.active)? {
+            Tab::Live(l) => Some(l),
+            _ => None,
+        }
     }
 
     /// The comparison in the active tab.
@@ -373,6 +444,7 @@ impl App {
     pub fn document(&self) -> Option<&Document> {
         match self.tabs.get(self.active)? {
             Tab::Ready(d) => Some(d),
+            Tab::Live(l) => l.doc.as_deref(),
             _ => None,
         }
     }
@@ -380,6 +452,7 @@ impl App {
     pub fn document_mut(&mut self) -> Option<&mut Document> {
         match self.tabs.get_mut(self.active)? {
             Tab::Ready(d) => Some(d),
+            Tab::Live(l) => l.doc.as_deref_mut(),
             _ => None,
         }
     }
@@ -391,6 +464,7 @@ impl App {
                 Tab::Loading(_) => true,
                 Tab::Ready(d) => d.is_computing(),
                 Tab::Compare(c) => c.is_busy(),
+                Tab::Live(l) => l.is_busy(),
                 Tab::Failed { .. } => false,
             })
     }
@@ -435,6 +509,7 @@ impl App {
             match t {
                 Tab::Ready(d) => d.poll(),
                 Tab::Compare(c) => c.poll(ctx),
+                Tab::Live(l) => l.poll(ctx),
                 _ => {}
             }
         }
@@ -521,8 +596,25 @@ impl App {
                 let focus = std::mem::take(&mut self.focus_search);
                 compare::show(ui, c, self.settings.icicle, self.settings.color_by, focus);
             }
+            Some(Tab::Live(l)) => {
+                egui::Panel::top("live").show(ui, |ui| record::bar(ui, l));
+                if l.doc.is_some() {
+                    self.document_ui(ui);
+                } else {
+                    egui::CentralPanel::default().show(ui, |ui| {
+                        ui.vertical_centered(|ui| {
+                            ui.add_space(60.0);
+                            ui.spinner();
+                            ui.label("Waiting for the first samples…");
+                        });
+                    });
+                }
+            }
         }
         self.compare_window(&ctx);
+        if let Some(start) = self.record_dialog.window(&ctx) {
+            self.start_recording(start, None, &ctx);
+        }
 
         if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
             let painter = ctx.layer_painter(egui::LayerId::new(
@@ -710,6 +802,13 @@ impl App {
                 if ui.button("Open demo profile").clicked() {
                     self.open_demo(&ctx);
                 }
+                if ui
+                    .button("Record…")
+                    .on_hover_text("Sample a running process or a command, live")
+                    .clicked()
+                {
+                    self.record_dialog.open = true;
+                }
                 ui.menu_button("Open recent", |ui| {
                     if self.settings.recent.is_empty() {
                         ui.weak("No recent files");
@@ -798,6 +897,8 @@ impl App {
                     Tab::Failed { .. } => "failed: ",
                     Tab::Ready(_) => "",
                     Tab::Compare(_) => "compare: ",
+                    Tab::Live(l) if l.is_recording() => "recording: ",
+                    Tab::Live(_) => "",
                 };
                 let title = format!("{marker}{}", t.title());
                 if ui.selectable_label(i == self.active, title).clicked() {
@@ -826,12 +927,19 @@ impl App {
             ui.label("Open a profile and see where the time went.");
             ui.add_space(16.0);
             ui.horizontal(|ui| {
-                ui.add_space((ui.available_width() - 330.0).max(0.0) / 2.0);
+                ui.add_space((ui.available_width() - 400.0).max(0.0) / 2.0);
                 if ui.button("Open…").clicked() {
                     self.open_dialog(&ctx);
                 }
                 if ui.button("Open demo profile").clicked() {
                     self.open_demo(&ctx);
+                }
+                if ui
+                    .button("Record…")
+                    .on_hover_text("Sample a running process or a command, live")
+                    .clicked()
+                {
+                    self.record_dialog.open = true;
                 }
             });
             ui.add_space(8.0);
