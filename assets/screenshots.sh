@@ -55,4 +55,6 @@ base=sample-profiles/diff-base-1.perf.data slow=sample-profiles/diff-slow.perf.d
 live compare-differential.png "xdotool mousemove 900 583" diff "$base" "$slow"
 live compare-side-by-side.png "xdotool mousemove 140 87 click 1; sleep 0.5; xdotool mousemove 939 583" \
   diff "$base" "$slow"
+# A live session: bin/hot launched and recorded, 4 s in.
+live view-live.png "xdotool mousemove 1270 20" record --gui -o "$tmp/live.stkl" -- sample-profiles/bin/hot 400
 ls -la assets/*.png
