@@ -1460,6 +1460,20 @@ fn record_dialog_lists_and_filters_processes_and_a_launched_command_fills_in_liv
         flame_box(&h, "leaf_a"),
         "the flame graph shows the hot function"
     );
+    // Pause: no new samples; Resume: they come again.
+    h.get_by_label("Pause").click();
+    h.run_steps(1);
+    std::thread::sleep(Duration::from_millis(150));
+    h.run_steps(1);
+    let paused_at = h.state().live().unwrap().stats.samples;
+    assert!(h.state().live().unwrap().stats.paused);
+    std::thread::sleep(Duration::from_millis(400));
+    h.run_steps(1);
+    assert_eq!(h.state().live().unwrap().stats.samples, paused_at, "paused");
+    h.get_by_label("Resume").click();
+    wait_for(&mut h, "samples after Resume", |app| {
+        app.live().unwrap().stats.samples > paused_at
+    });
     // The command ends by itself: saved, and the tab shows the whole capture.
     wait_for(&mut h, "the save", |app| {
         app.live()

@@ -98,6 +98,31 @@ fn a_launched_command_is_recorded_with_every_thread_and_perf_report_agrees() {
     near(&m, "leaf_a", 33.3, 6.0);
 }
 
+#[test]
+fn child_processes_of_a_launched_command_are_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("sh.data");
+    let script = format!("{} 20 >/dev/null", hot());
+    let out = stacklens(&[
+        "record",
+        "-o",
+        data.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (samples, m, _) = shares(data.to_str().unwrap());
+    assert!(samples > 300, "{samples} samples");
+    near(&m, "leaf_a", 33.3, 6.0);
+    near(&m, "leaf_c", 33.3, 6.0);
+}
+
 /// Runs `bin/hot ARG` in the background.
 fn spawn_hot(arg: &str) -> std::process::Child {
     Command::new(hot())

@@ -388,7 +388,10 @@ impl Live {
             && let Ok(result) = rx.try_recv()
         {
             self.parse = None;
-            if let Ok(loaded) = result {
+            // A snapshot that arrives after Stop is older than the final capture.
+            if let Ok(loaded) = result
+                && self.is_recording()
+            {
                 self.show(loaded, ctx);
             }
         }
@@ -505,6 +508,7 @@ impl Live {
         };
         let capture = rec.stop();
         self.stats = capture.stats.clone();
+        self.parse = None;
         let lo = self.load_options();
         let path = PathBuf::from(self.save_path.trim());
         let title = self.title.clone();

@@ -1,11 +1,12 @@
 //! Sampling a running process with `perf_event_open(2)` (no `perf` binary needed).
 //!
-//! One software `cpu-clock` event per thread of the target (threads that start later are
-//! found from FORK records and a rescan of `/proc/PID/task`), at a chosen frequency, with
-//! callchains (frame pointers; kernel frames too where the system allows them). A background
-//! thread drains the ring buffers every few milliseconds into one pipe-mode `perf.data` byte
-//! stream ([`stream`]), which the ordinary perf.data parser reads: a snapshot at any moment is
-//! a complete capture, symbolized like any file.
+//! One software `cpu-clock` event per thread of the target and CPU, inherited by the threads
+//! and processes they create (so a launched shell script's children are followed too), at a
+//! chosen frequency, with callchains (frame pointers; kernel frames too where the system allows
+//! them). The events of one CPU share one ring buffer, as `perf record` does. A background
+//! thread drains the buffers every few milliseconds into one pipe-mode `perf.data` byte stream
+//! ([`stream`]), which the ordinary perf.data parser reads: a snapshot at any moment is a
+//! complete capture, symbolized like any file.
 //!
 //! What an unprivileged user can do depends on `kernel.perf_event_paranoid`; each refusal
 //! becomes a [`RecordError`] that names the cause and the fix.
@@ -23,15 +24,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::formats::perf_data::records::{EXIT, FORK, LOST, SAMPLE};
+use std::os::fd::OwnedFd;
 use sys::{Attr, Ring};
 
-/// Ring buffer pages per thread (64 KiB: about 200 ms of samples at 999 Hz with deep stacks;
-/// the buffers are drained every 10 ms).
-const DATA_PAGES: usize = 16;
+/// Ring buffer pages per CPU (128 KiB: about 200 ms of samples of a busy CPU at 999 Hz with
+/// deep stacks; the buffers are drained every 10 ms).
+const DATA_PAGES: usize = 32;
 /// How often the buffers are drained.
 const DRAIN_EVERY: Duration = Duration::from_millis(10);
-/// How often `/proc/PID/task` is rescanned for new threads (FORK records trigger it sooner).
-const RESCAN_EVERY: Duration = Duration::from_millis(100);
 /// Default sampling frequency (as perf: off the timer's 1 kHz beat).
 pub const DEFAULT_FREQUENCY: u32 = 999;
 
@@ -234,16 +234,63 @@ fn check_rate(hz: u32) -> Result<(), RecordError> {
     }
 }
 
-/// Opens the event of one thread, asking for kernel frames first when wanted; returns the
-/// ring and whether kernel frames are on.
-fn open_thread(attr: &Attr, tid: i32) -> Result<Ring, RecordError> {
-    let fd = sys::open(attr, tid).map_err(|e| open_error(e, tid))?;
-    Ring::map(tid, fd, DATA_PAGES).map_err(|e| match e.raw_os_error() {
-        Some(libc::EPERM) | Some(libc::ENOMEM) => RecordError::LockedMemory {
-            kb: sys::sysctl("perf_event_mlock_kb").unwrap_or(516),
-        },
-        _ => RecordError::Other(format!("cannot map the ring buffer of thread {tid}: {e}")),
-    })
+/// The events of the followed threads: one per (thread, CPU), inherited by what the thread
+/// creates; every event of a CPU writes into that CPU's ring buffer.
+struct Events {
+    attr: Attr,
+    cpus: Vec<i32>,
+    /// Per CPU (as `cpus`): its ring, made with the first event opened on it.
+    rings: Vec<Option<Ring>>,
+    /// The other events (writing into the rings).
+    others: Vec<OwnedFd>,
+    /// Threads opened explicitly.
+    threads: Vec<i32>,
+}
+
+impl Events {
+    fn new(attr: Attr) -> Self {
+        let cpus = sys::online_cpus();
+        Events {
+            attr,
+            rings: cpus.iter().map(|_| None).collect(),
+            cpus,
+            others: Vec::new(),
+            threads: Vec::new(),
+        }
+    }
+
+    /// Opens thread `tid`'s events on every CPU.
+    fn add_thread(&mut self, tid: i32) -> Result<(), RecordError> {
+        for k in 0..self.cpus.len() {
+            let fd = sys::open(&self.attr, tid, self.cpus[k]).map_err(|e| open_error(e, tid))?;
+            match &self.rings[k] {
+                Some(ring) => {
+                    sys::set_output(&fd, &ring.fd).map_err(|e| {
+                        RecordError::Other(format!("cannot share a ring buffer: {e}"))
+                    })?;
+                    self.others.push(fd);
+                }
+                None => {
+                    let ring = Ring::map(fd, DATA_PAGES).map_err(|e| match e.raw_os_error() {
+                        Some(libc::EPERM) | Some(libc::ENOMEM) => RecordError::LockedMemory {
+                            kb: sys::sysctl("perf_event_mlock_kb").unwrap_or(516),
+                        },
+                        _ => RecordError::Other(format!("cannot map a ring buffer: {e}")),
+                    })?;
+                    self.rings[k] = Some(ring);
+                }
+            }
+        }
+        self.threads.push(tid);
+        Ok(())
+    }
+
+    fn set_enabled(&self, on: bool) {
+        let rings = self.rings.iter().flatten().map(|r| &r.fd);
+        for fd in rings.chain(&self.others) {
+            let _ = sys::set_enabled(fd, on);
+        }
+    }
 }
 
 /// The attribute to use: kernel frames when wanted and allowed (tried on `pid`), else user
@@ -258,7 +305,7 @@ fn choose_attr(
     let finish = |a: Attr| if on_exec { a.enabled_on_exec() } else { a };
     if opts.kernel {
         let a = finish(Attr::cpu_clock(hz, true));
-        match sys::open(&a, pid) {
+        match sys::open(&a, pid, -1) {
             Ok(_) => return Ok((a, None)),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) => {
                 let level = sys::sysctl("perf_event_paranoid").unwrap_or(2);
@@ -304,26 +351,31 @@ impl Recorder {
             return Err(RecordError::NoSuchProcess { pid });
         }
         let (attr, note) = choose_attr(opts, pid, false)?;
-        let attr = attr.enabled();
-        let mut rings = Vec::new();
+        let mut events = Events::new(attr.enabled());
+        let add = |events: &mut Events, tid| match events.add_thread(tid) {
+            // A thread that ended meanwhile.
+            Err(RecordError::NoSuchProcess { .. }) => Ok(()),
+            other => other,
+        };
         for tid in tasks(pid) {
-            match open_thread(&attr, tid) {
-                Ok(r) => rings.push(r),
-                // A thread that ended meanwhile.
-                Err(RecordError::NoSuchProcess { .. }) => {}
-                Err(e) => return Err(e),
+            add(&mut events, tid)?;
+        }
+        // Threads started while the events were being opened (later ones inherit them).
+        for tid in tasks(pid) {
+            if !events.threads.contains(&tid) {
+                add(&mut events, tid)?;
             }
         }
-        if rings.is_empty() {
+        if events.threads.is_empty() {
             return Err(RecordError::NoSuchProcess { pid });
         }
         // What existed before the first sample: thread names and executable mappings.
         let mut out = stream::start(&attr.bytes());
-        for r in &rings {
-            stream::comm(&mut out, pid, r.tid, &thread_name(pid, r.tid), 0);
+        for &tid in &events.threads {
+            stream::comm(&mut out, pid, tid, &thread_name(pid, tid), 0);
         }
         Self::synthesize_mappings(&mut out, pid, !attr.excludes_kernel());
-        Ok(Self::run(pid, None, attr, note, rings, out))
+        Ok(Self::run(pid, None, note, events, out))
     }
 
     /// Starts `command` (program and arguments) and samples it from its first instruction.
@@ -346,12 +398,13 @@ impl Recorder {
             error,
         })?;
         let pid = child.pid;
-        let start = || -> Result<(Attr, Option<String>, Ring), RecordError> {
+        let start = || -> Result<(Attr, Option<String>, Events), RecordError> {
             let (attr, note) = choose_attr(opts, pid, true)?;
-            let ring = open_thread(&attr, pid)?;
-            Ok((attr, note, ring))
+            let mut events = Events::new(attr);
+            events.add_thread(pid)?;
+            Ok((attr, note, events))
         };
-        let (attr, note, ring) = match start() {
+        let (attr, note, events) = match start() {
             Ok(x) => x,
             Err(e) => {
                 child.abandon();
@@ -366,12 +419,12 @@ impl Recorder {
         {
             stream::mmap(&mut out, -1, &k, 0);
         }
-        // Exec: the kernel enables the event and writes COMM and MMAP records from here on.
+        // Exec: the kernel enables the events and writes COMM and MMAP records from here on.
         child.go().map_err(|error| RecordError::Launch {
             command: shown,
             error,
         })?;
-        Ok(Self::run(pid, Some(pid), attr, note, vec![ring], out))
+        Ok(Self::run(pid, Some(pid), note, events, out))
     }
 
     fn synthesize_mappings(out: &mut Vec<u8>, pid: i32, kernel: bool) {
@@ -392,16 +445,16 @@ impl Recorder {
     fn run(
         pid: i32,
         child: Option<i32>,
-        attr: Attr,
         note: Option<String>,
-        rings: Vec<Ring>,
+        events: Events,
         out: Vec<u8>,
     ) -> Recorder {
+        let kernel = !events.attr.excludes_kernel();
         let shared = Arc::new(Shared {
             stream: Mutex::new(out),
             samples: AtomicU64::new(0),
             lost: AtomicU64::new(0),
-            threads: AtomicUsize::new(rings.len()),
+            threads: AtomicUsize::new(events.threads.len()),
             stop: AtomicBool::new(false),
             paused: AtomicBool::new(false),
             exited: AtomicBool::new(false),
@@ -410,7 +463,7 @@ impl Recorder {
         let s = shared.clone();
         let worker = std::thread::Builder::new()
             .name("stacklens-record".into())
-            .spawn(move || worker(pid, child, attr, rings, &s))
+            .spawn(move || worker(pid, child, events, &s))
             .ok();
         if worker.is_none() {
             *shared.error.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -422,7 +475,7 @@ impl Recorder {
             pid,
             child,
             started: Instant::now(),
-            kernel: !attr.excludes_kernel(),
+            kernel,
             kernel_note: note,
         }
     }
@@ -498,23 +551,36 @@ impl Drop for Recorder {
     }
 }
 
-/// The background thread: drains every ring buffer into the stream, follows new threads,
-/// pauses and resumes, notices the end of the target.
-fn worker(pid: i32, child: Option<i32>, attr: Attr, mut rings: Vec<Ring>, s: &Shared) {
-    let new_thread_attr = attr.enabled();
-    let mut last_scan = Instant::now();
-    let mut rescan = false;
+/// The background thread: drains every ring buffer into the stream, keeps count of the
+/// threads alive (FORK and EXIT records), pauses and resumes, notices the end of the target.
+fn worker(pid: i32, child: Option<i32>, mut events: Events, s: &Shared) {
+    let mut live: std::collections::BTreeSet<i32> = events.threads.iter().copied().collect();
     let mut paused = false;
     let mut chunk = Vec::with_capacity(1 << 16);
     loop {
         let stopping = s.stop.load(Ordering::Relaxed);
-        // Read everything the kernel has written.
+        // Has the target ended? (Checked before the last drain, so nothing is left behind.)
+        let gone = !stopping
+            && match child {
+                Some(c) => reap(c),
+                None => !process_exists(pid),
+            };
         let (mut samples, mut lost) = (0u64, 0u64);
-        for r in &mut rings {
+        for r in events.rings.iter_mut().flatten() {
             r.drain(&mut chunk, |kind, rec| match kind {
                 SAMPLE => samples += 1,
                 LOST => lost += lost_count(rec),
-                FORK | EXIT => rescan = true,
+                // pid, ppid, tid, ptid after the header.
+                FORK | EXIT => {
+                    if let Some(tid) = rec.get(16..20) {
+                        let tid = i32::from_le_bytes(tid.try_into().unwrap_or([0; 4]));
+                        if kind == FORK {
+                            live.insert(tid);
+                        } else {
+                            live.remove(&tid);
+                        }
+                    }
+                }
                 _ => {}
             });
         }
@@ -526,80 +592,18 @@ fn worker(pid: i32, child: Option<i32>, attr: Attr, mut rings: Vec<Ring>, s: &Sh
         }
         s.samples.fetch_add(samples, Ordering::Relaxed);
         s.lost.fetch_add(lost, Ordering::Relaxed);
-        (samples, lost) = (0, 0);
-        if stopping || s.exited.load(Ordering::Relaxed) {
-            break;
-        }
-        // Has the target ended?
-        let gone = match child {
-            Some(c) => reap(c),
-            // SAFETY: signal 0 only checks that the process exists.
-            None => !process_exists(pid),
-        };
+        s.threads.store(live.len(), Ordering::Relaxed);
         if gone {
-            // One more pass picks up what was written before the end.
-            for r in &mut rings {
-                r.drain(&mut chunk, |kind, rec| match kind {
-                    SAMPLE => samples += 1,
-                    LOST => lost += lost_count(rec),
-                    _ => {}
-                });
-            }
-            if let Ok(mut st) = s.stream.lock() {
-                st.extend_from_slice(&chunk);
-            }
-            chunk.clear();
-            s.samples.fetch_add(samples, Ordering::Relaxed);
-            s.lost.fetch_add(lost, Ordering::Relaxed);
             s.exited.store(true, Ordering::Relaxed);
             break;
         }
-        // Pause and resume.
+        if stopping {
+            break;
+        }
         let want_pause = s.paused.load(Ordering::Relaxed);
         if want_pause != paused {
-            for r in &rings {
-                let _ = if want_pause { r.disable() } else { r.enable() };
-            }
+            events.set_enabled(!want_pause);
             paused = want_pause;
-        }
-        // Follow new threads; let go of ended ones.
-        if rescan || last_scan.elapsed() >= RESCAN_EVERY {
-            rescan = false;
-            last_scan = Instant::now();
-            let live = tasks(pid);
-            // An ended thread: nothing more will come (what came was drained above).
-            rings.retain(|r| live.binary_search(&r.tid).is_ok());
-            for tid in live {
-                if rings.iter().any(|r| r.tid == tid) {
-                    continue;
-                }
-                match open_thread(&new_thread_attr, tid) {
-                    Ok(r) => {
-                        if paused {
-                            let _ = r.disable();
-                        }
-                        let mut rec = Vec::new();
-                        stream::comm(
-                            &mut rec,
-                            pid,
-                            tid,
-                            &thread_name(pid, tid),
-                            sys::monotonic_ns(),
-                        );
-                        if let Ok(mut st) = s.stream.lock() {
-                            st.extend_from_slice(&rec);
-                        }
-                        rings.push(r);
-                    }
-                    Err(RecordError::NoSuchProcess { .. }) => {}
-                    Err(e) => {
-                        if let Ok(mut err) = s.error.lock() {
-                            err.get_or_insert_with(|| format!("thread {tid} not followed: {e}"));
-                        }
-                    }
-                }
-            }
-            s.threads.store(rings.len(), Ordering::Relaxed);
         }
         std::thread::sleep(DRAIN_EVERY);
     }

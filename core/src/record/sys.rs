@@ -16,6 +16,7 @@ const SAMPLE_CPU: u64 = 1 << 7;
 const SAMPLE_PERIOD: u64 = 1 << 8;
 
 const FLAG_DISABLED: u64 = 1 << 0;
+const FLAG_INHERIT: u64 = 1 << 1;
 const FLAG_EXCLUDE_KERNEL: u64 = 1 << 5;
 const FLAG_EXCLUDE_HV: u64 = 1 << 6;
 const FLAG_MMAP: u64 = 1 << 8;
@@ -31,6 +32,7 @@ const FLAG_USE_CLOCKID: u64 = 1 << 25;
 const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
 const IOC_ENABLE: libc::c_ulong = 0x2400;
 const IOC_DISABLE: libc::c_ulong = 0x2401;
+const IOC_SET_OUTPUT: libc::c_ulong = 0x2405;
 
 /// `struct perf_event_attr` up to `sample_max_stack` (PERF_ATTR_SIZE_VER5, 112 bytes).
 #[repr(C)]
@@ -61,9 +63,11 @@ const _: () = assert!(std::mem::size_of::<Attr>() == 112);
 
 impl Attr {
     /// `cpu-clock` at `hz` samples per second of CPU time, with callchains, tid, time (the
-    /// monotonic clock), cpu and period; MMAP, COMM and FORK/EXIT records (`sample_id_all`).
+    /// monotonic clock), cpu and period; MMAP, COMM and FORK/EXIT records (`sample_id_all`);
+    /// inherited by the threads and processes the task creates.
     pub fn cpu_clock(hz: u64, kernel: bool) -> Self {
         let mut flags = FLAG_DISABLED
+            | FLAG_INHERIT
             | FLAG_EXCLUDE_HV
             | FLAG_MMAP
             | FLAG_COMM
@@ -137,8 +141,8 @@ impl Attr {
     }
 }
 
-/// Opens the event for thread `tid` on any CPU.
-pub fn open(attr: &Attr, tid: i32) -> io::Result<OwnedFd> {
+/// Opens the event for thread `tid` on CPU `cpu` (-1: any CPU).
+pub fn open(attr: &Attr, tid: i32, cpu: i32) -> io::Result<OwnedFd> {
     // SAFETY: `attr` is a valid perf_event_attr of the size it declares; the other arguments
     // are plain integers.
     let fd = unsafe {
@@ -146,7 +150,7 @@ pub fn open(attr: &Attr, tid: i32) -> io::Result<OwnedFd> {
             libc::SYS_perf_event_open,
             attr as *const Attr,
             tid as libc::pid_t,
-            -1 as libc::c_int,
+            cpu as libc::c_int,
             -1 as libc::c_int,
             PERF_FLAG_FD_CLOEXEC,
         )
@@ -158,19 +162,28 @@ pub fn open(attr: &Attr, tid: i32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
 }
 
-fn ioctl(fd: &OwnedFd, request: libc::c_ulong) -> io::Result<()> {
-    // SAFETY: ENABLE/DISABLE take no pointer argument.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, 0) };
+fn ioctl(fd: &OwnedFd, request: libc::c_ulong, arg: libc::c_int) -> io::Result<()> {
+    // SAFETY: ENABLE, DISABLE and SET_OUTPUT take an integer argument.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, arg) };
     if r < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())
 }
 
-/// One thread's event with its mapped ring buffer.
+/// Starts or stops counting.
+pub fn set_enabled(fd: &OwnedFd, on: bool) -> io::Result<()> {
+    ioctl(fd, if on { IOC_ENABLE } else { IOC_DISABLE }, 0)
+}
+
+/// Makes event `fd` write its records into the ring buffer of event `ring` (same CPU).
+pub fn set_output(fd: &OwnedFd, ring: &OwnedFd) -> io::Result<()> {
+    ioctl(fd, IOC_SET_OUTPUT, ring.as_raw_fd())
+}
+
+/// An event with its mapped ring buffer (other events of the same CPU write into it too).
 pub struct Ring {
-    pub tid: i32,
-    fd: OwnedFd,
+    pub fd: OwnedFd,
     base: *mut u8,
     len: usize,
     data_offset: usize,
@@ -182,7 +195,7 @@ unsafe impl Send for Ring {}
 
 impl Ring {
     /// Maps `data_pages` (a power of two) pages of ring buffer for the event `fd`.
-    pub fn map(tid: i32, fd: OwnedFd, data_pages: usize) -> io::Result<Ring> {
+    pub fn map(fd: OwnedFd, data_pages: usize) -> io::Result<Ring> {
         // SAFETY: sysconf has no preconditions.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
         let len = page * (1 + data_pages);
@@ -216,21 +229,12 @@ impl Ring {
                 (off, size)
             };
         Ok(Ring {
-            tid,
             fd,
             base,
             len,
             data_offset,
             data_size,
         })
-    }
-
-    pub fn enable(&self) -> io::Result<()> {
-        ioctl(&self.fd, IOC_ENABLE)
-    }
-
-    pub fn disable(&self) -> io::Result<()> {
-        ioctl(&self.fd, IOC_DISABLE)
     }
 
     fn head(&self) -> &AtomicU64 {
@@ -306,13 +310,23 @@ pub fn sysctl(name: &str) -> Option<i64> {
         .ok()
 }
 
-/// The monotonic clock in nanoseconds (the events' clock).
-pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
+/// The online CPUs (`/sys/devices/system/cpu/online`: "0-3,6"), else 0..available_parallelism.
+pub fn online_cpus() -> Vec<i32> {
+    let parse = |text: &str| -> Option<Vec<i32>> {
+        let mut out = Vec::new();
+        for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+            match part.split_once('-') {
+                Some((a, b)) => out.extend(a.parse::<i32>().ok()?..=b.parse::<i32>().ok()?),
+                None => out.push(part.parse().ok()?),
+            }
+        }
+        (!out.is_empty() && out.len() <= 4096).then_some(out)
     };
-    // SAFETY: `ts` is a valid timespec to write.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|t| parse(&t))
+        .unwrap_or_else(|| {
+            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (0..n as i32).collect()
+        })
 }
