@@ -282,3 +282,50 @@ fn an_unprivileged_user_gets_the_reason_and_the_fix() {
         assert!(samples > 100, "{samples}");
     }
 }
+
+#[test]
+fn the_perf_record_fallback_gives_the_same_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let stkl = dir.path().join("fallback.stkl");
+    let out = Command::new(stacklens_bin())
+        .args(["record", "-o", stkl.to_str().unwrap(), "--", &hot(), "35"])
+        .env("STACKLENS_RECORD_BACKEND", "perf")
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("recorded with `perf record`"), "{err}");
+    assert!(err.contains("the process ended"), "{err}");
+    let (samples, m, _) = shares(stkl.to_str().unwrap());
+    assert!(samples > 600, "{samples}");
+    near(&m, "leaf_a", 33.3, 5.0);
+    near(&m, "leaf_c", 33.3, 5.0);
+
+    // Attached, stopped by --duration.
+    let mut target = spawn_hot("300");
+    std::thread::sleep(Duration::from_millis(300));
+    let data = dir.path().join("fallback-attach.data");
+    let out = Command::new(stacklens_bin())
+        .args([
+            "record",
+            "--pid",
+            &target.id().to_string(),
+            "--duration",
+            "1",
+        ])
+        .args(["-o", data.to_str().unwrap()])
+        .env("STACKLENS_RECORD_BACKEND", "perf")
+        .output()
+        .unwrap();
+    let _ = target.kill();
+    let _ = target.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (samples, m, _) = shares(data.to_str().unwrap());
+    assert!(samples > 1000, "{samples}");
+    assert!(m.get("leaf_c").copied().unwrap_or(0.0) > 20.0, "{m:?}");
+}

@@ -603,7 +603,7 @@ pub fn bar(ui: &mut Ui, live: &mut Live) {
         } else {
             ui.label(lost);
         }
-        if live.is_recording() {
+        if live.is_recording() && s.threads > 0 {
             ui.label(format!("{} threads", s.threads));
         }
         if s.target_exited {

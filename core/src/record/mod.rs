@@ -11,6 +11,7 @@
 //! What an unprivileged user can do depends on `kernel.perf_event_paranoid`; each refusal
 //! becomes a [`RecordError`] that names the cause and the fix.
 
+mod perf;
 mod stream;
 mod sys;
 
@@ -164,6 +165,21 @@ struct Shared {
     error: Mutex<Option<String>>,
 }
 
+impl Shared {
+    fn new(stream: Vec<u8>, threads: usize) -> Self {
+        Shared {
+            stream: Mutex::new(stream),
+            samples: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+            threads: AtomicUsize::new(threads),
+            stop: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            exited: AtomicBool::new(false),
+            error: Mutex::new(None),
+        }
+    }
+}
+
 /// A recording in progress. Dropping it stops it.
 pub struct Recorder {
     shared: Arc<Shared>,
@@ -174,6 +190,8 @@ pub struct Recorder {
     started: Instant,
     kernel: bool,
     kernel_note: Option<String>,
+    /// The `perf record` process of the fallback.
+    perf: Option<perf::PerfProcess>,
 }
 
 /// The recorded bytes (pipe-mode perf.data) and the final figures.
@@ -321,6 +339,12 @@ fn choose_attr(
     Ok((finish(Attr::cpu_clock(hz, false)), None))
 }
 
+/// `STACKLENS_RECORD_BACKEND=perf` records with `perf record` even where `perf_event_open`
+/// works (to test the fallback, or to compare).
+fn use_perf() -> bool {
+    std::env::var("STACKLENS_RECORD_BACKEND").is_ok_and(|v| v == "perf")
+}
+
 /// Thread ids of process `pid`.
 fn tasks(pid: i32) -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -345,8 +369,40 @@ fn thread_name(pid: i32, tid: i32) -> Vec<u8> {
 }
 
 impl Recorder {
-    /// Starts sampling the running process `pid` (all its threads).
+    /// Starts sampling the running process `pid` (all its threads); falls back to `perf
+    /// record` when `perf_event_open` is not available (or `STACKLENS_RECORD_BACKEND=perf`).
     pub fn attach(pid: i32, opts: &RecordOptions) -> Result<Recorder, RecordError> {
+        if pid <= 0 || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            return Err(RecordError::NoSuchProcess { pid });
+        }
+        if use_perf() {
+            return perf::start(perf::Target::Pid(pid), opts);
+        }
+        match Self::attach_native(pid, opts) {
+            Err(RecordError::Unavailable(e)) => {
+                perf::start(perf::Target::Pid(pid), opts).map_err(|_| RecordError::Unavailable(e))
+            }
+            other => other,
+        }
+    }
+
+    /// Starts `command` (program and arguments) and samples it from its first instruction,
+    /// with the children it starts; falls back to `perf record` like [`Recorder::attach`].
+    pub fn launch(command: &[OsString], opts: &RecordOptions) -> Result<Recorder, RecordError> {
+        if command.is_empty() {
+            return Err(RecordError::Other("no command to run".into()));
+        }
+        if use_perf() {
+            return perf::start(perf::Target::Command(command), opts);
+        }
+        match Self::launch_native(command, opts) {
+            Err(RecordError::Unavailable(e)) => perf::start(perf::Target::Command(command), opts)
+                .map_err(|_| RecordError::Unavailable(e)),
+            other => other,
+        }
+    }
+
+    fn attach_native(pid: i32, opts: &RecordOptions) -> Result<Recorder, RecordError> {
         if pid <= 0 || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             return Err(RecordError::NoSuchProcess { pid });
         }
@@ -378,11 +434,7 @@ impl Recorder {
         Ok(Self::run(pid, None, note, events, out))
     }
 
-    /// Starts `command` (program and arguments) and samples it from its first instruction.
-    pub fn launch(command: &[OsString], opts: &RecordOptions) -> Result<Recorder, RecordError> {
-        if command.is_empty() {
-            return Err(RecordError::Other("no command to run".into()));
-        }
+    fn launch_native(command: &[OsString], opts: &RecordOptions) -> Result<Recorder, RecordError> {
         let shown = command
             .iter()
             .map(|a| a.to_string_lossy())
@@ -450,16 +502,7 @@ impl Recorder {
         out: Vec<u8>,
     ) -> Recorder {
         let kernel = !events.attr.excludes_kernel();
-        let shared = Arc::new(Shared {
-            stream: Mutex::new(out),
-            samples: AtomicU64::new(0),
-            lost: AtomicU64::new(0),
-            threads: AtomicUsize::new(events.threads.len()),
-            stop: AtomicBool::new(false),
-            paused: AtomicBool::new(false),
-            exited: AtomicBool::new(false),
-            error: Mutex::new(None),
-        });
+        let shared = Arc::new(Shared::new(out, events.threads.len()));
         let s = shared.clone();
         let worker = std::thread::Builder::new()
             .name("stacklens-record".into())
@@ -477,6 +520,30 @@ impl Recorder {
             started: Instant::now(),
             kernel,
             kernel_note: note,
+            perf: None,
+        }
+    }
+
+    fn with_perf(
+        pid: i32,
+        shared: Arc<Shared>,
+        worker: JoinHandle<()>,
+        perf: perf::PerfProcess,
+        kernel: bool,
+    ) -> Recorder {
+        Recorder {
+            shared,
+            worker: Some(worker),
+            pid,
+            child: None,
+            started: Instant::now(),
+            kernel,
+            kernel_note: Some(if use_perf() {
+                "recorded with `perf record` (STACKLENS_RECORD_BACKEND=perf)".into()
+            } else {
+                "recorded with `perf record` (perf_event_open was not available)".into()
+            }),
+            perf: Some(perf),
         }
     }
 
@@ -513,10 +580,16 @@ impl Recorder {
     /// Stops sampling until [`Recorder::resume`] (the threads keep being followed).
     pub fn pause(&self) {
         self.shared.paused.store(true, Ordering::Relaxed);
+        if let Some(p) = &self.perf {
+            p.set_enabled(false);
+        }
     }
 
     pub fn resume(&self) {
         self.shared.paused.store(false, Ordering::Relaxed);
+        if let Some(p) = &self.perf {
+            p.set_enabled(true);
+        }
     }
 
     /// Has the target exited (and everything it did been read).
@@ -536,6 +609,9 @@ impl Recorder {
 
     fn finish(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(mut p) = self.perf.take() {
+            p.end();
+        }
         if let Some(w) = self.worker.take() {
             let _ = w.join();
         }
