@@ -1500,3 +1500,28 @@ fn record_dialog_lists_and_filters_processes_and_a_launched_command_fills_in_liv
     assert_eq!(reopened.samples.len() as u64, l.stats.samples);
     assert!(h.query_by_label_contains("Saved").is_some());
 }
+
+#[test]
+fn a_recording_that_cannot_start_says_why_in_the_dialog() {
+    let mut h = window();
+    h.get_all_by_role_and_label(Role::Button, "Record…")
+        .next()
+        .unwrap()
+        .click();
+    h.run_steps(2);
+    // A process that ended between the listing and the click.
+    h.state_mut().record_dialog.selected = Some(999_999_999);
+    h.run_steps(1);
+    h.get_by_label("Attach").click();
+    h.run_steps(2);
+    assert!(h.state().live().is_none(), "no live tab");
+    assert!(h.query_by_label("no process with pid 999999999").is_some());
+    type_into(&mut h, "Command:", "/nonexistent/program");
+    h.get_by_label("Launch").click();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("cannot run /nonexistent/program")
+            .is_some()
+    );
+    assert!(h.state().tabs.is_empty());
+}
