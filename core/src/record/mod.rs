@@ -140,8 +140,6 @@ pub struct Stats {
     pub lost: u64,
     /// Threads being sampled now.
     pub threads: usize,
-    /// Bytes of capture so far.
-    pub bytes: usize,
     pub elapsed: Duration,
     /// The target has exited (everything it did is in the capture).
     pub target_exited: bool,
@@ -184,7 +182,6 @@ impl Shared {
 pub struct Recorder {
     shared: Arc<Shared>,
     worker: Option<JoinHandle<()>>,
-    pid: i32,
     /// The launched command's pid (killed on stop if still running).
     child: Option<i32>,
     started: Instant,
@@ -515,7 +512,6 @@ impl Recorder {
         Recorder {
             shared,
             worker,
-            pid,
             child,
             started: Instant::now(),
             kernel,
@@ -525,7 +521,6 @@ impl Recorder {
     }
 
     fn with_perf(
-        pid: i32,
         shared: Arc<Shared>,
         worker: JoinHandle<()>,
         perf: perf::PerfProcess,
@@ -534,7 +529,6 @@ impl Recorder {
         Recorder {
             shared,
             worker: Some(worker),
-            pid,
             child: None,
             started: Instant::now(),
             kernel,
@@ -547,18 +541,12 @@ impl Recorder {
         }
     }
 
-    /// The sampled process.
-    pub fn pid(&self) -> i32 {
-        self.pid
-    }
-
     pub fn stats(&self) -> Stats {
         let s = &self.shared;
         Stats {
             samples: s.samples.load(Ordering::Relaxed),
             lost: s.lost.load(Ordering::Relaxed),
             threads: s.threads.load(Ordering::Relaxed),
-            bytes: s.stream.lock().map(|v| v.len()).unwrap_or(0),
             elapsed: self.started.elapsed(),
             target_exited: s.exited.load(Ordering::Relaxed),
             paused: s.paused.load(Ordering::Relaxed),
@@ -641,23 +629,21 @@ fn worker(pid: i32, child: Option<i32>, mut events: Events, s: &Shared) {
                 Some(c) => reap(c),
                 None => !process_exists(pid),
             };
-        let (mut samples, mut lost) = (0u64, 0u64);
+        let mut tally = Tally::default();
         for r in events.rings.iter_mut().flatten() {
-            r.drain(&mut chunk, |kind, rec| match kind {
-                SAMPLE => samples += 1,
-                LOST => lost += lost_count(rec),
+            r.drain(&mut chunk, |kind, rec| {
+                tally.see(kind, rec);
                 // pid, ppid, tid, ptid after the header.
-                FORK | EXIT => {
-                    if let Some(tid) = rec.get(16..20) {
-                        let tid = i32::from_le_bytes(tid.try_into().unwrap_or([0; 4]));
-                        if kind == FORK {
-                            live.insert(tid);
-                        } else {
-                            live.remove(&tid);
-                        }
+                if (kind == FORK || kind == EXIT)
+                    && let Some(tid) = rec.get(16..20)
+                {
+                    let tid = i32::from_le_bytes(tid.try_into().unwrap_or([0; 4]));
+                    if kind == FORK {
+                        live.insert(tid);
+                    } else {
+                        live.remove(&tid);
                     }
                 }
-                _ => {}
             });
         }
         if !chunk.is_empty() {
@@ -666,8 +652,7 @@ fn worker(pid: i32, child: Option<i32>, mut events: Events, s: &Shared) {
             }
             chunk.clear();
         }
-        s.samples.fetch_add(samples, Ordering::Relaxed);
-        s.lost.fetch_add(lost, Ordering::Relaxed);
+        tally.publish(s);
         s.threads.store(live.len(), Ordering::Relaxed);
         if gone {
             s.exited.store(true, Ordering::Relaxed);
@@ -686,11 +671,33 @@ fn worker(pid: i32, child: Option<i32>, mut events: Events, s: &Shared) {
     s.threads.store(0, Ordering::Relaxed);
 }
 
-/// The count of a LOST record (header, id, lost).
-fn lost_count(rec: &[u8]) -> u64 {
-    rec.get(16..24)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, u64::from_le_bytes)
+/// Samples and lost samples among records, as they are read.
+#[derive(Default)]
+struct Tally {
+    samples: u64,
+    lost: u64,
+}
+
+impl Tally {
+    fn see(&mut self, kind: u32, rec: &[u8]) {
+        match kind {
+            SAMPLE => self.samples += 1,
+            // header, id, lost
+            LOST => {
+                self.lost += rec
+                    .get(16..24)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, u64::from_le_bytes)
+            }
+            _ => {}
+        }
+    }
+
+    /// Adds the counts to the shared figures.
+    fn publish(self, s: &Shared) {
+        s.samples.fetch_add(self.samples, Ordering::Relaxed);
+        s.lost.fetch_add(self.lost, Ordering::Relaxed);
+    }
 }
 
 /// Does process `pid` exist (a zombie counts as ended).

@@ -3,7 +3,6 @@
 //! perf.data, which the same parser reads, so the views work the same.
 
 use super::{RecordError, RecordOptions, Recorder, Shared, reap};
-use crate::formats::perf_data::records::{LOST, SAMPLE};
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
@@ -80,18 +79,16 @@ pub(super) fn start(target: Target<'_>, opts: &RecordOptions) -> Result<Recorder
     if fifo {
         cmd.arg(format!("--control=fifo:{}", ctl_path.display()));
     }
-    let attached = match target {
+    match target {
         Target::Pid(pid) => {
             cmd.arg("-p").arg(pid.to_string());
-            Some(pid)
         }
         Target::Command(args) => {
             // The program's own output goes to stderr: stdout carries the capture.
             cmd.args(["--", "sh", "-c", "exec \"$@\" 1>&2", "sh"]);
             cmd.args(args);
-            None
         }
-    };
+    }
     cmd.stdout(Stdio::piped()).stdin(Stdio::null());
     // perf must not get the terminal's Ctrl+C before we ask it to stop.
     cmd.process_group(0);
@@ -128,23 +125,18 @@ pub(super) fn start(target: Target<'_>, opts: &RecordOptions) -> Result<Recorder
                 };
                 let Ok(mut st) = s.stream.lock() else { break };
                 st.extend_from_slice(&buf[..n]);
-                let (mut samples, mut lost) = (0, 0);
+                let mut tally = super::Tally::default();
                 while at + 8 <= st.len() {
                     let kind = u32::from_le_bytes(st[at..at + 4].try_into().unwrap_or([0; 4]));
                     let size = u16::from_le_bytes([st[at + 6], st[at + 7]]) as usize;
                     if size < 8 || at + size > st.len() {
                         break;
                     }
-                    match kind {
-                        SAMPLE => samples += 1,
-                        LOST => lost += super::lost_count(&st[at..at + size]),
-                        _ => {}
-                    }
+                    tally.see(kind, &st[at..at + size]);
                     at += size;
                 }
                 drop(st);
-                s.samples.fetch_add(samples, Ordering::Relaxed);
-                s.lost.fetch_add(lost, Ordering::Relaxed);
+                tally.publish(&s);
             }
             // perf ended: asked to (stop), or the target did.
             if !s.stop.load(Ordering::Relaxed) {
@@ -159,6 +151,5 @@ pub(super) fn start(target: Target<'_>, opts: &RecordOptions) -> Result<Recorder
         ctl,
         dir,
     };
-    let pid = attached.unwrap_or(perf_pid);
-    Ok(Recorder::with_perf(pid, shared, worker, perf, opts.kernel))
+    Ok(Recorder::with_perf(shared, worker, perf, opts.kernel))
 }
