@@ -14,8 +14,8 @@ use super::tree::TreeState;
 use regex::{Regex, RegexBuilder};
 use stacklens_core::analysis::{
     CallNodeTable, CallTree, DerivedTree, FlameLayout, FuncStat, Sandwich, Selection, StackWeights,
-    Transform, bottom_up, matched_total, sandwich, stack_weights, time_bounds, top_functions,
-    transform,
+    Transform, ancestors, bottom_up, matched_total, node_at_path, sandwich, stack_weights,
+    time_bounds, top_functions, transform,
 };
 use stacklens_core::model::{FuncId, Profile, ThreadId};
 use std::path::PathBuf;
@@ -332,6 +332,42 @@ impl Document {
             .collect();
         self.binary_dirs = self.source_roots.clone();
         self
+    }
+
+    /// Takes what the user set up in `old`, a document of an earlier read of the same
+    /// capture (a live recording): view, search, table order, time ranges, event, threads,
+    /// labels, transforms and the flame graph's zoom (by its path of function names).
+    pub fn keep_settings_of(&mut self, old: &Document, ctx: &egui::Context) {
+        self.view = old.view;
+        self.search.text = old.search.text.clone();
+        self.table.sort = old.table.sort;
+        self.table.descending = old.table.descending;
+        self.table.filter = old.table.filter.clone();
+        self.committed = old.committed.clone();
+        self.preview = old.preview.clone();
+        self.hide_below_percent = old.hide_below_percent;
+        let mut sel = old.selection.clone();
+        if sel.sample_type >= self.profile.sample_types.len() {
+            sel.sample_type = self.selection.sample_type;
+        }
+        let n = self.profile.threads.len();
+        sel.threads = sel
+            .threads
+            .map(|t| t.into_iter().filter(|t| t.index() < n).collect());
+        self.set_selection(sel, ctx);
+        if !old.transforms.is_empty() {
+            self.set_transforms(old.transforms.clone(), ctx);
+        }
+        if let Some(z) = old.flame.zoom {
+            let names: Vec<&str> = ancestors(&old.nodes, z)
+                .iter()
+                .map(|c| old.profile.func_name(old.nodes.func[c.index()]))
+                .collect();
+            if let Some(node) = node_at_path(&self.profile, &self.nodes, &names) {
+                self.flame
+                    .zoom_to(&Graph::main(&self.nodes, &self.analysis), node);
+            }
+        }
     }
 
     /// Searches `dirs` first for binaries.

@@ -6,9 +6,7 @@
 use super::document::{Document, Loaded};
 use crate::format;
 use egui::Ui;
-use stacklens_core::analysis::ancestors;
 use stacklens_core::export::{self, ExportOptions};
-use stacklens_core::model::CallNodeId;
 use stacklens_core::record::{DEFAULT_FREQUENCY, RecordOptions, Recorder, Stats};
 use stacklens_core::{LoadOptions, Progress};
 use std::ffi::OsString;
@@ -452,39 +450,7 @@ impl Live {
             .map_or_else(|| PathBuf::from(&self.save_path), |d| d.path.clone());
         let mut new = Document::new(path, self.title.clone(), loaded);
         if let Some(old) = self.doc.take() {
-            new.view = old.view;
-            new.search.text = old.search.text.clone();
-            new.table.sort = old.table.sort;
-            new.table.descending = old.table.descending;
-            new.table.filter = old.table.filter.clone();
-            new.committed = old.committed.clone();
-            new.preview = old.preview.clone();
-            new.hide_below_percent = old.hide_below_percent;
-            let mut sel = new.selection.clone();
-            if old.selection.sample_type < new.profile.sample_types.len() {
-                sel.sample_type = old.selection.sample_type;
-            }
-            sel.threads = old.selection.threads.clone().map(|t| {
-                t.into_iter()
-                    .filter(|t| t.index() < new.profile.threads.len())
-                    .collect()
-            });
-            sel.ranges = old.selection.ranges.clone();
-            sel.labels = old.selection.labels.clone();
-            new.set_selection(sel, ctx);
-            if !old.transforms.is_empty() {
-                new.set_transforms(old.transforms.clone(), ctx);
-            }
-            if let Some(z) = old.flame.zoom {
-                let names: Vec<String> = ancestors(&old.nodes, z)
-                    .iter()
-                    .map(|c| old.profile.func_name(old.nodes.func[c.index()]).to_owned())
-                    .collect();
-                if let Some(node) = node_by_names(&new, &names) {
-                    new.flame
-                        .zoom_to(&super::flame::Graph::main(&new.nodes, &new.analysis), node);
-                }
-            }
+            new.keep_settings_of(&old, ctx);
         }
         self.doc = Some(Box::new(new));
     }
@@ -538,29 +504,6 @@ impl Live {
             || matches!(self.phase, Phase::Saving(_))
             || self.doc.as_ref().is_some_and(|d| d.is_computing())
     }
-}
-
-/// The call node of `doc` whose path from the root has these function names.
-fn node_by_names(doc: &Document, names: &[String]) -> Option<CallNodeId> {
-    let nodes = &doc.nodes;
-    let mut matched = vec![false; nodes.len()];
-    for i in 0..nodes.len() {
-        let d = nodes.depth[i] as usize;
-        if d >= names.len() || doc.profile.func_name(nodes.func[i]) != names[d] {
-            continue;
-        }
-        let parent_ok = match nodes.parent[i].get() {
-            Some(p) => matched[p.index()],
-            None => d == 0,
-        };
-        if parent_ok {
-            matched[i] = true;
-            if d + 1 == names.len() {
-                return Some(CallNodeId::from_index(i));
-            }
-        }
-    }
-    None
 }
 
 /// The bar above a live session's views; returns true when the tab should become an ordinary

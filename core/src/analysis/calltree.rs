@@ -210,6 +210,33 @@ impl CallNodeTable {
     }
 }
 
+/// The call node whose path from the root has these function names (the first such node in
+/// depth-first order): the same place in another table of the same code.
+pub fn node_at_path<S: AsRef<str>>(
+    p: &Profile,
+    nodes: &CallNodeTable,
+    names: &[S],
+) -> Option<CallNodeId> {
+    let mut matched = vec![false; nodes.len()];
+    for i in 0..nodes.len() {
+        let d = nodes.depth[i] as usize;
+        if d >= names.len() || p.func_name(nodes.func[i]) != names[d].as_ref() {
+            continue;
+        }
+        let parent_ok = match nodes.parent[i].get() {
+            Some(up) => matched[up.index()],
+            None => d == 0,
+        };
+        if parent_ok {
+            matched[i] = true;
+            if d + 1 == names.len() {
+                return Some(CallNodeId::from_index(i));
+            }
+        }
+    }
+    None
+}
+
 /// The weights of one selection per call node.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallTree {

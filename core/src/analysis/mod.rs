@@ -15,7 +15,9 @@ mod timeline;
 mod top;
 pub mod transform;
 
-pub use calltree::{CallNodeTable, CallTree, StackWeights, node_lines, stack_weights};
+pub use calltree::{
+    CallNodeTable, CallTree, StackWeights, node_at_path, node_lines, stack_weights,
+};
 pub use diff::{
     Diff, DiffInput, FuncDiff, Normalize, ShareChange, benjamini_hochberg, diff, diff_of, scaled,
     selection_seconds, share_change,

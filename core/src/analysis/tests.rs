@@ -868,17 +868,8 @@ fn counted(stacks: &[(&str, usize)]) -> Profile {
 
 /// The call node of `p` at `path` (names root first).
 fn node_at(p: &Profile, n: &CallNodeTable, path: &str) -> crate::model::CallNodeId {
-    let want: Vec<&str> = path.split(';').collect();
-    (0..n.len())
-        .map(crate::model::CallNodeId::from_index)
-        .find(|&c| {
-            let names: Vec<&str> = ancestors(n, c)
-                .iter()
-                .map(|a| p.func_name(n.func[a.index()]))
-                .collect();
-            names == want
-        })
-        .unwrap_or_else(|| panic!("no node {path}"))
+    let names: Vec<&str> = path.split(';').collect();
+    node_at_path(p, n, &names).unwrap_or_else(|| panic!("no node {path}"))
 }
 
 #[test]
