@@ -114,6 +114,9 @@ impl DiffData {
 /// Which analyses (and settings) a [`DiffData`] was computed from.
 type DataKey = (usize, usize, usize, usize, Normalize, u64, u64);
 
+/// A function's identity across profiles: (name, module file name).
+pub type Identity = (String, String);
+
 /// Zoom, view and scroll of one graph of the side-by-side pair, as last seen.
 type SyncState = (Option<CallNodeId>, Option<Span>, f32);
 
@@ -148,7 +151,11 @@ pub struct Comparison {
     /// The identity path under the pointer in either side-by-side graph.
     pub hovered_path: Option<(usize, u32)>,
     /// The function picked in the table (name, module): outlined on both sides.
-    pub highlight: Option<(String, String)>,
+    pub highlight: Option<Identity>,
+    /// That function's id on each side (before, after), and the profiles and identity it was
+    /// looked up for (a lookup scans the functions: once per change, not per frame).
+    highlight_ids: [Option<FuncId>; 2],
+    highlight_for: Option<(usize, usize, Option<Identity>)>,
     pub hide_below_percent: f64,
 }
 
@@ -189,6 +196,8 @@ impl Comparison {
             synced: Default::default(),
             hovered_path: None,
             highlight: None,
+            highlight_ids: [None; 2],
+            highlight_for: None,
             hide_below_percent: 0.5,
         }
     }
@@ -264,6 +273,7 @@ impl Comparison {
         for d in self.docs_mut() {
             d.poll();
         }
+        self.resolve_highlight();
         self.data.poll();
         self.request_data(ctx);
     }
@@ -357,6 +367,7 @@ impl Comparison {
             d.flame.reset();
         }
         self.highlight = None;
+        self.resolve_highlight();
     }
 
     /// Switches both sides to the after profile's event `i` (the before side to the event of
@@ -411,6 +422,21 @@ impl Comparison {
         self.event_warning = None;
     }
 
+    /// Looks the highlighted function up on both sides when it or a side's profile changed.
+    fn resolve_highlight(&mut self) {
+        let ptr = |s: &Side| s.doc().map_or(0, |d| Arc::as_ptr(&d.profile) as usize);
+        let key = (ptr(&self.before), ptr(&self.after), self.highlight.clone());
+        if self.highlight_for.as_ref() == Some(&key) {
+            return;
+        }
+        let find = |s: &Side| {
+            let id = self.highlight.as_ref()?;
+            Self::func_in(&s.doc()?.profile, id)
+        };
+        self.highlight_ids = [find(&self.before), find(&self.after)];
+        self.highlight_for = Some(key);
+    }
+
     /// The function `identity` in `p`, if it has one of that name and module.
     fn func_in(p: &Profile, identity: &(String, String)) -> Option<FuncId> {
         (0..p.funcs.len())
@@ -433,6 +459,7 @@ impl Comparison {
                 } else {
                     Some(id)
                 };
+                self.resolve_highlight();
             }
             // The comparison has no caller/callee or source view; its menus do not offer them.
             Action::Sandwich(_) | Action::Source(_) => {}
@@ -990,10 +1017,7 @@ fn differential(ui: &mut Ui, cmp: &mut Comparison, icicle: bool) {
     let graph = Graph::main(&nodes, &analysis);
     flame::breadcrumbs(ui, &mut cmp.flame, &profile, &graph);
     let paint = DiffColors::new(&data, cmp.metric, cmp.normalize, unit);
-    let highlight = cmp
-        .highlight
-        .as_ref()
-        .and_then(|id| Comparison::func_in(&profile, id));
+    let highlight = cmp.highlight_ids[1];
     let Some(a) = cmp.after.doc() else {
         return;
     };
@@ -1029,7 +1053,7 @@ fn side_by_side(ui: &mut Ui, cmp: &mut Comparison, icicle: bool, color_by: Color
                 .doc()
                 .is_some_and(|a| a.nodes.len() == d.paths.after_path.len())
     });
-    let highlight = cmp.highlight.clone();
+    let highlight = cmp.highlight_ids;
     let hovered = cmp.hovered_path;
     let (metric, normalize) = (cmp.metric, cmp.normalize);
     let unit = cmp.after.doc().map_or(Unit::Count, unit_of);
@@ -1059,9 +1083,7 @@ fn side_by_side(ui: &mut Ui, cmp: &mut Comparison, icicle: bool, color_by: Color
                 }
                 _ => None,
             };
-            let hl = highlight
-                .as_ref()
-                .and_then(|id| Comparison::func_in(&profile, id));
+            let hl = highlight[k];
             let tip = data.as_deref().map(|data| DiffColors {
                 before_side: k == 0,
                 paint: false,
