@@ -104,6 +104,17 @@ fn frame(ctx: &egui::Context, app: &mut App) -> usize {
     prims.len()
 }
 
+/// Frames until the work they started on workers is in: a few to start it, then until done.
+fn settle(ctx: &egui::Context, app: &mut App) {
+    for _ in 0..3 {
+        frame(ctx, app);
+    }
+    while app.is_busy() {
+        frame(ctx, app);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("frame");
 
@@ -156,14 +167,7 @@ fn bench(c: &mut Criterion) {
     ] {
         app.document_mut().expect("document").view = view;
         let start = std::time::Instant::now();
-        // A few frames to start the view's job, then until it is in.
-        for _ in 0..3 {
-            frame(&ctx, &mut app);
-        }
-        while app.is_busy() {
-            frame(&ctx, &mut app);
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        settle(&ctx, &mut app);
         let name = format!("{view:?}-1M-nodes").to_lowercase();
         frame(&ctx, &mut app);
         eprintln!(
@@ -192,13 +196,7 @@ fn bench(c: &mut Criterion) {
         );
         app.add_comparison(cmp);
         let start = std::time::Instant::now();
-        for _ in 0..3 {
-            frame(&ctx, &mut app);
-        }
-        while app.is_busy() {
-            frame(&ctx, &mut app);
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        settle(&ctx, &mut app);
         frame(&ctx, &mut app);
         let paths = app
             .comparison()

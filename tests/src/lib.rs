@@ -149,6 +149,32 @@ pub fn parse_perf_report(text: &str) -> Vec<PerfEvent> {
     out
 }
 
+/// `perf report --no-children --sort sym` of `data` (every symbol, no call graphs), parsed.
+pub fn perf_report_by_symbol(data: &Path) -> Vec<PerfEvent> {
+    let perf = Command::new("perf")
+        .args(["report", "-i"])
+        .arg(data)
+        .args([
+            "--no-children",
+            "--sort",
+            "sym",
+            "--stdio",
+            "-n",
+            "--percent-limit",
+            "0",
+            "-g",
+            "none",
+        ])
+        .output()
+        .expect("running perf report");
+    assert!(
+        perf.status.success(),
+        "perf report failed: {}",
+        String::from_utf8_lossy(&perf.stderr)
+    );
+    parse_perf_report(&String::from_utf8_lossy(&perf.stdout))
+}
+
 /// A C++ name without its parameter list and qualifiers, as `perf report` shows names
 /// (`helper(unsigned long)` → `helper`, `operator()(int) const` → `operator()`). Other names are
 /// returned as they are.

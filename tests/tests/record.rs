@@ -4,7 +4,8 @@
 //! raw capture is read by `perf report` too, and the two agree.
 
 use stacklens_tests::{
-    assert_agrees_with_perf, parse_perf_report, sample, stacklens, stacklens_bin, stacklens_json,
+    assert_agrees_with_perf, perf_report_by_symbol, sample, stacklens, stacklens_bin,
+    stacklens_json,
 };
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -59,28 +60,7 @@ fn a_launched_command_is_recorded_with_every_thread_and_perf_report_agrees() {
     assert!(threads.iter().any(|t| t == "worker"), "{threads:?}");
 
     // perf reads the same bytes: same sample total, same per-symbol shares.
-    let perf = Command::new("perf")
-        .args(["report", "-i"])
-        .arg(&data)
-        .args([
-            "--no-children",
-            "--sort",
-            "sym",
-            "--stdio",
-            "-n",
-            "--percent-limit",
-            "0",
-            "-g",
-            "none",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        perf.status.success(),
-        "{}",
-        String::from_utf8_lossy(&perf.stderr)
-    );
-    let events = parse_perf_report(&String::from_utf8_lossy(&perf.stdout));
+    let events = perf_report_by_symbol(&data);
     assert_eq!(events.len(), 1);
     let rows = assert_agrees_with_perf(&report, &events[0], 20, 0.1, "stacklens record");
     assert!(rows.len() >= 4, "{rows:?}");
@@ -123,6 +103,34 @@ fn child_processes_of_a_launched_command_are_followed() {
     near(&m, "leaf_c", 33.3, 6.0);
 }
 
+/// Records a running `bin/hot` (started here, its worker thread already running) for `secs`
+/// seconds into `out`, with the recording backend `backend` when given; asserts success.
+fn record_attached(secs: &str, backend: Option<&str>, out: &std::path::Path) {
+    let mut target = spawn_hot("400");
+    std::thread::sleep(Duration::from_millis(300));
+    let mut cmd = Command::new(stacklens_bin());
+    cmd.args([
+        "record",
+        "--pid",
+        &target.id().to_string(),
+        "--duration",
+        secs,
+    ])
+    .arg("-o")
+    .arg(out);
+    if let Some(b) = backend {
+        cmd.env("STACKLENS_RECORD_BACKEND", b);
+    }
+    let result = cmd.output().unwrap();
+    let _ = target.kill();
+    let _ = target.wait();
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
+
 /// Runs `bin/hot ARG` in the background.
 fn spawn_hot(arg: &str) -> std::process::Child {
     Command::new(hot())
@@ -134,28 +142,9 @@ fn spawn_hot(arg: &str) -> std::process::Child {
 
 #[test]
 fn attaching_to_a_running_process_samples_its_threads() {
-    let mut target = spawn_hot("400");
-    // Let it start its worker thread.
-    std::thread::sleep(Duration::from_millis(300));
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("attached.data");
-    let pid = target.id().to_string();
-    let out = stacklens(&[
-        "record",
-        "--pid",
-        &pid,
-        "--duration",
-        "1.5",
-        "-o",
-        data.to_str().unwrap(),
-    ]);
-    let _ = target.kill();
-    let _ = target.wait();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    record_attached("1.5", None, &data);
     let (samples, m, _) = shares(data.to_str().unwrap());
     // Two busy threads for 1.5 s at 999 Hz.
     assert!(samples > 1500, "{samples} samples");
@@ -303,28 +292,8 @@ fn the_perf_record_fallback_gives_the_same_profile() {
     near(&m, "leaf_c", 33.3, 5.0);
 
     // Attached, stopped by --duration.
-    let mut target = spawn_hot("300");
-    std::thread::sleep(Duration::from_millis(300));
     let data = dir.path().join("fallback-attach.data");
-    let out = Command::new(stacklens_bin())
-        .args([
-            "record",
-            "--pid",
-            &target.id().to_string(),
-            "--duration",
-            "1",
-        ])
-        .args(["-o", data.to_str().unwrap()])
-        .env("STACKLENS_RECORD_BACKEND", "perf")
-        .output()
-        .unwrap();
-    let _ = target.kill();
-    let _ = target.wait();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    record_attached("1", Some("perf"), &data);
     let (samples, m, _) = shares(data.to_str().unwrap());
     assert!(samples > 1000, "{samples}");
     assert!(m.get("leaf_c").copied().unwrap_or(0.0) > 20.0, "{m:?}");

@@ -375,28 +375,7 @@ fn a_fresh_perf_record_agrees_with_perf_report() {
         "perf record failed (is perf_event_open allowed? kernel.perf_event_paranoid, root): {}",
         String::from_utf8_lossy(&rec.stderr)
     );
-    let perf = Command::new("perf")
-        .args(["report", "-i"])
-        .arg(&data)
-        .args([
-            "--no-children",
-            "--sort",
-            "sym",
-            "--stdio",
-            "-n",
-            "--percent-limit",
-            "0",
-            "-g",
-            "none",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        perf.status.success(),
-        "perf report failed: {}",
-        String::from_utf8_lossy(&perf.stderr)
-    );
-    let events = parse_perf_report(&String::from_utf8_lossy(&perf.stdout));
+    let events = perf_report_by_symbol(&data);
     assert_eq!(events.len(), 1, "one event");
     let ev = &events[0];
     assert!(ev.samples > 200, "too few samples: {}", ev.samples);
