@@ -262,8 +262,9 @@ impl RecordDialog {
                 if let Some(e) = &self.error {
                     ui.colored_label(ui.visuals().error_fg_color, e);
                 }
-                let rows: Vec<ProcessRow> = self.visible().into_iter().cloned().collect();
-                let mut attach = None;
+                let rows = self.visible();
+                let selected = self.selected;
+                let (mut clicked, mut attach) = (None, None);
                 egui_extras::TableBuilder::new(ui)
                     .id_salt("processes")
                     .striped(true)
@@ -282,8 +283,8 @@ impl RecordDialog {
                     })
                     .body(|body| {
                         body.rows(20.0, rows.len(), |mut row| {
-                            let r = &rows[row.index()];
-                            row.set_selected(self.selected == Some(r.pid));
+                            let r = rows[row.index()];
+                            row.set_selected(selected == Some(r.pid));
                             row.col(|ui| super::table::cell(ui, r.pid.to_string()));
                             row.col(|ui| super::table::cell(ui, format!("{:.1}", r.cpu)));
                             row.col(|ui| super::table::cell(ui, r.name.as_str()));
@@ -291,13 +292,16 @@ impl RecordDialog {
                             row.col(|ui| super::table::cell(ui, r.command.as_str()));
                             let resp = row.response();
                             if resp.clicked() {
-                                self.selected = Some(r.pid);
+                                clicked = Some(r.pid);
                             }
                             if resp.double_clicked() {
                                 attach = Some(r.pid);
                             }
                         });
                     });
+                if clicked.is_some() {
+                    self.selected = clicked;
+                }
                 if let Some(pid) = attach {
                     start = Some(Start::Attach(pid, self.options()));
                 }
