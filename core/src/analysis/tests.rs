@@ -429,6 +429,7 @@ fn demo_capture() -> Profile {
             inline_frames: true,
             kallsyms: None,
             system_paths: false,
+            ..Default::default()
         },
         ..crate::LoadOptions::default()
     };

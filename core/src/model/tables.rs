@@ -411,6 +411,50 @@ pub struct Meta {
     pub default_sample_type: Option<usize>,
     /// Other facts from the file, shown as they are (pprof's period, comments, ...).
     pub info: Vec<(String, String)>,
+    /// How each module with addresses to resolve was symbolized, in module order; empty for
+    /// profiles that came with names (and for files written before this was recorded).
+    #[serde(default)]
+    pub modules: Vec<ModuleSymbols>,
+}
+
+/// What one module was symbolized from, or why it was not: for a "symbols" view that tells the
+/// user which file to provide.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ModuleSymbols {
+    /// The module's path as recorded.
+    pub path: String,
+    /// Build-id as lowercase hex, if recorded.
+    pub build_id: Option<String>,
+    pub kind: ModuleKind,
+    /// The file the names came from: a binary, its separate debug file (for example
+    /// `/usr/lib/debug/.build-id/ab/cdef.debug`), `… (.gnu_debugdata)`, a `perf-PID.map`,
+    /// `/proc/kallsyms`.
+    pub symbols_from: Option<String>,
+    /// The file the source lines came from (its DWARF), if any.
+    pub lines_from: Option<String>,
+    /// Distinct addresses of the module that samples hit.
+    pub addresses: u64,
+    /// How many of them got a name.
+    pub resolved: u64,
+    /// Why names or lines are missing: "no binary found (searched: …)", "build-id mismatch at
+    /// …", "stripped: no .symtab and no debug file found …", "kernel symbols off", ...
+    pub problem: Option<String>,
+}
+
+// By hand: `ModuleKind` has no default, and an unknown module is the honest one.
+impl Default for ModuleSymbols {
+    fn default() -> Self {
+        Self {
+            path: String::new(),
+            build_id: None,
+            kind: ModuleKind::Unknown,
+            symbols_from: None,
+            lines_from: None,
+            addresses: 0,
+            resolved: 0,
+            problem: None,
+        }
+    }
 }
 
 impl Meta {

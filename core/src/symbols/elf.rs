@@ -1,11 +1,19 @@
 //! One ELF file opened for symbolization: its symbol table (perf's rules for choosing among
 //! aliases and sizing symbols), its loadable segments (file offset → virtual address), its
 //! build-id, and its DWARF sections for line and inline information via addr2line.
+//!
+//! A binary without `.symtab` may carry MiniDebugInfo (Fedora and others do): section
+//! `.gnu_debugdata` holds an xz-compressed ELF file whose `.symtab` lists the local functions
+//! `.dynsym` lacks. Its symbols join the `.dynsym` ones.
+//!
+//! [`ElfModule`] pairs a binary with its separate debug file; both are shared (`Arc`) with the
+//! process-wide cache of opened files.
 
 use super::demangle::demangle;
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, ObjectSymbolTable, SymbolKind};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A function symbol: `[start, end)` in the file's virtual addresses.
 #[derive(Clone, Debug)]
@@ -38,13 +46,26 @@ pub struct ElfFile {
     pub debuglink: Option<String>,
     /// True if the symbols came from `.symtab` (not only `.dynsym`).
     pub has_symtab: bool,
-    /// A separate debug file (same build-id) with the symbol table and DWARF the binary lacks.
-    debug: Option<Box<ElfFile>>,
+    /// True if, without `.symtab`, the symbols of `.gnu_debugdata` (MiniDebugInfo) joined
+    /// those of `.dynsym`.
+    pub minidebuginfo: bool,
+    /// Why a `.gnu_debugdata` section gave no symbols, if it did not.
+    pub minidebuginfo_error: Option<String>,
+    /// True if some executable section has bytes in the file. A separate debug file has its
+    /// `.text` as NOBITS and zero-sized loadable segments: it names addresses but cannot map
+    /// file offsets to them, so it is no substitute for the binary.
+    pub has_code: bool,
 }
 
 /// Largest size a compressed debug section may claim, relative to its compressed size; a
 /// hostile header must not make us allocate gigabytes.
 const MAX_DEBUG_SECTION_RATIO: u64 = 100;
+
+/// Largest size the xz data of `.gnu_debugdata` may unpack to, relative to its size, and in
+/// all. A symbol table compresses about 4 to 6 times (measured on Fedora's libraries with
+/// MiniDebugInfo); far more is a bomb, not symbols.
+const MAX_MINIDEBUGINFO_RATIO: u64 = 64;
+const MAX_MINIDEBUGINFO_BYTES: u64 = 256 << 20;
 
 /// A frame found for an address, before interning.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,7 +93,17 @@ impl ElfFile {
                 (off, size, s.address())
             })
             .collect();
-        let (symbols, has_symtab) = collect_symbols(&obj);
+        let mut minidebuginfo_error = None;
+        let (symbols, has_symtab, minidebuginfo) = collect_symbols(&obj, &mut minidebuginfo_error);
+        let has_code = obj.sections().any(|sec| {
+            let exec = match sec.flags() {
+                object::SectionFlags::Elf { sh_flags, .. } => {
+                    sh_flags.0 & object::elf::SHF_EXECINSTR.0 != 0
+                }
+                _ => sec.kind() == object::SectionKind::Text,
+            };
+            exec && sec.file_range().is_some_and(|(_, size)| size > 0)
+        });
         let debuglink = obj
             .section_by_name(".gnu_debuglink")
             .and_then(|s| s.data().ok())
@@ -122,14 +153,29 @@ impl ElfFile {
             dwarf,
             debuglink,
             has_symtab,
-            debug: None,
+            minidebuginfo,
+            minidebuginfo_error,
+            has_code,
         })
     }
 
-    /// Attaches a separate debug file: its symbol table replaces a `.dynsym`-only one, its
-    /// DWARF is used when this file has none. Addresses still map through this file's segments.
-    pub fn attach_debug_file(&mut self, debug: ElfFile) {
-        self.debug = Some(Box::new(debug));
+    /// Bytes this file holds on the heap (decompressed sections, symbols): what the cache of
+    /// opened files counts against its budget. The mapping itself is the page cache's.
+    pub fn heap_bytes(&self) -> u64 {
+        let sections: usize = self
+            .dwarf
+            .iter()
+            .map(|(_, d)| match d {
+                SectionData::Owned(v) => v.len(),
+                SectionData::Mapped(_) => 0,
+            })
+            .sum();
+        let symbols: usize = self
+            .symbols
+            .iter()
+            .map(|s| std::mem::size_of::<Symbol>() + s.name.len())
+            .sum();
+        (sections + symbols) as u64
     }
 
     /// True if the file needs a separate debug file for full symbols or line information.
@@ -144,22 +190,6 @@ impl ElfFile {
             .any(|(id, _)| *id == gimli::SectionId::DebugInfo)
     }
 
-    /// The file whose DWARF to use: this one, or its debug file.
-    fn dwarf_file(&self) -> &ElfFile {
-        match &self.debug {
-            Some(d) if !self.has_dwarf() && d.has_dwarf() => d,
-            _ => self,
-        }
-    }
-
-    /// The symbols to use: this file's `.symtab`, else the debug file's, else `.dynsym`.
-    fn symbol_file(&self) -> &ElfFile {
-        match &self.debug {
-            Some(d) if !self.has_symtab && d.has_symtab => d,
-            _ => self,
-        }
-    }
-
     fn section(&self, id: gimli::SectionId) -> &[u8] {
         match self.dwarf.iter().find(|(i, _)| *i == id) {
             Some((_, SectionData::Mapped(r))) => self.map.get(r.clone()).unwrap_or(&[]),
@@ -169,13 +199,7 @@ impl ElfFile {
     }
 
     /// A DWARF context borrowing this file (one per thread: contexts are not `Sync`).
-    pub fn dwarf_context(
-        &self,
-    ) -> Option<addr2line::Context<gimli::EndianSlice<'_, gimli::RunTimeEndian>>> {
-        let f = self.dwarf_file();
-        if !std::ptr::eq(f, self) {
-            return f.dwarf_context();
-        }
+    pub fn dwarf_context(&self) -> Option<DwarfContext<'_>> {
         if !self.has_dwarf() {
             return None;
         }
@@ -224,7 +248,7 @@ impl ElfFile {
 
     /// The function symbol containing `svma`.
     pub fn symbol(&self, svma: u64) -> Option<&Symbol> {
-        let symbols = &self.symbol_file().symbols;
+        let symbols = &self.symbols;
         let i = symbols.partition_point(|s| s.start <= svma);
         let s = symbols.get(i.checked_sub(1)?)?;
         (svma < s.end).then_some(s)
@@ -234,64 +258,140 @@ impl ElfFile {
     /// With `inline`, one frame per inlined function; without, only the real function.
     pub fn frames(
         &self,
-        ctx: Option<&addr2line::Context<gimli::EndianSlice<'_, gimli::RunTimeEndian>>>,
+        ctx: Option<&DwarfContext<'_>>,
         file_offset: u64,
         inline: bool,
     ) -> Vec<FoundFrame> {
-        let Some(svma) = self.svma(file_offset) else {
-            return Vec::new();
-        };
-        let sym = self.symbol(svma);
-        let mut out: Vec<FoundFrame> = Vec::new();
-        if let Some(ctx) = ctx
-            && let Ok(mut it) = ctx.find_frames(svma).skip_all_loads()
-        {
-            // addr2line yields innermost first.
-            let mut depth_guard = 0;
-            while let Ok(Some(f)) = it.next() {
-                depth_guard += 1;
-                if depth_guard > 1024 {
-                    break; // inline chains are short; a hostile file must not loop long
-                }
-                let name = f
-                    .function
-                    .as_ref()
-                    .and_then(|n| n.raw_name().ok())
-                    .map(|n| demangle(&n));
-                let (file, line) = match &f.location {
-                    Some(l) => (l.file.map(str::to_string), l.line.unwrap_or(0)),
-                    None => (None, 0),
-                };
-                out.push(FoundFrame {
-                    name: name.unwrap_or_default(),
-                    file,
-                    line,
-                    symbol_start: None,
-                });
-            }
-            out.reverse();
-        }
-        // Where DWARF has no function name, or none at all, fall back to the symbol table.
-        out.retain(|f| !f.name.is_empty());
-        match (out.first_mut(), sym) {
-            // The real function keeps the symbol-table name (perf shows `foo.constprop.0`, not `foo`).
-            (Some(first), Some(sym)) => {
-                first.name = sym.name.clone();
-                first.symbol_start = Some(sym.start);
-            }
-            (None, Some(sym)) => out.push(FoundFrame {
-                name: sym.name.clone(),
-                file: None,
-                line: 0,
-                symbol_start: Some(sym.start),
-            }),
-            (Some(_), None) | (None, None) => {}
-        }
-        if !inline {
-            out.truncate(1);
-        }
-        out
+        frames_at(self, self, ctx, file_offset, inline)
     }
+}
+
+/// An addr2line context over one file's DWARF.
+pub type DwarfContext<'a> = addr2line::Context<gimli::EndianSlice<'a, gimli::RunTimeEndian>>;
+
+/// A binary and, when it lacks a symbol table or DWARF, its separate debug file (same
+/// build-id): what the addresses of one module are resolved with. Addresses map to virtual
+/// addresses through the binary's segments; symbols and lines come from whichever file has
+/// them.
+#[derive(Clone)]
+pub struct ElfModule {
+    pub bin: Arc<ElfFile>,
+    pub debug: Option<Arc<ElfFile>>,
+}
+
+impl ElfModule {
+    /// The file whose DWARF to use: the binary, or its debug file.
+    pub fn dwarf_file(&self) -> &ElfFile {
+        match &self.debug {
+            Some(d) if !self.bin.has_dwarf() && d.has_dwarf() => d,
+            _ => &self.bin,
+        }
+    }
+
+    /// The symbols to use: the binary's `.symtab`, else the debug file's, else the binary's
+    /// `.dynsym` (with its MiniDebugInfo symbols, if any).
+    pub fn symbol_file(&self) -> &ElfFile {
+        match &self.debug {
+            Some(d) if !self.bin.has_symtab && d.has_symtab => d,
+            _ => &self.bin,
+        }
+    }
+
+    /// A DWARF context for this module (one per thread: contexts are not `Sync`).
+    pub fn dwarf_context(&self) -> Option<DwarfContext<'_>> {
+        self.dwarf_file().dwarf_context()
+    }
+
+    /// The frames at `file_offset` of the binary; see [`ElfFile::frames`].
+    pub fn frames(
+        &self,
+        ctx: Option<&DwarfContext<'_>>,
+        file_offset: u64,
+        inline: bool,
+    ) -> Vec<FoundFrame> {
+        frames_at(&self.bin, self.symbol_file(), ctx, file_offset, inline)
+    }
+
+    /// Where the symbols come from, for the user: a path, with ` (.gnu_debugdata)` when
+    /// MiniDebugInfo added to `.dynsym`.
+    pub fn symbols_from(&self) -> String {
+        let f = self.symbol_file();
+        if f.minidebuginfo {
+            format!("{} (.gnu_debugdata)", f.path.display())
+        } else {
+            f.path.display().to_string()
+        }
+    }
+
+    /// The file with the DWARF line information, if any has it.
+    pub fn lines_from(&self) -> Option<String> {
+        let f = self.dwarf_file();
+        f.has_dwarf().then(|| f.path.display().to_string())
+    }
+}
+
+/// The frames at `file_offset` of `bin`, named from `syms` (the binary or its debug file) and
+/// the DWARF of `ctx`.
+fn frames_at(
+    bin: &ElfFile,
+    syms: &ElfFile,
+    ctx: Option<&DwarfContext<'_>>,
+    file_offset: u64,
+    inline: bool,
+) -> Vec<FoundFrame> {
+    let Some(svma) = bin.svma(file_offset) else {
+        return Vec::new();
+    };
+    let sym = syms.symbol(svma);
+    let mut out: Vec<FoundFrame> = Vec::new();
+    if let Some(ctx) = ctx
+        && let Ok(mut it) = ctx.find_frames(svma).skip_all_loads()
+    {
+        // addr2line yields innermost first.
+        let mut depth_guard = 0;
+        while let Ok(Some(f)) = it.next() {
+            depth_guard += 1;
+            if depth_guard > 1024 {
+                break; // inline chains are short; a hostile file must not loop long
+            }
+            let name = f
+                .function
+                .as_ref()
+                .and_then(|n| n.raw_name().ok())
+                .map(|n| demangle(&n));
+            let (file, line) = match &f.location {
+                Some(l) => (l.file.map(str::to_string), l.line.unwrap_or(0)),
+                None => (None, 0),
+            };
+            out.push(FoundFrame {
+                name: name.unwrap_or_default(),
+                file,
+                line,
+                symbol_start: None,
+            });
+        }
+        out.reverse();
+    }
+    // Where DWARF has no function name, or none at all, fall back to the symbol table.
+    out.retain(|f| !f.name.is_empty());
+    match (out.first_mut(), sym) {
+        // The real function keeps the symbol-table name (perf shows `foo.constprop.0`, not `foo`).
+        (Some(first), Some(sym)) => {
+            first.name = sym.name.clone();
+            first.symbol_start = Some(sym.start);
+        }
+        (None, Some(sym)) => out.push(FoundFrame {
+            name: sym.name.clone(),
+            file: None,
+            line: 0,
+            symbol_start: Some(sym.start),
+        }),
+        (Some(_), None) | (None, None) => {}
+    }
+    if !inline {
+        out.truncate(1);
+    }
+    out
 }
 
 const DWARF_SECTIONS: [gimli::SectionId; 14] = [
@@ -311,11 +411,16 @@ const DWARF_SECTIONS: [gimli::SectionId; 14] = [
     gimli::SectionId::DebugMacinfo,
 ];
 
-/// Function symbols from `.symtab`, or `.dynsym` when the file is stripped, chosen and sized
-/// the way `perf report` does so that both tools attribute an address to the same name:
-/// aliases at one address keep one symbol (sized over unsized, strong over weak, global over
-/// local, fewer leading underscores, longer name); a zero-sized symbol extends to the next one.
-fn collect_symbols(obj: &object::File<'_>) -> (Vec<Symbol>, bool) {
+/// Function symbols from `.symtab`, or `.dynsym` (and MiniDebugInfo) when the file is
+/// stripped, chosen and sized the way `perf report` does so that both tools attribute an
+/// address to the same name: aliases at one address keep one symbol (sized over unsized,
+/// strong over weak, global over local, fewer leading underscores, longer name); a zero-sized
+/// symbol extends to the next one. Returns the symbols, whether `.symtab` had any, and whether
+/// `.gnu_debugdata` added some (`mini_error` says why not, when it has the section).
+fn collect_symbols(
+    obj: &object::File<'_>,
+    mini_error: &mut Option<String>,
+) -> (Vec<Symbol>, bool, bool) {
     fn take(
         obj: &object::File<'_>,
         syms: &mut Vec<Symbol>,
@@ -360,8 +465,21 @@ fn collect_symbols(obj: &object::File<'_>) -> (Vec<Symbol>, bool) {
     let mut syms: Vec<Symbol> = Vec::new();
     take(obj, &mut syms, &mut obj.symbols());
     let has_symtab = !syms.is_empty();
+    let mut minidebuginfo = false;
     if syms.is_empty() {
         take(obj, &mut syms, &mut obj.dynamic_symbols());
+        match gnu_debugdata(obj) {
+            Ok(Some(inner)) => match object::File::parse(&inner[..]) {
+                Ok(mini) => {
+                    let before = syms.len();
+                    take(&mini, &mut syms, &mut mini.symbols());
+                    minidebuginfo = syms.len() > before;
+                }
+                Err(e) => *mini_error = Some(format!(".gnu_debugdata holds no ELF file: {e}")),
+            },
+            Ok(None) => {}
+            Err(e) => *mini_error = Some(format!(".gnu_debugdata: {e}")),
+        }
     }
     syms.extend(plt_symbols(obj));
     syms.sort_by_key(|a| a.start);
@@ -389,7 +507,21 @@ fn collect_symbols(obj: &object::File<'_>) -> (Vec<Symbol>, bool) {
     for s in &mut out {
         s.name = demangle(&s.name);
     }
-    (out, has_symtab)
+    (out, has_symtab, minidebuginfo)
+}
+
+/// The decompressed content of `.gnu_debugdata` (an ELF file), if the file has the section.
+fn gnu_debugdata(obj: &object::File<'_>) -> Result<Option<Vec<u8>>, String> {
+    let Some(sec) = obj.section_by_name(".gnu_debugdata") else {
+        return Ok(None);
+    };
+    let data = sec.data().map_err(|e| e.to_string())?;
+    let limit = (data.len() as u64)
+        .saturating_mul(MAX_MINIDEBUGINFO_RATIO)
+        .min(MAX_MINIDEBUGINFO_BYTES);
+    super::xz::decompress(data, limit)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// The `name@plt` symbols perf makes up for PLT stubs (x86-64), so that time spent in a stub

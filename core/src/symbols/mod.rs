@@ -11,30 +11,50 @@
 //!    file name, or the `.build-id/xx/rest` layout);
 //! 2. in each `--symbols` directory, the module's file name, then its full path below it;
 //! 3. the path recorded in the profile;
-//! 4. perf's build-id cache, `~/.debug/.build-id/xx/rest/elf`.
+//! 4. perf's build-id cache, `~/.debug/.build-id/xx/rest/elf`;
+//! 5. the debuginfod servers of [`SymbolOptions::debuginfod_urls`] (`/buildid/ID/executable`).
 //!
-//! A candidate whose build-id differs from the profile's is not used (a warning says so).
+//! A candidate whose build-id differs from the profile's is not used (a warning says so). A
+//! separate debug file found this way (it has no code) is kept as the module's debug file.
 //!
 //! A binary without `.symtab` or DWARF (a distribution library) gets its separate debug file:
 //! `/usr/lib/debug/.build-id/xx/rest.debug` (and the same below each `--symbols` directory),
 //! then the `.gnu_debuglink` name next to the binary, in its `.debug/` directory, and below
-//! `/usr/lib/debug/`. The debug file must have the binary's build-id.
+//! `/usr/lib/debug/`, then debuginfod (`/buildid/ID/debuginfo`). The debug file must have the
+//! binary's build-id. Without one, a MiniDebugInfo section (`.gnu_debugdata`) still names the
+//! local functions `.dynsym` lacks.
+//!
+//! JIT code (`ModuleKind::Jit`) recorded as `/tmp/perf-<pid>.map` is named from that map file:
+//! the file of that name in each `--symbols` directory, then the recorded path itself.
+//!
+//! Opened files are kept in a process-wide cache ([`file_cache_stats`]), so loading the same
+//! profile again does not parse its binaries again. What was used for each module, and why a
+//! module stayed unnamed, is recorded in [`Meta::modules`](crate::model::Meta::modules).
 
+mod cache;
+mod debuginfod;
 mod demangle;
 mod elf;
 mod kernel;
+mod perfmap;
+mod xz;
 
+pub use debuginfod::{MAX_DOWNLOAD_BYTES, default_cache_dir as debuginfod_default_cache_dir};
 pub use demangle::demangle;
-pub use elf::ElfFile;
+pub use elf::{DwarfContext, ElfFile, ElfModule};
 pub use kernel::Kallsyms;
+pub use perfmap::PerfMap;
 
-use crate::model::{FrameId, FuncId, FuncKind, ModuleId, ModuleKind, ProfileBuilder, StrId};
+use crate::model::{
+    FrameId, FuncId, FuncKind, ModuleId, ModuleKind, ModuleSymbols, ProfileBuilder, StrId,
+};
 use crate::progress::Phase;
 use crate::{Progress, Result};
 use elf::FoundFrame;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where and how to symbolize.
 #[derive(Clone, Debug)]
@@ -50,6 +70,13 @@ pub struct SymbolOptions {
     /// perf's build-id cache (`~/.debug`) and in `/usr/lib/debug`. Off, only `search_dirs`
     /// count (tests use this to be independent of the machine).
     pub system_paths: bool,
+    /// debuginfod servers asked, by build-id, for a binary or debug file no local file
+    /// provides. Empty (the default): no network. Only `http://` servers are supported;
+    /// [`SymbolOptions::with_debuginfod_from_env`] takes them from `DEBUGINFOD_URLS`.
+    pub debuginfod_urls: Vec<String>,
+    /// Where debuginfod downloads are kept; `None`: [`debuginfod_default_cache_dir`]
+    /// (`$XDG_CACHE_HOME/stacklens/debuginfod`, else `~/.cache/stacklens/debuginfod`).
+    pub debuginfod_cache: Option<PathBuf>,
 }
 
 impl Default for SymbolOptions {
@@ -59,18 +86,59 @@ impl Default for SymbolOptions {
             inline_frames: true,
             kallsyms: Some(PathBuf::from("/proc/kallsyms")),
             system_paths: true,
+            debuginfod_urls: Vec::new(),
+            debuginfod_cache: None,
         }
     }
 }
 
+impl SymbolOptions {
+    /// The servers of `DEBUGINFOD_URLS` (separated by spaces, as elfutils reads it).
+    pub fn debuginfod_urls_from_env() -> Vec<String> {
+        std::env::var("DEBUGINFOD_URLS")
+            .unwrap_or_default()
+            .split_ascii_whitespace()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// These options with the servers of `DEBUGINFOD_URLS` added to `debuginfod_urls`.
+    pub fn with_debuginfod_from_env(mut self) -> Self {
+        for u in Self::debuginfod_urls_from_env() {
+            if !self.debuginfod_urls.contains(&u) {
+                self.debuginfod_urls.push(u);
+            }
+        }
+        self
+    }
+}
+
+/// `path` opened as an ELF file, shared with the process-wide cache of opened files (the same
+/// file, unchanged, is parsed once). Its `path` is the canonical one.
+pub fn open_elf(path: &Path) -> std::result::Result<Arc<ElfFile>, String> {
+    cache::open(path)
+}
+
+/// The cache of opened files: (files held, hits, misses since the process started).
+pub fn file_cache_stats() -> (usize, u64, u64) {
+    cache::stats()
+}
+
+/// Empties the cache of opened files (their memory is freed once nothing uses them).
+pub fn clear_file_cache() {
+    cache::clear();
+}
+
 /// How the addresses of one module are resolved.
 enum Resolver {
-    Elf(Box<ElfFile>),
+    Elf(ElfModule),
+    /// A perf JIT map: absolute addresses → names.
+    Jit(Arc<PerfMap>),
     /// Kallsyms, and the KASLR shift of the kernel image since the recording: applied to
     /// addresses inside the image's range at record time. Modules load at their own addresses,
     /// so on another boot (shift ≠ 0) module addresses stay unresolved rather than misnamed.
     Kernel {
-        kallsyms: std::sync::Arc<Kallsyms>,
+        kallsyms: Arc<Kallsyms>,
         shift: u64,
         image: std::ops::Range<u64>,
     },
@@ -80,12 +148,35 @@ enum Resolver {
     },
 }
 
+/// A module's resolver, and what to tell about it.
+struct Resolution {
+    resolver: Resolver,
+    warnings: Vec<String>,
+    /// See [`ModuleSymbols`].
+    symbols_from: Option<String>,
+    lines_from: Option<String>,
+    problem: Option<String>,
+}
+
+impl Resolution {
+    fn unresolved(kernel: bool, problem: impl Into<String>, warnings: Vec<String>) -> Self {
+        Self {
+            resolver: Resolver::Unresolved { kernel },
+            warnings,
+            symbols_from: None,
+            lines_from: None,
+            problem: Some(problem.into()),
+        }
+    }
+}
+
 /// Addresses below this many per module are resolved with a single DWARF context; above, the
 /// list is split so every core gets work (each chunk builds its own context, which costs a
 /// parse of the units it touches, so chunks should not be tiny).
 const MIN_ADDRESSES_PER_CHUNK: usize = 512;
 
-/// Symbolizes every unsymbolized frame of `b`.
+/// Symbolizes every unsymbolized frame of `b`, and records in `b.meta.modules` what each
+/// module was symbolized from.
 pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progress) -> Result<()> {
     let mut by_module: FxHashMap<ModuleId, Vec<(usize, u64)>> = FxHashMap::default();
     for i in 0..b.frames.len() {
@@ -109,15 +200,27 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
     let infos: Vec<ModuleInfo> = modules.iter().map(|(m, _)| module_info(b, *m)).collect();
     search.index_build_ids(&infos);
     let kernel = KernelContext::new(b, opts);
-    let resolved: Vec<(Resolver, Vec<String>)> = infos
+    let client = debuginfod::Client::new(&opts.debuginfod_urls, opts.debuginfod_cache.as_deref());
+    let cx = Lookup {
+        opts,
+        search: &search,
+        kernel: &kernel,
+        debuginfod: client.as_ref(),
+    };
+    let resolutions: Vec<Resolution> = infos
         .par_iter()
-        .map(|info| resolver_for(info, opts, &search, &kernel))
+        .map(|info| resolver_for(info, &cx))
         .collect();
     let mut warnings = Vec::new();
-    let mut resolvers = Vec::with_capacity(resolved.len());
-    for (r, w) in resolved {
-        warnings.extend(w);
-        resolvers.push(r);
+    let mut resolvers = Vec::with_capacity(resolutions.len());
+    let mut reports = Vec::with_capacity(resolutions.len());
+    for r in resolutions {
+        warnings.extend(r.warnings);
+        resolvers.push(r.resolver);
+        reports.push((r.symbols_from, r.lines_from, r.problem));
+    }
+    if let Some(c) = &client {
+        warnings.extend(c.take_warnings());
     }
     if let Some(w) = &kernel.warning
         && infos
@@ -153,6 +256,18 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
                         .map(|&(fi, addr)| (fi, elf.frames(ctx.as_ref(), addr, inline)))
                         .collect()
                 }
+                Resolver::Jit(map) => chunk
+                    .iter()
+                    .map(|&(fi, addr)| {
+                        let found = map.lookup(addr).map(|(name, start)| FoundFrame {
+                            name: name.to_string(),
+                            file: None,
+                            line: 0,
+                            symbol_start: Some(start),
+                        });
+                        (fi, found.into_iter().collect())
+                    })
+                    .collect(),
                 Resolver::Kernel {
                     kallsyms: k,
                     shift,
@@ -204,6 +319,8 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
     }
     let mut expansion: Vec<Vec<FrameId>> = vec![Vec::new(); b.frames.len()];
     let mut unresolved: FxHashMap<ModuleId, usize> = FxHashMap::default();
+    // Per module: distinct addresses that got a name.
+    let mut named: Vec<Vec<u64>> = vec![Vec::new(); modules.len()];
     for ((mi, _), out) in jobs.iter().zip(&results) {
         let module = modules[*mi].0;
         let kernel_module = matches!(
@@ -234,10 +351,11 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
                 expansion[fi] = vec![b.add_frame(func, module, address, 0, 0)];
                 continue;
             }
-            let kind = if kernel_module {
-                FuncKind::Kernel
-            } else {
-                FuncKind::Native
+            named[*mi].push(address);
+            let kind = match resolvers[*mi] {
+                _ if kernel_module => FuncKind::Kernel,
+                Resolver::Jit(_) => FuncKind::Jit,
+                _ => FuncKind::Native,
             };
             let mut frames = Vec::with_capacity(found.len());
             for (depth, f) in found.iter().enumerate() {
@@ -272,8 +390,29 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
     for w in warnings {
         b.warn(w);
     }
+    for (mi, ((info, (_, addrs)), (symbols_from, lines_from, problem))) in
+        infos.iter().zip(&modules).zip(reports).enumerate()
+    {
+        b.meta.modules.push(ModuleSymbols {
+            path: info.path.clone(),
+            build_id: info.build_id.clone(),
+            kind: info.kind,
+            symbols_from,
+            lines_from,
+            addresses: distinct(addrs.iter().map(|&(_, a)| a).collect()),
+            resolved: distinct(std::mem::take(&mut named[mi])),
+            problem,
+        });
+    }
     b.rebuild_stacks(&expansion);
     Ok(())
+}
+
+/// Number of distinct values.
+fn distinct(mut v: Vec<u64>) -> u64 {
+    v.sort_unstable();
+    v.dedup();
+    v.len() as u64
 }
 
 /// What symbolization needs to know of a module.
@@ -323,7 +462,9 @@ fn normalize_build_id(hex: &str) -> String {
 /// The build-id index of the search directories.
 struct Search {
     dirs: Vec<PathBuf>,
-    by_build_id: FxHashMap<String, PathBuf>,
+    /// Files by normalized build-id, binaries before separate debug files (both carry the
+    /// build-id; only the binary maps file offsets to addresses).
+    by_build_id: FxHashMap<String, Vec<PathBuf>>,
 }
 
 /// Most files read per search directory when indexing build-ids: a directory of binaries is
@@ -357,10 +498,15 @@ impl Search {
                 if !path.is_file() {
                     continue;
                 }
-                if let Some(id) = read_build_id(&path) {
+                if let Some((id, code)) = read_build_id_and_code(&path) {
                     let id = normalize_build_id(&id);
                     if wanted.contains(&id) {
-                        self.by_build_id.entry(id).or_insert(path);
+                        let paths = self.by_build_id.entry(id).or_default();
+                        if code {
+                            paths.insert(0, path);
+                        } else {
+                            paths.push(path);
+                        }
                     }
                 }
             }
@@ -373,7 +519,7 @@ impl Search {
         let bid = info.build_id.as_deref().map(normalize_build_id);
         if let Some(bid) = &bid {
             if let Some(p) = self.by_build_id.get(bid) {
-                out.push(p.clone());
+                out.extend(p.iter().cloned());
             }
             if bid.len() > 2 {
                 for dir in &self.dirs {
@@ -414,9 +560,77 @@ impl Search {
     }
 }
 
+/// Finds the file of a module the way symbolization does (search directories by build-id and
+/// name, the recorded path, perf's build-id cache), for other readers of binaries: the DWARF
+/// unwinder of `perf record --call-graph dwarf` samples needs each module's `.eh_frame`.
+pub(crate) struct ModuleFinder {
+    search: Search,
+    opts: SymbolOptions,
+}
+
+impl ModuleFinder {
+    /// `wanted`: the build-ids of the modules that will be looked for (indexes the search
+    /// directories for them once).
+    pub(crate) fn new(opts: &SymbolOptions, wanted: &[&str]) -> Self {
+        let mut search = Search::new(&opts.search_dirs);
+        let infos: Vec<ModuleInfo> = wanted
+            .iter()
+            .map(|b| ModuleInfo {
+                path: String::new(),
+                name: String::new(),
+                build_id: Some(b.to_string()),
+                kind: ModuleKind::Native,
+                text_at_record: 0,
+                image: 0..0,
+            })
+            .collect();
+        search.index_build_ids(&infos);
+        Self {
+            search,
+            opts: opts.clone(),
+        }
+    }
+
+    /// The first candidate file for the module recorded at `path` (with `build_id`, hex, if
+    /// known) that exists and, when the build-id is known, has it.
+    pub(crate) fn find(&self, path: &str, build_id: Option<&str>) -> Option<PathBuf> {
+        let name = Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let info = ModuleInfo {
+            path: path.to_string(),
+            name,
+            build_id: build_id.filter(|b| !b.is_empty()).map(str::to_string),
+            kind: ModuleKind::Native,
+            text_at_record: 0,
+            image: 0..0,
+        };
+        let want = info.build_id.as_deref().map(normalize_build_id);
+        self.search
+            .candidates(&info, &self.opts)
+            .into_iter()
+            .find(|c| {
+                // With a build-id, the binary itself: a separate debug file has the same id
+                // but no code (its sections are empty).
+                c.is_file()
+                    && want.as_ref().is_none_or(|w| {
+                        read_build_id_and_code(c)
+                            .is_some_and(|(h, code)| code && normalize_build_id(&h) == *w)
+                    })
+            })
+    }
+}
+
 /// The build-id of an ELF file, as hex, without reading more than its headers and notes.
 fn read_build_id(path: &Path) -> Option<String> {
-    use object::Object;
+    read_build_id_and_code(path).map(|(id, _)| id)
+}
+
+/// The build-id of an ELF file, as hex, and whether it has code (a separate debug file has
+/// none), reading only headers and notes.
+fn read_build_id_and_code(path: &Path) -> Option<(String, bool)> {
+    use object::{Object, ObjectSection};
     let file = std::fs::File::open(path).ok()?;
     let mut magic = [0u8; 4];
     use std::io::Read;
@@ -428,7 +642,10 @@ fn read_build_id(path: &Path) -> Option<String> {
     let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
     let obj = object::File::parse(&map[..]).ok()?;
     let id = obj.build_id().ok()??;
-    Some(crate::formats::bytes::hex(id))
+    let code = obj.sections().any(|s| {
+        s.kind() == object::SectionKind::Text && s.file_range().is_some_and(|(_, n)| n > 0)
+    });
+    Some((crate::formats::bytes::hex(id), code))
 }
 
 /// The kernel symbols to use, if the profile's kernel is the one running here.
@@ -536,44 +753,82 @@ impl From<Result<Kallsyms, String>> for KernelContext {
     }
 }
 
-fn resolver_for(
-    info: &ModuleInfo,
-    opts: &SymbolOptions,
-    search: &Search,
-    kernel: &KernelContext,
-) -> (Resolver, Vec<String>) {
-    let mut warnings = Vec::new();
+/// What [`resolver_for`] looks with.
+struct Lookup<'a> {
+    opts: &'a SymbolOptions,
+    search: &'a Search,
+    kernel: &'a KernelContext,
+    debuginfod: Option<&'a debuginfod::Client>,
+}
+
+/// The build-id to ask debuginfod for: as recorded, except that a 16-byte id perf padded to
+/// 20 bytes loses its padding.
+fn debuginfod_id(recorded: &str) -> String {
+    let id = recorded.to_ascii_lowercase();
+    if id.len() == 40 && id.ends_with("00000000") {
+        normalize_build_id(&id)
+    } else {
+        id
+    }
+}
+
+/// At most this many searched paths are named in a module's problem.
+const MAX_PATHS_SHOWN: usize = 6;
+
+/// `a, b, c` (and how many more).
+fn path_list(paths: &[PathBuf]) -> String {
+    let mut s: Vec<String> = paths
+        .iter()
+        .take(MAX_PATHS_SHOWN)
+        .map(|p| p.display().to_string())
+        .collect();
+    if paths.len() > MAX_PATHS_SHOWN {
+        s.push(format!("and {} more", paths.len() - MAX_PATHS_SHOWN));
+    }
+    s.join(", ")
+}
+
+fn resolver_for(info: &ModuleInfo, cx: &Lookup<'_>) -> Resolution {
     match info.kind {
-        ModuleKind::Kernel => {
-            return match &kernel.kallsyms {
-                Some(k) => {
-                    let shift = match (k.text, info.text_at_record) {
-                        (Some(now), then) if then != 0 => now.wrapping_sub(then),
-                        _ => 0,
-                    };
-                    let image = info.image.clone();
-                    (
-                        Resolver::Kernel {
-                            kallsyms: k.clone(),
-                            shift,
-                            image,
-                        },
-                        warnings,
-                    )
-                }
-                None => (Resolver::Unresolved { kernel: true }, warnings),
-            };
-        }
+        ModuleKind::Kernel => return kernel_resolution(info, cx),
+        ModuleKind::Jit => return jit_resolution(info, cx),
         // The vDSO is found by build-id (perf saves it in its build-id cache).
         ModuleKind::Native | ModuleKind::Vdso => {}
-        _ => return (Resolver::Unresolved { kernel: false }, warnings),
+        ModuleKind::Unknown => {
+            return Resolution::unresolved(
+                false,
+                "addresses in no recorded mapping (code the recording did not see mapped, or a broken stack)",
+                Vec::new(),
+            );
+        }
+        ModuleKind::Virtual => {
+            return Resolution::unresolved(false, "not machine code", Vec::new());
+        }
     }
+    let opts = cx.opts;
+    let mut warnings = Vec::new();
     let want = info.build_id.as_deref().map(normalize_build_id);
-    for path in search.candidates(info, opts) {
+    let mut searched = Vec::new();
+    let mut mismatch = None;
+    // A separate debug file met among the candidates: the module's debug file if its binary
+    // turns up.
+    let mut debug_only: Option<Arc<ElfFile>> = None;
+    let has_want = |elf: &ElfFile| {
+        let have = elf
+            .build_id
+            .as_deref()
+            .map(|b| normalize_build_id(&crate::formats::bytes::hex(b)));
+        match &want {
+            Some(w) if have.as_deref() != Some(w.as_str()) => Err(have),
+            _ => Ok(()),
+        }
+    };
+    for path in cx.search.candidates(info, opts) {
         if !path.is_file() {
+            searched.push(path);
             continue;
         }
-        let elf = match ElfFile::open(&path) {
+        let elf = match cache::open(&path) {
             Ok(e) => e,
             Err(e) => {
                 warnings.push(format!(
@@ -581,50 +836,221 @@ fn resolver_for(
                     path.display(),
                     info.path
                 ));
+                searched.push(path);
                 continue;
             }
         };
-        if let Some(want) = &want {
-            let have = elf
-                .build_id
-                .as_deref()
-                .map(|b| normalize_build_id(&crate::formats::bytes::hex(b)));
-            if have.as_deref() != Some(want.as_str()) {
-                warnings.push(format!(
-                    "{}: build-id {} does not match the profile's {want} for {}; not used",
-                    path.display(),
-                    have.as_deref().unwrap_or("(none)"),
-                    info.path
-                ));
-                continue;
-            }
+        if let Err(have) = has_want(&elf) {
+            let have = have.as_deref().unwrap_or("(none)");
+            let want = want.as_deref().unwrap_or("");
+            warnings.push(format!(
+                "{}: build-id {have} does not match the profile's {want} for {}; not used",
+                path.display(),
+                info.path
+            ));
+            mismatch.get_or_insert_with(|| {
+                format!(
+                    "build-id mismatch at {}: it has {have}, the profile {want}",
+                    path.display()
+                )
+            });
+            continue;
         }
-        let mut elf = elf;
-        if elf.wants_debug_file()
-            && let Some(debug) = find_debug_file(&elf, &path, opts)
-        {
-            elf.attach_debug_file(debug);
+        if !elf.has_code {
+            debug_only.get_or_insert(elf);
+            continue;
         }
-        return (Resolver::Elf(Box::new(elf)), Vec::new());
+        return with_debug_file(info, elf, debug_only, cx);
+    }
+    // debuginfod, by build-id.
+    if let (Some(client), Some(recorded)) = (cx.debuginfod, info.build_id.as_deref())
+        && let Some(path) = client.fetch(&debuginfod_id(recorded), debuginfod::Artifact::Executable)
+        && let Ok(elf) = cache::open(&path)
+        && has_want(&elf).is_ok()
+        && elf.has_code
+    {
+        return with_debug_file(info, elf, debug_only, cx);
     }
     if info.kind == ModuleKind::Vdso {
         // Without perf's build-id cache the vDSO is simply not on disk: nothing to act on.
-        return (Resolver::Unresolved { kernel: false }, Vec::new());
+        return Resolution::unresolved(
+            false,
+            "the vDSO is only on disk in perf's build-id cache (~/.debug) of the recording machine",
+            Vec::new(),
+        );
+    }
+    if let Some(debug) = debug_only {
+        return Resolution::unresolved(
+            false,
+            format!(
+                "only a separate debug file found ({}); without the binary its addresses cannot be mapped",
+                debug.path.display()
+            ),
+            warnings,
+        );
     }
     warnings.push(format!(
         "no binary found for {}{}: its frames show as {}+0x… (pass --symbols DIR with a copy of it)",
         info.path,
-        info.build_id.as_deref().map(|b| format!(" (build-id {b})")).unwrap_or_default(),
+        info.build_id
+            .as_deref()
+            .map(|b| format!(" (build-id {b})"))
+            .unwrap_or_default(),
         info.name
     ));
-    (Resolver::Unresolved { kernel: false }, warnings)
+    let problem = mismatch.unwrap_or_else(|| {
+        let mut p = format!("no binary found (searched: {})", path_list(&searched));
+        if cx.debuginfod.is_some() && info.build_id.is_some() {
+            p.push_str("; debuginfod has none");
+        }
+        p
+    });
+    Resolution::unresolved(false, problem, warnings)
+}
+
+/// The resolution of a found binary: with its separate debug file when it lacks symbols or
+/// DWARF (`debug_only`, a debug file met among the candidates, when no other is found).
+fn with_debug_file(
+    info: &ModuleInfo,
+    bin: Arc<ElfFile>,
+    debug_only: Option<Arc<ElfFile>>,
+    cx: &Lookup<'_>,
+) -> Resolution {
+    let debug = if bin.wants_debug_file() {
+        find_debug_file(&bin, cx).or(debug_only)
+    } else {
+        None
+    };
+    let m = ElfModule { bin, debug };
+    let syms = m.symbol_file();
+    let lines_from = m.lines_from();
+    let problem = if !syms.has_symtab && !syms.minidebuginfo {
+        let mut p = "stripped: no .symtab and no debug file found (only exported .dynsym symbols)"
+            .to_string();
+        if let Some(e) = &m.bin.minidebuginfo_error {
+            p.push_str("; ");
+            p.push_str(e);
+        }
+        Some(p)
+    } else if lines_from.is_none() && info.kind == ModuleKind::Native {
+        Some("no line information: no DWARF in the binary and no debug file found".to_string())
+    } else {
+        None
+    };
+    Resolution {
+        symbols_from: Some(m.symbols_from()),
+        lines_from,
+        problem,
+        resolver: Resolver::Elf(m),
+        warnings: Vec::new(),
+    }
+}
+
+fn kernel_resolution(info: &ModuleInfo, cx: &Lookup<'_>) -> Resolution {
+    match &cx.kernel.kallsyms {
+        Some(k) => {
+            let shift = match (k.text, info.text_at_record) {
+                (Some(now), then) if then != 0 => now.wrapping_sub(then),
+                _ => 0,
+            };
+            Resolution {
+                resolver: Resolver::Kernel {
+                    kallsyms: k.clone(),
+                    shift,
+                    image: info.image.clone(),
+                },
+                warnings: Vec::new(),
+                symbols_from: cx.opts.kallsyms.as_ref().map(|p| p.display().to_string()),
+                lines_from: None,
+                problem: None,
+            }
+        }
+        None => {
+            let problem = match (&cx.opts.kallsyms, &cx.kernel.warning) {
+                (None, _) => "kernel symbols off".to_string(),
+                (Some(_), Some(w)) => w.clone(),
+                (Some(p), None) => format!("{} unavailable", p.display()),
+            };
+            // The kernel's warning is added once by `symbolize`.
+            Resolution::unresolved(true, problem, Vec::new())
+        }
+    }
+}
+
+/// JIT code recorded as `/tmp/perf-<pid>.map`: named from that map, found by file name in the
+/// search directories, then at the recorded path.
+fn jit_resolution(info: &ModuleInfo, cx: &Lookup<'_>) -> Resolution {
+    let is_map = info.name.starts_with("perf-") && info.name.ends_with(".map");
+    if !is_map {
+        return Resolution::unresolved(
+            false,
+            "anonymous executable memory (JIT code) without a perf-PID.map",
+            Vec::new(),
+        );
+    }
+    let mut candidates: Vec<PathBuf> = cx
+        .opts
+        .search_dirs
+        .iter()
+        .map(|d| d.join(&info.name))
+        .collect();
+    if cx.opts.system_paths && info.path.starts_with('/') {
+        candidates.push(PathBuf::from(&info.path));
+    }
+    let mut warnings = Vec::new();
+    for c in &candidates {
+        if !c.is_file() {
+            continue;
+        }
+        let map = match PerfMap::load(c) {
+            Ok(m) => m,
+            Err(e) => {
+                warnings.push(format!("{}: cannot read it: {e}", c.display()));
+                continue;
+            }
+        };
+        if map.bad_lines > 0 {
+            warnings.push(format!(
+                "{}: ignored {} lines that are not `START SIZE NAME` (the first is line {})",
+                c.display(),
+                map.bad_lines,
+                map.first_bad_line
+            ));
+        }
+        if map.dropped > 0 {
+            warnings.push(format!(
+                "{}: only the first {} entries are used ({} more dropped)",
+                c.display(),
+                map.len(),
+                map.dropped
+            ));
+        }
+        return Resolution {
+            resolver: Resolver::Jit(Arc::new(map)),
+            warnings,
+            symbols_from: Some(c.display().to_string()),
+            lines_from: None,
+            problem: None,
+        };
+    }
+    warnings.push(format!(
+        "no {} found for the JIT code of {}: its frames show as {}+0x… (pass --symbols DIR with a copy of the map)",
+        info.name, info.path, info.name
+    ));
+    Resolution::unresolved(
+        false,
+        format!("no perf map found (searched: {})", path_list(&candidates)),
+        warnings,
+    )
 }
 
 /// Root of the system's separate debug files.
 const SYSTEM_DEBUG_DIR: &str = "/usr/lib/debug";
 
-/// The separate debug file of `elf` (found at `path`), with a matching build-id.
-fn find_debug_file(elf: &ElfFile, path: &Path, opts: &SymbolOptions) -> Option<ElfFile> {
+/// The separate debug file of `elf`, with a matching build-id: on disk, else from debuginfod.
+fn find_debug_file(elf: &ElfFile, cx: &Lookup<'_>) -> Option<Arc<ElfFile>> {
+    let opts = cx.opts;
+    let path = elf.path.as_path();
     let bid = elf.build_id.as_deref().map(crate::formats::bytes::hex);
     let mut candidates = Vec::new();
     let system = opts.system_paths.then(|| PathBuf::from(SYSTEM_DEBUG_DIR));
@@ -638,6 +1064,13 @@ fn find_debug_file(elf: &ElfFile, path: &Path, opts: &SymbolOptions) -> Option<E
             );
         }
     }
+    // Files of the search directories with the build-id (any name): a debug file among them.
+    if let Some(found) = bid
+        .as_deref()
+        .and_then(|b| cx.search.by_build_id.get(&normalize_build_id(b)))
+    {
+        candidates.extend(found.iter().cloned());
+    }
     if let (Some(link), Some(dir)) = (&elf.debuglink, path.parent()) {
         candidates.push(dir.join(link));
         candidates.push(dir.join(".debug").join(link));
@@ -646,19 +1079,25 @@ fn find_debug_file(elf: &ElfFile, path: &Path, opts: &SymbolOptions) -> Option<E
             candidates.push(root.join(link));
         }
     }
+    let usable = |debug: &ElfFile| {
+        (elf.build_id.is_none() || debug.build_id == elf.build_id)
+            && (debug.has_symtab || debug.has_dwarf())
+    };
     for c in candidates {
         if c == path || !c.is_file() {
             continue;
         }
-        let Ok(debug) = ElfFile::open(&c) else {
+        let Ok(debug) = cache::open(&c) else {
             continue;
         };
-        if elf.build_id.is_some() && debug.build_id != elf.build_id {
-            continue;
+        if usable(&debug) {
+            return Some(debug);
         }
-        return Some(debug);
     }
-    None
+    let client = cx.debuginfod?;
+    let debug =
+        cache::open(&client.fetch(bid.as_deref()?, debuginfod::Artifact::Debuginfo)?).ok()?;
+    usable(&debug).then_some(debug)
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ fn load_with(dirs: Vec<PathBuf>, inline: bool) -> Profile {
             inline_frames: inline,
             kallsyms: None,
             system_paths: false,
+            ..SymbolOptions::default()
         },
         ..LoadOptions::default()
     };
@@ -154,6 +155,7 @@ fn same_named_static_functions_stay_apart_without_dwarf() {
             inline_frames: true,
             kallsyms: None,
             system_paths: false,
+            ..SymbolOptions::default()
         },
         ..LoadOptions::default()
     };
@@ -223,4 +225,457 @@ fn plt_stubs_are_named_like_objdump_and_perf() {
             assert_eq!(ours, Some(name.as_str()), "{} at {addr:#x}", bin.display());
         }
     }
+}
+
+/// Runs `script` with `sh -e` in `dir` (binutils, gcc and xz at test time).
+fn sh(dir: &Path, script: &str) {
+    let out = std::process::Command::new("sh")
+        .args(["-e", "-c", script])
+        .current_dir(dir)
+        .output()
+        .expect("sh");
+    assert!(
+        out.status.success(),
+        "{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The canonical form of `p`, as files opened for symbols record their path.
+fn canon(p: &Path) -> String {
+    std::fs::canonicalize(p).unwrap().display().to_string()
+}
+
+fn module_status<'a>(p: &'a Profile, file_name: &str) -> &'a crate::model::ModuleSymbols {
+    p.meta
+        .modules
+        .iter()
+        .find(|m| m.path.rsplit('/').next() == Some(file_name))
+        .unwrap_or_else(|| panic!("no status for {file_name}: {:?}", p.meta.modules))
+}
+
+#[test]
+fn module_status_names_the_files_used_or_the_problem() {
+    let p = load_with(vec![sample("bin")], true);
+    let hot = module_status(&p, "hot");
+    assert_eq!(hot.kind, ModuleKind::Native);
+    assert!(hot.build_id.is_some());
+    let bin = canon(&sample("bin/hot"));
+    assert_eq!(hot.symbols_from.as_deref(), Some(bin.as_str()));
+    assert_eq!(hot.lines_from.as_deref(), Some(bin.as_str()));
+    assert!(hot.resolved > 0 && hot.resolved <= hot.addresses, "{hot:?}");
+    assert_eq!(hot.problem, None);
+
+    let p = load_with(vec![], true);
+    let hot = module_status(&p, "hot");
+    assert_eq!(hot.resolved, 0);
+    assert!(hot.addresses > 0);
+    assert_eq!(hot.symbols_from, None);
+    let problem = hot.problem.as_deref().unwrap_or("");
+    assert!(
+        problem.starts_with("no binary found (searched: "),
+        "{problem}"
+    );
+
+    // A copy with another build-id: the problem says where.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(sample("bin/hotpp"), dir.path().join("hot")).unwrap();
+    let p = load_with(vec![dir.path().to_path_buf()], true);
+    let problem = module_status(&p, "hot").problem.clone().unwrap_or_default();
+    assert!(
+        problem.starts_with("build-id mismatch at ")
+            && problem.contains(&*dir.path().to_string_lossy()),
+        "{problem}"
+    );
+}
+
+/// Fedora's MiniDebugInfo recipe (as in its `find-debuginfo`): the function symbols `.dynsym`
+/// lacks, in a symbol-only ELF file, xz-compressed into `.gnu_debugdata` of the stripped binary.
+const MINIDEBUGINFO: &str = r#"
+nm -D "$BIN" --format=posix --defined-only | awk '{ print $1 }' | sort > dynsyms
+nm "$BIN" --format=posix --defined-only | awk '{ if ($2 == "T" || $2 == "t" || $2 == "D") print $1 }' | sort > funcsyms
+comm -13 dynsyms funcsyms > keep_symbols
+objcopy --only-keep-debug "$BIN" debug
+objcopy -S --remove-section .gdb_index --remove-section .comment --keep-symbols=keep_symbols debug mini_debuginfo
+xz -f mini_debuginfo
+strip --strip-all -R .comment "$BIN"
+objcopy --add-section .gnu_debugdata=mini_debuginfo.xz "$BIN"
+"#;
+
+#[test]
+fn minidebuginfo_names_what_dynsym_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("prog.c"),
+        "#include <stdlib.h>\n\
+         __attribute__((noinline)) static long local_one(long x) { return x * 3 + 1; }\n\
+         __attribute__((noinline)) static long local_two(long x) { return local_one(x) ^ 5; }\n\
+         __attribute__((noinline)) long exported(long x) { return local_two(x) + 2; }\n\
+         int main(int c, char **v) { return (int)exported(atol(v[c - 1])); }\n",
+    )
+    .unwrap();
+    sh(
+        dir.path(),
+        "gcc -O2 -g -rdynamic -o prog prog.c && cp prog full",
+    );
+    sh(dir.path(), &format!("BIN=prog\n{MINIDEBUGINFO}"));
+    let full = ElfFile::open(&dir.path().join("full")).unwrap();
+    let mini = ElfFile::open(&dir.path().join("prog")).unwrap();
+    assert!(full.has_symtab && !mini.has_symtab);
+    assert!(mini.minidebuginfo, "{:?}", mini.minidebuginfo_error);
+    assert!(!mini.has_dwarf());
+    // Every function of the full symbol table has the same name at its start.
+    let out = std::process::Command::new("nm")
+        .args(["--defined-only", "--format=posix"])
+        .arg(dir.path().join("full"))
+        .output()
+        .unwrap();
+    let funcs: Vec<(String, u64)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 3 && matches!(f[1], "T" | "t"))
+                .then(|| Some((f[0].to_string(), u64::from_str_radix(f[2], 16).ok()?)))?
+        })
+        .collect();
+    for name in ["local_one", "local_two", "exported", "main"] {
+        assert!(funcs.iter().any(|(n, _)| n == name), "{funcs:?}");
+    }
+    for (name, addr) in &funcs {
+        assert_eq!(
+            mini.symbol(*addr).map(|s| s.name.as_str()),
+            full.symbol(*addr).map(|s| s.name.as_str()),
+            "{name} at {addr:#x}"
+        );
+    }
+    let m = ElfModule {
+        bin: Arc::new(mini),
+        debug: None,
+    };
+    assert!(m.symbols_from().ends_with("prog (.gnu_debugdata)"));
+}
+
+#[test]
+fn minidebuginfo_symbolizes_a_capture() {
+    // The sample program stripped, with MiniDebugInfo: the same names as with its symbol
+    // table, without lines or inline frames (MiniDebugInfo has no DWARF).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(sample("bin/hot"), dir.path().join("hot")).unwrap();
+    sh(dir.path(), &format!("BIN=hot\n{MINIDEBUGINFO}"));
+    for f in [
+        "debug",
+        "dynsyms",
+        "funcsyms",
+        "keep_symbols",
+        "mini_debuginfo.xz",
+    ] {
+        std::fs::remove_file(dir.path().join(f)).unwrap();
+    }
+    let p = load_with(vec![dir.path().to_path_buf()], false);
+    let want = top(&load_with(vec![sample("bin")], false));
+    assert_eq!(top(&p), want);
+    assert!(want.iter().any(|(n, _)| n == "leaf_a"), "{want:?}");
+    let hot = module_status(&p, "hot");
+    assert!(
+        hot.symbols_from
+            .as_deref()
+            .unwrap_or("")
+            .ends_with("hot (.gnu_debugdata)"),
+        "{hot:?}"
+    );
+    assert_eq!(hot.lines_from, None);
+    assert!(
+        hot.problem
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("no line information")
+    );
+}
+
+#[test]
+fn a_hostile_gnu_debugdata_is_refused_without_harm() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Garbage; a bomb (64 MiB of zeros is about 10 KiB of xz: far over the 64× ratio); valid
+    // xz that is not an ELF file; a truncated real one.
+    std::fs::write(
+        d.join("garbage"),
+        b"\xfd7zXZ\x00 this is not xz data at all",
+    )
+    .unwrap();
+    sh(
+        d,
+        "head -c 67108864 /dev/zero | xz -0 > bomb; echo 'just text' | xz > text",
+    );
+    std::fs::copy(sample("bin/hot"), d.join("hot")).unwrap();
+    sh(d, &format!("BIN=hot\n{MINIDEBUGINFO}"));
+    let real = std::fs::read(d.join("mini_debuginfo.xz")).unwrap();
+    std::fs::write(d.join("truncated"), &real[..real.len() / 2]).unwrap();
+    let plt = objdump_plt_labels(&sample("bin/hot"));
+    assert!(!plt.is_empty());
+    for (section, why) in [
+        ("garbage", "malformed xz data"),
+        ("bomb", "more than"),
+        ("text", "holds no ELF file"),
+        ("truncated", "xz data"),
+    ] {
+        sh(
+            d,
+            &format!(
+                "cp {} {section}.bin && strip --strip-all {section}.bin && objcopy --add-section .gnu_debugdata={section} {section}.bin",
+                sample("bin/hot").display()
+            ),
+        );
+        let elf = ElfFile::open(&d.join(format!("{section}.bin"))).unwrap();
+        assert!(!elf.minidebuginfo, "{section}");
+        let err = elf.minidebuginfo_error.clone().unwrap_or_default();
+        assert!(err.contains(why), "{section}: {err}");
+        // The PLT stubs are still named.
+        for (addr, name) in &plt {
+            assert_eq!(
+                elf.symbol(*addr).map(|s| s.name.as_str()),
+                Some(name.as_str())
+            );
+        }
+    }
+}
+
+/// A debuginfod on 127.0.0.1: serves `files` (URL path → file: `…/executable` with a
+/// Content-Length, `…/debuginfo` chunked), 404 for anything else, and logs every request.
+fn debuginfod_server(
+    files: Vec<(String, PathBuf)>,
+) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = log.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut request = String::new();
+            let _ = r.read_line(&mut request);
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+            seen.lock().unwrap().push(path.clone());
+            let _ = match files.iter().find(|(p, _)| *p == path) {
+                Some((_, f)) if path.ends_with("/debuginfo") => {
+                    let body = std::fs::read(f).unwrap();
+                    let mut out = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+                    for c in body.chunks(3000) {
+                        out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                        out.extend_from_slice(c);
+                        out.extend_from_slice(b"\r\n");
+                    }
+                    out.extend_from_slice(b"0\r\n\r\n");
+                    conn.write_all(&out)
+                }
+                Some((_, f)) => {
+                    let body = std::fs::read(f).unwrap();
+                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                    conn.write_all(head.as_bytes())
+                        .and_then(|_| conn.write_all(&body))
+                }
+                None => {
+                    conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found")
+                }
+            };
+        }
+    });
+    (url, log)
+}
+
+#[test]
+fn debuginfod_supplies_what_is_missing_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for sub in ["bin", "srv", "none"] {
+        std::fs::create_dir(d.join(sub)).unwrap();
+    }
+    std::fs::copy(sample("bin/hot"), d.join("srv/hot")).unwrap();
+    sh(
+        &d.join("srv"),
+        "objcopy --only-keep-debug hot hot.debug && objcopy --strip-all hot && cp hot ../bin/hot",
+    );
+    let bid = ElfFile::open(&sample("bin/hot"))
+        .unwrap()
+        .build_id
+        .map(|b| crate::formats::bytes::hex(&b))
+        .unwrap();
+    let (url, log) = debuginfod_server(vec![
+        (format!("/buildid/{bid}/debuginfo"), d.join("srv/hot.debug")),
+        (format!("/buildid/{bid}/executable"), d.join("srv/hot")),
+    ]);
+    let load = |dirs: Vec<PathBuf>, cache: &str| {
+        let o = LoadOptions {
+            symbols: SymbolOptions {
+                search_dirs: dirs,
+                kallsyms: None,
+                system_paths: false,
+                debuginfod_urls: vec!["https://example.org/".into(), url.clone()],
+                debuginfod_cache: Some(d.join(cache)),
+                ..SymbolOptions::default()
+            },
+            ..LoadOptions::default()
+        };
+        let bytes = std::fs::read(sample("hot.perf.data")).unwrap();
+        load_bytes(&bytes, &o, &Progress::new()).unwrap()
+    };
+    let hot_requests = |log: &std::sync::Mutex<Vec<String>>| -> Vec<String> {
+        log.lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.contains(&bid))
+            .cloned()
+            .collect()
+    };
+    let want = top(&load_with(vec![sample("bin")], true));
+    assert!(
+        want.iter().any(|(n, _)| n == "mix"),
+        "inline frames need DWARF: {want:?}"
+    );
+
+    // A stripped binary here, its debug file on the server.
+    let p = load(vec![d.join("bin")], "cache1");
+    assert_eq!(top(&p), want);
+    assert_eq!(hot_requests(&log), [format!("/buildid/{bid}/debuginfo")]);
+    let hot = module_status(&p, "hot");
+    let cached = d.join("cache1").join(&bid).join("debuginfo");
+    assert_eq!(hot.lines_from, Some(canon(&cached)));
+    assert_eq!(hot.symbols_from, Some(canon(&cached)));
+    assert!(
+        p.meta
+            .warnings
+            .iter()
+            .any(|w| w.contains("https://example.org/") && w.contains("only http://")),
+        "{:?}",
+        p.meta.warnings
+    );
+    let all_requests = log.lock().unwrap().len();
+    // Again: the cached file, and the remembered misses (ld.so, libc), ask nothing.
+    let p = load(vec![d.join("bin")], "cache1");
+    assert_eq!(top(&p), want);
+    assert_eq!(log.lock().unwrap().len(), all_requests);
+
+    // No binary here at all: both from the server.
+    let p = load(vec![d.join("none")], "cache2");
+    assert_eq!(top(&p), want);
+    assert_eq!(
+        hot_requests(&log)[1..],
+        [
+            format!("/buildid/{bid}/executable"),
+            format!("/buildid/{bid}/debuginfo")
+        ]
+    );
+    let hot = module_status(&p, "hot");
+    assert_eq!(
+        hot.lines_from,
+        Some(canon(&d.join("cache2").join(&bid).join("debuginfo")))
+    );
+    assert_eq!(hot.problem, None);
+}
+
+#[test]
+fn jit_code_is_named_from_its_perf_map() {
+    use crate::model::ProfileBuilder;
+    // A real map: node writes /tmp/perf-<pid>.map with --perf-basic-prof.
+    let dir = tempfile::tempdir().unwrap();
+    // node writes a V8 log (isolate-*.log) into its working directory: the temp dir.
+    let node = std::process::Command::new("node")
+        .current_dir(dir.path())
+        .args([
+            "--perf-basic-prof",
+            "-e",
+            "function spin(n) { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return s; } \
+             for (let k = 0; k < 200; k++) spin(20000); console.log(process.pid);",
+        ])
+        .output();
+    let Ok(node) = node else {
+        eprintln!("node is not installed: skipped");
+        return;
+    };
+    assert!(node.status.success());
+    let pid = String::from_utf8_lossy(&node.stdout).trim().to_string();
+    let tmp_map = PathBuf::from(format!("/tmp/perf-{pid}.map"));
+    let map_name = format!("perf-{pid}.map");
+    std::fs::copy(&tmp_map, dir.path().join(&map_name)).unwrap();
+    let _ = std::fs::remove_file(&tmp_map);
+    let map = PerfMap::load(&dir.path().join(&map_name)).unwrap();
+    assert!(map.len() > 100 && map.bad_lines == 0, "{} lines", map.len());
+    let text = std::fs::read_to_string(dir.path().join(&map_name)).unwrap();
+    let spin = text
+        .lines()
+        .rfind(|l| l.contains("spin"))
+        .expect("an entry for spin");
+    let mut f = spin.splitn(3, ' ');
+    let start = u64::from_str_radix(f.next().unwrap(), 16).unwrap();
+    let name = f.nth(1).unwrap().to_string();
+
+    let mut b = ProfileBuilder::new("test");
+    b.add_sample_type("samples", crate::model::Unit::Count);
+    let m = b.add_module(&tmp_map.to_string_lossy(), "", ModuleKind::Jit);
+    let t = b.add_thread(pid.parse().unwrap(), pid.parse().unwrap());
+    let inside = b.add_address_frame(m, start + 1);
+    let outside = b.add_address_frame(m, 0x10);
+    let s1 = b.add_stack_root_first([inside]);
+    let s2 = b.add_stack_root_first([outside]);
+    b.add_sample(t, s1, 1, &[3]);
+    b.add_sample(t, s2, 2, &[1]);
+    let opts = SymbolOptions {
+        search_dirs: vec![dir.path().to_path_buf()],
+        kallsyms: None,
+        system_paths: false,
+        ..SymbolOptions::default()
+    };
+    symbolize(&mut b, &opts, &Progress::new()).unwrap();
+    let p = b.freeze();
+    let t = top(&p);
+    assert!(t.contains(&(name.clone(), 3)), "{name}: {t:?}");
+    assert!(t.contains(&(format!("{map_name}+0x10"), 1)), "{t:?}");
+    let jit = (0..p.funcs.len())
+        .find(|&i| p.str(p.funcs.name[i]) == name)
+        .unwrap();
+    assert_eq!(p.funcs.kind[jit], FuncKind::Jit);
+    let st = module_status(&p, &map_name);
+    assert_eq!(
+        st.symbols_from.as_deref(),
+        Some(&*dir.path().join(&map_name).to_string_lossy())
+    );
+    assert_eq!((st.addresses, st.resolved), (2, 1));
+
+    // Without the map: a warning and a problem that says where it was looked for.
+    let mut b = ProfileBuilder::new("test");
+    b.add_sample_type("samples", crate::model::Unit::Count);
+    let m = b.add_module(&tmp_map.to_string_lossy(), "", ModuleKind::Jit);
+    let t = b.add_thread(1, 1);
+    let f = b.add_address_frame(m, start + 1);
+    let s = b.add_stack_root_first([f]);
+    b.add_sample(t, s, 1, &[1]);
+    let opts = SymbolOptions {
+        kallsyms: None,
+        system_paths: false,
+        ..SymbolOptions::default()
+    };
+    symbolize(&mut b, &opts, &Progress::new()).unwrap();
+    let p = b.freeze();
+    assert!(
+        p.meta
+            .warnings
+            .iter()
+            .any(|w| w.contains(&format!("no {map_name} found")))
+    );
+    let st = module_status(&p, &map_name);
+    assert!(
+        st.problem
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("no perf map found"),
+        "{st:?}"
+    );
 }

@@ -80,6 +80,22 @@ fn round_trip_keeps_every_table() {
     assert_same(&p, &q);
     assert_eq!(q.default_sample_type(), 1);
     assert_eq!(q.strings.find("wörk").map(|s| q.str(s)), Some("wörk"));
+    // The per-module symbol status goes through the metadata section.
+    let mut p = p;
+    p.meta.modules.push(crate::model::ModuleSymbols {
+        path: "/usr/bin/app".into(),
+        build_id: Some("abcd".into()),
+        kind: ModuleKind::Native,
+        symbols_from: Some("/usr/lib/debug/.build-id/ab/cd.debug".into()),
+        lines_from: None,
+        addresses: 7,
+        resolved: 5,
+        problem: Some("no line information".into()),
+    });
+    assert_eq!(
+        read(&bytes(&p), &Progress::new()).unwrap().meta.modules,
+        p.meta.modules
+    );
     // Tagged weights (a perf-style profile) too.
     let mut b = ProfileBuilder::new("tagged");
     b.add_sample_type("cycles", Unit::Events);
