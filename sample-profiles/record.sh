@@ -17,6 +17,10 @@ gcc -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -pthread -o bin/
 # The C++ sample: namespaces, a template member, two file-local functions of the same name.
 g++ -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -o bin/hotpp \
   src/cpp/main.cpp src/cpp/a.cpp src/cpp/b.cpp
+# The same program without frame pointers, for DWARF unwinding (frame-pointer walks fail on it).
+gcc -O2 -g -fomit-frame-pointer -pthread -o bin/hot-nofp src/hot.c
+# The off-CPU program: half its time asleep (see src/offcpu.c).
+gcc -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -pthread -o bin/offcpu src/offcpu.c
 # The demo profile's program (a toy build pipeline, three threads).
 gcc -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -pthread -o bin/demo src/demo.c
 
@@ -40,8 +44,20 @@ rec hot.perf.data -e cpu-clock:u -F 999 -g
 rec hot-2events.perf.data -e cpu-clock:u -e page-faults:u -F 999 -g
 # 3. zstd-compressed records (perf record -z)
 rec hot-zstd.perf.data -e cpu-clock:u -F 999 -g -z
-# 4. DWARF callchains: user registers + 4 KiB stack copies per sample, low rate to stay small
-rec hot-dwarf.perf.data -e cpu-clock:u -F 200 --call-graph dwarf,4096
+# 4. DWARF callchains of the program built without frame pointers: user registers + 4 KiB stack
+#    copies per sample, low rate to stay small. perf unwinds them at report time; the call paths
+#    it finds (root first, with sample counts) are the reference for stacklens' unwinder.
+perf record -q -e cpu-clock:u -F 200 --call-graph dwarf,4096 -o hot-dwarf.perf.data \
+  -- ./bin/hot-nofp "$SLICES" >/dev/null
+report hot-dwarf.perf.data
+perf report -i hot-dwarf.perf.data --no-children --no-inline --sort sym --stdio \
+  -g folded,0,caller,count 2>/dev/null | grep -E '^[0-9]+ ' >hot-dwarf.perf.data.paths.txt
+# Off-CPU: the stack at every switch-out (the sched_switch tracepoint, every one: -c 1, so the
+# clock event gets its frequency as a term) and the switch records that say when each thread ran
+# again. The program prints what it measured of itself: the reference for the off-CPU shares.
+perf record -q -e 'cpu-clock/freq=999/u' -e sched:sched_switch -c 1 -g --switch-events \
+  -o offcpu.perf.data -- ./bin/offcpu 60 2>offcpu.perf.data.truth.txt >/dev/null
+report offcpu.perf.data
 # 5. pipe mode (perf record -o -): the streaming header with in-band attribute and feature
 #    records. The program's own stdout must not go into the pipe, hence the `sh -c`.
 perf record -q -e cpu-clock:u -F 999 -g -o - -- sh -c "./bin/hot $SLICES >/dev/null" >hot-pipe.perf.data

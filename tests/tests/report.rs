@@ -455,3 +455,58 @@ fn check_folded_sums(name: &str) {
     }
     assert_eq!(got, expected, "{name}");
 }
+
+#[test]
+fn jit_code_is_named_from_the_perf_map_the_jit_wrote() {
+    // node --perf-basic-prof ran work.js; its generated code lives in anonymous memory, named
+    // by the perf-<pid>.map node wrote (committed next to the capture: found by its file name
+    // in a --symbols directory).
+    let r = stacklens_json(&[
+        "report",
+        "sample-profiles/node-jit.perf.data",
+        "--symbols",
+        "sample-profiles",
+        "--no-inline",
+        "--format",
+        "json",
+    ]);
+    let golden = std::fs::read_to_string(sample("node-jit.perf.data.perf-report.txt")).unwrap();
+    let perf = &parse_perf_report(&golden)[0];
+    assert_eq!(r["samples"].as_u64(), Some(perf.samples));
+    // The JIT functions, each with perf's sample count. (perf has no rule for map entries
+    // that overlap, where V8 reused memory; its choice and ours differ on a dozen samples
+    // there, so only the ranges that never overlapped compare exactly.)
+    let samples_of = |name: &str| -> u64 {
+        r["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["name"] == name)
+            .map(|f| f["self_samples"].as_u64().unwrap())
+            .max()
+            .unwrap_or(0)
+    };
+    let perf_of = |name: &str| -> u64 {
+        perf.rows
+            .iter()
+            .filter(|(s, _, _)| s == name)
+            .map(|(_, _, n)| *n)
+            .max()
+            .unwrap_or(0)
+    };
+    for f in [
+        "JS:*checksum /work/main/sample-profiles/src/js/work.js:35:18",
+        "JS:*fib /work/main/sample-profiles/src/js/work.js:31:13",
+        "JS:*tokenize /work/main/sample-profiles/src/js/work.js:9:18",
+    ] {
+        assert!(perf_of(f) > 20, "{f} in the reference");
+        assert_eq!(samples_of(f), perf_of(f), "{f}");
+    }
+    let jit_module = r["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"].as_str().unwrap_or("").starts_with("JS:*fib"))
+        .map(|f| f["module"].clone());
+    assert_eq!(jit_module, Some(serde_json::json!("perf-12105.map")));
+}

@@ -194,7 +194,7 @@ fn parse_plain(
             let limit = opts
                 .decompression_limit
                 .unwrap_or_else(|| perf_data::default_decompression_limit(data.len()));
-            perf_data::parse_with_limit(data, &mut b, progress, limit)?;
+            perf_data::parse_with(data, &mut b, progress, limit, &opts.symbols)?;
         }
         Format::Folded => folded::parse(data, &mut b, progress)?,
         Format::Pprof => pprof::parse(data, &mut b, progress)?,

@@ -367,6 +367,11 @@ impl ProfileBuilder {
         id
     }
 
+    /// The thread (pid, tid), if added.
+    pub fn find_thread(&self, pid: i32, tid: i32) -> Option<ThreadId> {
+        self.thread_index.get(&(pid, tid)).copied()
+    }
+
     /// Names a thread.
     pub fn set_thread_name(&mut self, thread: ThreadId, name: &str) {
         let name = self.strings.intern(name);

@@ -27,9 +27,9 @@
 //! | 24 | 8 | sample_type: bit set of the fields each SAMPLE record carries |
 //! | 32 | 8 | read_format |
 //! | 40 | 8 | flags (bit 5 exclude_kernel, 4 exclude_user, 10 freq, 18 sample_id_all, ...) |
-//! | 72 | 8 | branch_sample_type (attr v2+; not read yet) |
-//! | 80 | 8 | sample_regs_user (attr v3+; not read yet) |
-//! | 88 | 4 | sample_stack_user (attr v3+; not read yet) |
+//! | 72 | 8 | branch_sample_type (attr v2+) |
+//! | 80 | 8 | sample_regs_user (attr v3+): which user registers a sample carries |
+//! | 88 | 4 | sample_stack_user (attr v3+): bytes of user stack copied per sample |
 
 use super::super::bytes::{Cursor, c_str, hex, u16_at, u32_at, u64_at};
 use crate::{Error, Result};
@@ -40,8 +40,8 @@ pub const MAGIC_BIG_ENDIAN: &[u8; 8] = b"2ELIFREP";
 pub const FILE_HEADER_SIZE: u64 = 104;
 pub const PIPE_HEADER_SIZE: u64 = 16;
 
-// sample_type bits (the fields a SAMPLE record carries, in this order up to the callchain;
-// after it come RAW, BRANCH_STACK, REGS_USER, STACK_USER, ... which stacklens does not read yet)
+// sample_type bits (the fields a SAMPLE record carries, in this order up to STACK_USER; the
+// fields after it are not read)
 pub const SAMPLE_IP: u64 = 1 << 0;
 pub const SAMPLE_TID: u64 = 1 << 1;
 pub const SAMPLE_TIME: u64 = 1 << 2;
@@ -52,6 +52,9 @@ pub const SAMPLE_ID: u64 = 1 << 6;
 pub const SAMPLE_CPU: u64 = 1 << 7;
 pub const SAMPLE_PERIOD: u64 = 1 << 8;
 pub const SAMPLE_STREAM_ID: u64 = 1 << 9;
+pub const SAMPLE_RAW: u64 = 1 << 10;
+pub const SAMPLE_BRANCH_STACK: u64 = 1 << 11;
+pub const SAMPLE_REGS_USER: u64 = 1 << 12;
 pub const SAMPLE_STACK_USER: u64 = 1 << 13;
 pub const SAMPLE_IDENTIFIER: u64 = 1 << 16;
 
@@ -174,6 +177,9 @@ pub struct Attr {
     pub sample_type: u64,
     pub read_format: u64,
     pub flags: u64,
+    pub branch_sample_type: u64,
+    /// Bit set of the user registers each sample carries (`--call-graph dwarf`).
+    pub sample_regs_user: u64,
     pub name: Option<String>,
     pub ids: Vec<u64>,
 }
@@ -205,6 +211,8 @@ impl Attr {
             sample_type: g(24),
             read_format: g(32),
             flags: g(40),
+            branch_sample_type: g(72),
+            sample_regs_user: g(80),
             name: None,
             ids: Vec::new(),
         })

@@ -109,6 +109,36 @@ impl AddressSpace {
         None
     }
 
+    /// The executable mappings to unwind `pid`'s stacks with, without overlaps: its own
+    /// before its fork parents', live ones before those closed by an exec, newer before older.
+    pub fn unwind_mappings(&self, pid: i32) -> Vec<Mapping> {
+        let mut all: Vec<(usize, &Mapping)> = Vec::new();
+        let mut p = pid;
+        for depth in 0..MAX_FORK_DEPTH {
+            if let Some(maps) = self.procs.get(&p) {
+                all.extend(maps.maps.iter().map(|m| (depth, m)));
+            }
+            match self.parents.get(&p) {
+                Some(&(ppid, _)) => p = ppid,
+                None => break,
+            }
+        }
+        all.sort_by_key(|&(depth, m)| {
+            (
+                depth,
+                m.time_end != u64::MAX,
+                std::cmp::Reverse(m.time_start),
+            )
+        });
+        let mut out: Vec<Mapping> = Vec::new();
+        for (_, m) in all {
+            if out.iter().all(|o| m.end <= o.start || m.start >= o.end) {
+                out.push(*m);
+            }
+        }
+        out
+    }
+
     fn find_in(&self, pid: i32, addr: u64, time: u64) -> Option<&Mapping> {
         let p = self.procs.get(&pid)?;
         let mut i = p.maps.partition_point(|m| m.start <= addr);

@@ -26,12 +26,17 @@ pub(crate) mod header;
 mod maps;
 pub(crate) mod records;
 pub mod synth;
+mod unwind;
 
 use self::header::*;
 use self::maps::{AddressSpace, Mapping};
 use self::records::{Decompressor, Record};
+use self::unwind::{DwarfUnwinder, MappingInfo, Pending, UserRegs};
 use super::bytes::{c_str, hex, i32_at, u32_at, u64_at};
-use crate::model::{ModuleId, ModuleKind, ProfileBuilder, StackId, ThreadId, Unit};
+use crate::model::{
+    FrameId, FuncKind, ModuleId, ModuleKind, ProfileBuilder, StackId, ThreadId, Unit,
+};
+use crate::symbols::{ModuleFinder, SymbolOptions};
 use crate::{Error, Progress, Result};
 use rustc_hash::FxHashMap;
 
@@ -54,6 +59,8 @@ const MISC_GUEST_KERNEL: u16 = 4;
 const MISC_GUEST_USER: u16 = 5;
 const MISC_MMAP_DATA: u16 = 1 << 13;
 const MISC_COMM_EXEC: u16 = 1 << 13;
+const MISC_SWITCH_OUT: u16 = 1 << 13;
+const MISC_SWITCH_OUT_PREEMPT: u16 = 1 << 14;
 const MISC_MMAP_BUILD_ID: u16 = 1 << 14;
 
 const PROT_EXEC: u32 = 4;
@@ -104,6 +111,55 @@ struct RawMmap {
     cpumode: u16,
 }
 
+/// A context switch of a thread (PERF_RECORD_SWITCH, `perf record --switch-events`).
+#[derive(Clone, Copy, Debug)]
+struct Switch {
+    pid: i32,
+    tid: i32,
+    time: u64,
+    out: bool,
+    /// Switched out while still runnable (preempted), not blocked.
+    preempt: bool,
+}
+
+/// The sample types of off-CPU analysis, present when the file has `sched:sched_switch`
+/// samples (the stack at each switch-out) or switch records.
+#[derive(Clone, Copy, Debug)]
+struct OffCpu {
+    /// "off-cpu": ns from a switch-out to the thread's next switch-in, on the switch-out stack.
+    off: usize,
+    /// "wall": on-CPU clock samples plus off-CPU time.
+    wall: usize,
+    /// The on-CPU clock event's sample type (cpu-clock or task-clock), if any.
+    clock: Option<usize>,
+    /// The attr of `sched:sched_switch`.
+    switch_attr: Option<usize>,
+}
+
+/// How long before a switch record the thread's `sched:sched_switch` sample may be taken and
+/// still count as the stack of that switch (the two are microseconds apart).
+const MAX_SWITCH_SAMPLE_LEAD_NS: u64 = 1_000_000;
+
+/// An interval a thread spent off CPU.
+#[derive(Clone, Copy, Debug)]
+struct OffInterval {
+    thread: ThreadId,
+    tid: i32,
+    start: u64,
+    end: u64,
+    /// Switched out while runnable; `None` when no switch records say.
+    preempted: Option<bool>,
+}
+
+/// A switch-out sample: its thread and stack, waiting for the time of the next switch-in.
+#[derive(Clone, Copy, Debug)]
+struct SwitchOut {
+    thread: ThreadId,
+    tid: i32,
+    time: u64,
+    stack: StackId,
+}
+
 #[derive(Default, Debug)]
 struct Counts {
     samples: u64,
@@ -115,6 +171,8 @@ struct Counts {
     malformed_samples: u64,
     first_malformed: Option<(u64, String)>,
     stack_user_samples: u64,
+    /// DWARF samples whose user stack could not be unwound at all (no registers or no stack).
+    dwarf_without_stack: u64,
     skipped_events: u64,
     implausible_mmaps: u64,
     clamped_periods: u64,
@@ -144,23 +202,41 @@ struct PerfData<'a> {
     guest_module: ModuleId,
     counts: Counts,
     decompression_limit: u64,
+    /// DWARF unwinding of samples with user registers and stack copies, when there are any.
+    unwinder: Option<DwarfUnwinder>,
+    switches: Vec<Switch>,
+    offcpu: Option<OffCpu>,
+    switch_outs: Vec<SwitchOut>,
+    /// On-CPU clock samples (thread, stack, time, weight), for the wall type.
+    on_cpu: Vec<(ThreadId, StackId, u64, i64)>,
+    /// (tid, time) of every sample, kept only when off-CPU time must be measured without switch
+    /// records: then a thread's next sample says when it ran again.
+    sample_times: Option<Vec<(i32, u64)>>,
     // pass 2 scratch
-    frames: Vec<crate::model::FrameId>,
+    frames: Vec<FrameId>,
     last_thread: Option<((i32, i32), ThreadId)>,
 }
 
 /// Parses perf.data bytes into `b`. Loads what it can: a file cut short yields the samples
 /// before the cut and a warning.
 pub fn parse(data: &[u8], b: &mut ProfileBuilder, progress: &Progress) -> Result<()> {
-    parse_with_limit(data, b, progress, default_decompression_limit(data.len()))
+    parse_with(
+        data,
+        b,
+        progress,
+        default_decompression_limit(data.len()),
+        &SymbolOptions::default(),
+    )
 }
 
-/// [`parse`] with an explicit cap on decompressed bytes.
-pub fn parse_with_limit(
+/// [`parse`] with an explicit cap on decompressed bytes, and where to look for the binaries
+/// whose unwind information DWARF-mode samples need.
+pub fn parse_with(
     data: &[u8],
     b: &mut ProfileBuilder,
     progress: &Progress,
     decompression_limit: u64,
+    symbols: &SymbolOptions,
 ) -> Result<()> {
     let mut p = PerfData::new(data, FileHeader::parse(data)?, decompression_limit);
     b.meta.source_format = "perf.data".into();
@@ -184,9 +260,12 @@ pub fn parse_with_limit(
     }
     p.setup_events(b);
     p.setup_address_space(b);
+    p.setup_unwinder(b, symbols);
 
     // Pass 2: samples.
     p.walk(range, progress, b, false)?;
+    p.flush_dwarf(b);
+    p.finish_offcpu(b);
     p.name_threads(b);
     p.finish_meta(b, truncation);
     Ok(())
@@ -213,6 +292,12 @@ impl<'a> PerfData<'a> {
             guest_module: ModuleId::NONE,
             counts: Counts::default(),
             decompression_limit,
+            unwinder: None,
+            switches: Vec::new(),
+            offcpu: None,
+            switch_outs: Vec::new(),
+            on_cpu: Vec::new(),
+            sample_times: None,
             frames: Vec::with_capacity(128),
             last_thread: None,
         }
@@ -434,6 +519,16 @@ impl<'a> PerfData<'a> {
             .unwrap_or(0)
     }
 
+    /// pid and tid from the sample_id trailer of a non-sample record.
+    fn record_tid(&self, rec: &[u8]) -> Option<(i32, i32)> {
+        let attr = self.attr_of_non_sample(rec)?;
+        if !attr.sample_id_all() || attr.sample_type & SAMPLE_TID == 0 {
+            return None;
+        }
+        let start = rec.len().checked_sub(attr.sample_id_size())?;
+        Some((i32_at(rec, start)?, i32_at(rec, start + 4)?))
+    }
+
     fn trailer_size(&self, rec: &[u8]) -> usize {
         self.attr_of_non_sample(rec)
             .map_or(0, |a| a.sample_id_size())
@@ -479,6 +574,17 @@ impl<'a> PerfData<'a> {
                 }
             }
             records::THROTTLE => self.counts.throttles += 1,
+            records::SWITCH | records::SWITCH_CPU_WIDE => {
+                if let Some((pid, tid)) = self.record_tid(r) {
+                    self.switches.push(Switch {
+                        pid,
+                        tid,
+                        time: self.record_time(r),
+                        out: rec.misc & MISC_SWITCH_OUT != 0,
+                        preempt: rec.misc & MISC_SWITCH_OUT_PREEMPT != 0,
+                    });
+                }
+            }
             records::HEADER_ATTR => {
                 let size = u32_at(r, 12).unwrap_or(0) as usize;
                 if size < 64 || 8 + size > r.len() {
@@ -591,6 +697,27 @@ impl<'a> PerfData<'a> {
             };
             self.attr_type.push(Some(b.add_sample_type(&name, unit)));
         }
+        // Off-CPU time needs the stack at each switch-out: sched:sched_switch samples.
+        let switch_attr = self
+            .attrs
+            .iter()
+            .position(|a| a.type_ == TYPE_TRACEPOINT && a.display_name() == "sched:sched_switch");
+        if let Some(sa) = switch_attr
+            && self.attr_type[sa].is_some()
+        {
+            let clock = (0..self.attrs.len())
+                .find(|&i| self.attrs[i].is_clock())
+                .and_then(|i| self.attr_type[i]);
+            self.offcpu = Some(OffCpu {
+                off: b.add_sample_type("off-cpu", Unit::Nanoseconds),
+                wall: b.add_sample_type("wall", Unit::Nanoseconds),
+                clock,
+                switch_attr: Some(sa),
+            });
+            if !self.switches.iter().any(|s| !s.out) {
+                self.sample_times = Some(Vec::new());
+            }
+        }
     }
 
     /// Turns the collected mmaps into modules and the address space index.
@@ -639,7 +766,13 @@ impl<'a> PerfData<'a> {
                 .as_deref()
                 .or_else(|| build_ids.get(m.path.as_str()).copied())
                 .unwrap_or("");
-            let module = b.add_module(&m.path, bid, kind);
+            // Anonymous executable memory is JIT code; its symbols are in the map file a JIT
+            // writes for perf (node --perf-basic-prof, Java agents), named after the process.
+            let module = if kind == ModuleKind::Jit {
+                b.add_module(&format!("/tmp/perf-{}.map", m.pid), "", kind)
+            } else {
+                b.add_module(&m.path, bid, kind)
+            };
             b.set_module_range(module, m.start, m.start.saturating_add(m.len), m.pgoff);
             self.space.add_mapping(
                 m.pid,
@@ -705,6 +838,16 @@ impl<'a> PerfData<'a> {
         let Some(Some(sample_type)) = self.attr_type.get(ai).copied() else {
             return Ok(());
         };
+        // A DWARF-mode sample: its user frames come from unwinding the stack copy.
+        let dwarf = match (&self.unwinder, s.regs_user) {
+            (Some(_), Some(regs)) if !s.stack_user.is_empty() => {
+                UserRegs::x86_64(attr.sample_regs_user, regs)
+            }
+            _ => None,
+        };
+        if self.unwinder.is_some() && attr.sample_type & SAMPLE_STACK_USER != 0 && dwarf.is_none() {
+            self.counts.dwarf_without_stack += 1;
+        }
         let mut period = s.period.unwrap_or(attr.sample_period);
         if period > MAX_PERIOD {
             self.counts.clamped_periods += 1;
@@ -731,7 +874,9 @@ impl<'a> PerfData<'a> {
             } else {
                 leaf_space
             };
-            frames.push(self.frame_for(b, s.pid, ip, s.time, space, false));
+            if dwarf.is_none() || space != Space::User {
+                frames.push(self.frame_for(b, s.pid, ip, s.time, space, false));
+            }
             have_leaf = true;
         }
         let mut space = leaf_space;
@@ -761,18 +906,11 @@ impl<'a> PerfData<'a> {
                     continue; // the callchain repeats the sampled ip
                 }
             }
+            if dwarf.is_some() && space == Space::User {
+                break; // the unwinder finds the user frames
+            }
             frames.push(self.frame_for(b, s.pid, ip, s.time, space, !exact));
             exact = false;
-        }
-        let mut stack = StackId::NONE;
-        for &f in frames.iter().rev() {
-            stack = b.add_stack(stack, f);
-        }
-        self.frames = frames;
-        if !stack.is_some() {
-            // No ip and no callchain: keep the sample's weight on an unknown frame.
-            let f = b.add_address_frame(self.unknown_module, 0);
-            stack = b.add_stack(StackId::NONE, f);
         }
         let thread = match self.last_thread {
             Some((key, t)) if key == (s.pid, s.tid) => t,
@@ -782,8 +920,287 @@ impl<'a> PerfData<'a> {
                 t
             }
         };
-        b.add_sample_one(thread, stack, s.time, sample_type, weight);
+        if let (Some(regs), Some(u)) = (dwarf, self.unwinder.as_mut()) {
+            u.batch_bytes += s.stack_user.len();
+            u.batch.push(Pending {
+                thread,
+                pid: s.pid,
+                tid: s.tid,
+                time: s.time,
+                sample_type,
+                weight,
+                frames: frames.clone(),
+                regs,
+                stack: s.stack_user.to_vec(),
+                switch_out: self.offcpu.and_then(|o| o.switch_attr) == Some(ai),
+            });
+            self.frames = frames;
+            if u.batch_bytes >= unwind::MAX_BATCH_BYTES {
+                self.flush_dwarf(b);
+            }
+            return Ok(());
+        }
+        let stack = self.add_sample(b, &frames, thread, s.time, sample_type, weight);
+        self.frames = frames;
+        if let Some(times) = &mut self.sample_times {
+            times.push((s.tid, s.time));
+        }
+        if self.offcpu.and_then(|o| o.switch_attr) == Some(ai) {
+            self.switch_outs.push(SwitchOut {
+                thread,
+                tid: s.tid,
+                time: s.time,
+                stack,
+            });
+        }
         Ok(())
+    }
+
+    /// Adds a sample whose frames (leaf first) are known; returns its stack.
+    fn add_sample(
+        &mut self,
+        b: &mut ProfileBuilder,
+        frames: &[FrameId],
+        thread: ThreadId,
+        time: u64,
+        sample_type: usize,
+        weight: i64,
+    ) -> StackId {
+        let mut stack = StackId::NONE;
+        for &f in frames.iter().rev() {
+            stack = b.add_stack(stack, f);
+        }
+        if !stack.is_some() {
+            // No ip and no callchain: keep the sample's weight on an unknown frame.
+            let f = b.add_address_frame(self.unknown_module, 0);
+            stack = b.add_stack(StackId::NONE, f);
+        }
+        b.add_sample_one(thread, stack, time, sample_type, weight);
+        if let Some(o) = self.offcpu
+            && o.clock == Some(sample_type)
+        {
+            // On-CPU time is part of the wall time: added at the end, once it is known how
+            // long each thread really ran.
+            self.on_cpu.push((thread, stack, time, weight));
+        }
+        stack
+    }
+
+    /// Off-CPU time. With switch records (`--switch-events`), each interval from a thread's
+    /// switch-out to its next switch-in weighs its length as "off-cpu" and "wall" on the stack
+    /// of the `sched:sched_switch` sample taken at that switch-out. Without them, a switch-out
+    /// sample lasts until the thread's next sample. The timeline gets a span per interval.
+    fn finish_offcpu(&mut self, b: &mut ProfileBuilder) {
+        let outs = std::mem::take(&mut self.switch_outs);
+        let times = self.sample_times.take();
+        let mut intervals: Vec<OffInterval> = Vec::new();
+        // Time each thread was on CPU, measured from switch-in to switch-out.
+        let mut ran: FxHashMap<ThreadId, u64> = FxHashMap::default();
+        if self.switches.iter().any(|s| !s.out) {
+            let mut by_thread: FxHashMap<(i32, i32), Vec<Switch>> = FxHashMap::default();
+            for s in &self.switches {
+                by_thread.entry((s.pid, s.tid)).or_default().push(*s);
+            }
+            let mut keys: Vec<_> = by_thread.keys().copied().collect();
+            keys.sort_unstable();
+            for key in keys {
+                let v = by_thread.get_mut(&key).expect("key from the map");
+                v.sort_by_key(|s| s.time);
+                let Some(thread) = b.find_thread(key.0, key.1) else {
+                    continue; // a thread without samples: no row to show it on
+                };
+                for w in v.windows(2) {
+                    if !w[0].out && w[1].out {
+                        *ran.entry(thread).or_default() += w[1].time - w[0].time;
+                    }
+                    if w[0].out && !w[1].out {
+                        intervals.push(OffInterval {
+                            thread,
+                            tid: key.1,
+                            start: w[0].time,
+                            end: w[1].time,
+                            preempted: Some(w[0].preempt),
+                        });
+                    }
+                }
+            }
+        } else if let Some(times) = times {
+            // When each thread ran again: its next sample of any event.
+            let mut next: FxHashMap<i32, Vec<u64>> = FxHashMap::default();
+            for (tid, t) in times {
+                next.entry(tid).or_default().push(t);
+            }
+            for v in next.values_mut() {
+                v.sort_unstable();
+            }
+            for so in &outs {
+                let v = next.get(&so.tid).map_or(&[][..], Vec::as_slice);
+                if let Some(&end) = v.get(v.partition_point(|&x| x <= so.time)) {
+                    intervals.push(OffInterval {
+                        thread: so.thread,
+                        tid: so.tid,
+                        start: so.time,
+                        end,
+                        preempted: None,
+                    });
+                }
+            }
+        }
+        for i in &intervals {
+            let name = match i.preempted {
+                Some(true) => "off CPU (preempted)",
+                Some(false) => "off CPU (waiting)",
+                None => "off CPU",
+            };
+            b.add_span(i.thread, 0, i.start, i.end, name);
+        }
+        let Some(o) = self.offcpu else {
+            return;
+        };
+        // Wall = on CPU + off CPU. The on-CPU part is the clock samples, scaled per thread to
+        // the on-CPU time the switch records measured when there are any: a cpu-clock timer
+        // restarts its period at every switch-in, so threads that run in short bursts get
+        // fewer samples than their CPU time (23 % fewer for offcpu.c's 5 ms bursts at 1 kHz).
+        let mut sampled: FxHashMap<ThreadId, i64> = FxHashMap::default();
+        for &(t, _, _, w) in &self.on_cpu {
+            *sampled.entry(t).or_default() += w;
+        }
+        for (t, stack, time, w) in std::mem::take(&mut self.on_cpu) {
+            let scale = match (ran.get(&t), sampled.get(&t)) {
+                (Some(&ran), Some(&s)) if s > 0 && ran > 0 => ran as f64 / s as f64,
+                _ => 1.0,
+            };
+            let wall = (w as f64 * scale).round() as i64;
+            b.add_sample_one(t, stack, time, o.wall, wall);
+        }
+        // The stack of each interval: the thread's switch-out sample at its start (the
+        // tracepoint fires just before the switch record is written, a few µs earlier).
+        let mut stacks: FxHashMap<i32, Vec<(u64, StackId)>> = FxHashMap::default();
+        for so in &outs {
+            stacks.entry(so.tid).or_default().push((so.time, so.stack));
+        }
+        for v in stacks.values_mut() {
+            v.sort_unstable_by_key(|x| x.0);
+        }
+        let mut unsampled = 0u64;
+        let n = b.sample_types().len();
+        for i in &intervals {
+            let v = stacks.get(&i.tid).map_or(&[][..], Vec::as_slice);
+            let at = v.partition_point(|x| x.0 <= i.start);
+            let stack = match at.checked_sub(1).map(|k| v[k]) {
+                Some((t, s)) if i.start - t <= MAX_SWITCH_SAMPLE_LEAD_NS => s,
+                _ => {
+                    unsampled += 1;
+                    let f = b.add_named_frame(
+                        "[off CPU, switch-out not sampled]",
+                        self.unknown_module,
+                        FuncKind::Unresolved,
+                    );
+                    b.add_stack(StackId::NONE, f)
+                }
+            };
+            let d = i64::try_from(i.end - i.start).unwrap_or(i64::MAX);
+            let mut w = vec![0; n];
+            w[o.off] = d;
+            w[o.wall] = d;
+            b.add_sample(i.thread, stack, i.start, &w);
+        }
+        if unsampled > 0 {
+            b.warn(format!(
+                "{unsampled} of {} off-CPU intervals have no sched:sched_switch sample at their start (sampled with a frequency instead of every switch? record the tracepoint with -c 1): their time shows under [off CPU, switch-out not sampled]",
+                intervals.len()
+            ));
+        }
+    }
+
+    /// Sets up DWARF unwinding when some event copies user stacks and registers.
+    fn setup_unwinder(&mut self, b: &mut ProfileBuilder, symbols: &SymbolOptions) {
+        let dwarf = self.attrs.iter().any(|a| {
+            a.sample_type & SAMPLE_STACK_USER != 0 && a.sample_type & SAMPLE_REGS_USER != 0
+        });
+        if !dwarf {
+            return;
+        }
+        match self.features.arch.as_deref() {
+            Some("x86_64") => {}
+            None if cfg!(target_arch = "x86_64") => {}
+            other => {
+                b.warn(format!(
+                    "the samples carry user stacks for DWARF unwinding, but stacklens unwinds x86-64 stacks only (this file: {}); user stacks show only the sampled function",
+                    other.unwrap_or("unknown architecture")
+                ));
+                return;
+            }
+        }
+        let ids: Vec<&str> = (0..b.modules.len())
+            .filter_map(|i| b.module_build_id(ModuleId::from_index(i)))
+            .filter(|id| !id.is_empty())
+            .collect();
+        self.unwinder = Some(DwarfUnwinder::new(ModuleFinder::new(symbols, &ids)));
+    }
+
+    /// Unwinds the pending DWARF samples (in parallel) and adds them.
+    fn flush_dwarf(&mut self, b: &mut ProfileBuilder) {
+        let Some(mut u) = self.unwinder.take() else {
+            return;
+        };
+        if u.batch.is_empty() {
+            self.unwinder = Some(u);
+            return;
+        }
+        let mut pids: Vec<i32> = u.batch.iter().map(|p| p.pid).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        for pid in pids {
+            if u.has_process(pid) {
+                continue;
+            }
+            let maps: Vec<MappingInfo> = self
+                .space
+                .unwind_mappings(pid)
+                .into_iter()
+                .filter(|m| m.file_backed)
+                .map(|m| {
+                    let i = m.module.index();
+                    MappingInfo {
+                        start: m.start,
+                        end: m.end,
+                        pgoff: m.pgoff,
+                        module: m.module,
+                        path: b.string(b.modules.path[i]).to_string(),
+                        build_id: b.module_build_id(m.module).map(str::to_string),
+                    }
+                })
+                .collect();
+            u.add_process(pid, &maps);
+        }
+        let results = u.unwind_batch();
+        let batch = std::mem::take(&mut u.batch);
+        let mut frames = Vec::new();
+        for (p, r) in batch.into_iter().zip(results) {
+            frames.clear();
+            frames.extend_from_slice(&p.frames);
+            for (addr, ret) in r.frames {
+                frames.push(self.frame_for(b, p.pid, addr, p.time, Space::User, ret));
+            }
+            if r.stop.is_some() {
+                frames.push(b.add_named_frame(
+                    unwind::STOPPED_FRAME,
+                    self.unknown_module,
+                    FuncKind::Unresolved,
+                ));
+            }
+            let stack = self.add_sample(b, &frames, p.thread, p.time, p.sample_type, p.weight);
+            if p.switch_out {
+                self.switch_outs.push(SwitchOut {
+                    thread: p.thread,
+                    tid: p.tid,
+                    time: p.time,
+                    stack,
+                });
+            }
+        }
+        self.unwinder = Some(u);
     }
 
     fn frame_for(
@@ -794,7 +1211,7 @@ impl<'a> PerfData<'a> {
         time: u64,
         space: Space,
         ret: bool,
-    ) -> crate::model::FrameId {
+    ) -> FrameId {
         let addr = if ret { ip.saturating_sub(1) } else { ip };
         match space {
             Space::Kernel => b.add_address_frame(self.kernel_module, addr),
@@ -926,11 +1343,34 @@ impl<'a> PerfData<'a> {
                 c.clamped_periods
             ));
         }
-        if c.stack_user_samples > 0 {
-            b.warn(format!(
-                "{} samples carry user stack copies for DWARF unwinding (perf record --call-graph dwarf); stacklens does not unwind them yet, so their user-space stacks show only the sampled function",
-                c.stack_user_samples
-            ));
+        if let Some(u) = &self.unwinder {
+            let stopped: u64 = u.stops.values().sum();
+            if stopped > 0 {
+                let mut why: Vec<_> = u.stops.iter().collect();
+                why.sort();
+                let why: Vec<String> = why
+                    .iter()
+                    .map(|(s, n)| format!("{n}: {}", s.describe()))
+                    .collect();
+                b.warn(format!(
+                    "DWARF unwinding stopped early in {stopped} of {} samples ({}); their stacks start at a frame named {}",
+                    u.unwound,
+                    why.join("; "),
+                    unwind::STOPPED_FRAME
+                ));
+            }
+            if !u.missing.is_empty() {
+                b.warn(format!(
+                    "no binary found to unwind DWARF stacks through {} (pass --symbols DIR with a copy): stacks stop there",
+                    u.missing.join(", ")
+                ));
+            }
+            if c.dwarf_without_stack > 0 {
+                b.warn(format!(
+                    "{} samples have no user registers or stack copy to unwind (a sample in kernel code of a kernel thread, or a damaged record): their user stacks are missing",
+                    c.dwarf_without_stack
+                ));
+            }
         }
         if let Some((first, last)) = self.features.sample_time
             && first > 0
@@ -1006,6 +1446,12 @@ struct Sample<'r> {
     period: Option<u64>,
     /// The callchain's u64 entries, little-endian, leaf first.
     callchain: &'r [u8],
+    /// Tracepoint data (`SAMPLE_RAW`).
+    raw: &'r [u8],
+    /// User register values, one u64 per bit of `sample_regs_user`, when the sample has them.
+    regs_user: Option<&'r [u8]>,
+    /// The copied user stack, from the sampled stack pointer up (only the valid bytes).
+    stack_user: &'r [u8],
 }
 
 /// Decodes the fields of a SAMPLE record in the kernel's fixed order, up to the callchain.
@@ -1025,6 +1471,9 @@ fn decode_sample<'r>(attr: &Attr, r: &'r [u8]) -> std::result::Result<Sample<'r>
         time: 0,
         period: None,
         callchain: &[],
+        raw: &[],
+        regs_user: None,
+        stack_user: &[],
     };
     if st & SAMPLE_IDENTIFIER != 0 {
         next("identifier")?;
@@ -1085,9 +1534,58 @@ fn decode_sample<'r>(attr: &Attr, r: &'r [u8]) -> std::result::Result<Sample<'r>
             ));
         };
         s.callchain = &r[pos..pos + n];
+        pos += n;
+    }
+    let take = |pos: &mut usize, n: u64, what: &str| -> std::result::Result<&'r [u8], String> {
+        let end = usize::try_from(n)
+            .ok()
+            .and_then(|n| pos.checked_add(n))
+            .filter(|&e| e <= r.len())
+            .ok_or_else(|| format!("{what} of {n} bytes overruns the {}-byte sample", r.len()))?;
+        let bytes = &r[*pos..end];
+        *pos = end;
+        Ok(bytes)
+    };
+    if st & SAMPLE_RAW != 0 {
+        let n = u32_at(r, pos).ok_or_else(|| format!("expected the raw size at byte {pos}"))?;
+        pos += 4;
+        s.raw = take(&mut pos, u64::from(n), "raw data")?;
+    }
+    if st & SAMPLE_BRANCH_STACK != 0 {
+        let nr =
+            u64_at(r, pos).ok_or_else(|| format!("expected the branch count at byte {pos}"))?;
+        pos += 8;
+        if attr.branch_sample_type & BRANCH_HW_INDEX != 0 {
+            pos += 8;
+        }
+        take(&mut pos, nr.saturating_mul(24), "branch stack")?;
+    }
+    if st & SAMPLE_REGS_USER != 0 {
+        let abi =
+            u64_at(r, pos).ok_or_else(|| format!("expected the register ABI at byte {pos}"))?;
+        pos += 8;
+        if abi != 0 {
+            let n = u64::from(attr.sample_regs_user.count_ones()) * 8;
+            s.regs_user = Some(take(&mut pos, n, "user registers")?);
+        }
+    }
+    if st & SAMPLE_STACK_USER != 0 {
+        let size =
+            u64_at(r, pos).ok_or_else(|| format!("expected the stack copy size at byte {pos}"))?;
+        pos += 8;
+        if size > 0 {
+            let stack = take(&mut pos, size, "user stack copy")?;
+            // The valid part: the kernel copies `size` bytes but says how many were readable.
+            let dyn_size = u64_at(r, pos).unwrap_or(0);
+            let valid = usize::try_from(dyn_size).map_or(stack.len(), |d| d.min(stack.len()));
+            s.stack_user = &stack[..valid];
+        }
     }
     Ok(s)
 }
+
+/// `branch_sample_type` bit: each branch stack starts with a hardware index word.
+const BRANCH_HW_INDEX: u64 = 1 << 17;
 
 #[cfg(test)]
 mod tests;

@@ -27,6 +27,8 @@ pub const FORK: u32 = 7;
 pub const SAMPLE: u32 = 9;
 pub const MMAP2: u32 = 10;
 pub const LOST_SAMPLES: u32 = 13;
+pub const SWITCH: u32 = 14;
+pub const SWITCH_CPU_WIDE: u32 = 15;
 /// Highest kernel record type known (AUX_OUTPUT_HW_ID, CALLCHAIN_DEFERRED in newer kernels).
 pub const LAST_KERNEL_TYPE: u32 = 22;
 

@@ -62,12 +62,13 @@ fn perf_report_counts(name: &str) -> Vec<(String, u64)> {
 
 #[test]
 fn every_committed_capture_loads_with_perf_reports_sample_counts() {
-    for name in [
-        "hot.perf.data",
-        "hot-2events.perf.data",
-        "hot-zstd.perf.data",
-        "hot-dwarf.perf.data",
-        "hot-pipe.perf.data",
+    for (name, threads) in [
+        ("hot.perf.data", ["hot", "worker"]),
+        ("hot-2events.perf.data", ["hot", "worker"]),
+        ("hot-zstd.perf.data", ["hot", "worker"]),
+        ("hot-dwarf.perf.data", ["hot-nofp", "worker"]),
+        ("offcpu.perf.data", ["offcpu", "waiter"]),
+        ("hot-pipe.perf.data", ["hot", "worker"]),
     ] {
         let p = load(&read(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         let want = perf_report_counts(name);
@@ -88,7 +89,7 @@ fn every_committed_capture_loads_with_perf_reports_sample_counts() {
             .map(|s| p.str(s))
             .collect();
         assert!(
-            names.contains(&"hot") && names.contains(&"worker"),
+            threads.iter().all(|t| names.contains(t)),
             "{name}: threads {names:?}"
         );
         assert!(
@@ -182,16 +183,177 @@ fn pipe_mode_reads_in_band_attributes_and_features() {
     );
 }
 
+/// Call paths root first (function names joined by `;`) with their summed weight of `ty`.
+fn paths(p: &Profile, ty: usize) -> std::collections::BTreeMap<String, i64> {
+    let mut out = std::collections::BTreeMap::new();
+    for t in 0..p.threads.len() {
+        let rows = p.threads.samples(crate::model::ThreadId::from_index(t));
+        p.samples.weights.for_each(ty, rows, |row, w| {
+            if w == 0 {
+                return;
+            }
+            let mut names = Vec::new();
+            let mut s = p.samples.stack[row];
+            while s.is_some() {
+                let f = p.stacks.frame[s.index()];
+                names.push(p.func_name(p.frames.func[f.index()]).to_string());
+                s = p.stacks.parent[s.index()];
+            }
+            names.reverse();
+            *out.entry(names.join(";")).or_insert(0) += w;
+        });
+    }
+    out
+}
+
 #[test]
-fn dwarf_mode_samples_say_they_are_not_unwound() {
-    let p = load(&read("hot-dwarf.perf.data")).unwrap();
-    let w: Vec<_> = p
-        .meta
-        .warnings
+fn dwarf_mode_samples_are_unwound_through_the_program_built_without_frame_pointers() {
+    // bin/hot-nofp has no frame pointers: the stacks only come from its .eh_frame. The libc
+    // frames below main need the system libc (build-id checked), so this uses system paths and
+    // compares the part of each path from main on: the program's own frames.
+    let mut o = opts();
+    o.symbols.system_paths = true;
+    o.symbols.inline_frames = false;
+    let p = load_bytes(&read("hot-dwarf.perf.data"), &o, &Progress::new()).unwrap();
+    let got = paths(&p, 0);
+    let from_main = |path: &str| -> String {
+        let names: Vec<&str> = path.split(';').collect();
+        let i = names
+            .iter()
+            .position(|n| *n == "main" || *n == "worker_main")
+            .unwrap_or(0);
+        names[i..].join(";")
+    };
+    let mut by_suffix: std::collections::BTreeMap<String, i64> = Default::default();
+    for (path, w) in &got {
+        *by_suffix.entry(from_main(path)).or_default() += w / 5_000_000; // 200 Hz: 5 ms each
+    }
+    assert_eq!(
+        by_suffix.into_iter().collect::<Vec<_>>(),
+        vec![
+            ("main;main_work;leaf_a".to_string(), 82),
+            ("main;main_work;leaf_b".to_string(), 40),
+            (
+                "main;main_work;recurse;recurse;recurse;recurse;recurse;recurse;recurse;recurse;recurse"
+                    .to_string(),
+                42
+            ),
+            ("worker_main;leaf_c".to_string(), 82),
+        ],
+        "{got:#?}"
+    );
+    assert!(
+        !p.meta.warnings.iter().any(|w| w.contains("DWARF")),
+        "every sample unwound to its root: {:?}",
+        p.meta.warnings
+    );
+}
+
+#[test]
+fn an_unwind_without_the_binaries_stops_at_a_marker_frame_and_says_how_often() {
+    let mut o = opts();
+    o.symbols.search_dirs.clear();
+    let p = load_bytes(&read("hot-dwarf.perf.data"), &o, &Progress::new()).unwrap();
+    let got = paths(&p, 0);
+    let marked: i64 = got
         .iter()
-        .filter(|w| w.contains("DWARF"))
-        .collect();
-    assert_eq!(w.len(), 1, "{:?}", p.meta.warnings);
+        .filter(|(path, _)| path.starts_with(unwind::STOPPED_FRAME))
+        .map(|(_, w)| w)
+        .sum();
+    let total: i64 = got.values().sum();
+    assert!(marked > 0, "{got:#?}");
+    assert_eq!(total, 246 * 5_000_000, "no sample is dropped");
+    assert_warns(&p, "DWARF unwinding stopped early in");
+    assert_warns(&p, "no binary found to unwind DWARF stacks through");
+}
+
+/// (off-cpu, wall) ns per thread name.
+fn off_and_wall(p: &Profile) -> std::collections::BTreeMap<String, (i64, i64)> {
+    let off = p
+        .sample_type_index("off-cpu")
+        .expect("an off-cpu sample type");
+    let wall = p.sample_type_index("wall").expect("a wall sample type");
+    let mut out = std::collections::BTreeMap::new();
+    for t in 0..p.threads.len() {
+        let id = crate::model::ThreadId::from_index(t);
+        let sum = |ty| {
+            let mut s = 0;
+            p.samples
+                .weights
+                .for_each(ty, p.threads.samples(id), |_, w| s += w);
+            s
+        };
+        let name = p.str(p.threads.name[t]).to_string();
+        out.insert(name, (sum(off), sum(wall)));
+    }
+    out
+}
+
+#[test]
+fn off_cpu_time_matches_what_the_program_measured_of_itself() {
+    // offcpu.c: main burns 5 ms then sleeps 5 ms per round; the waiter blocks on a pipe. The
+    // program printed each thread's wall and CPU time at exit (the .truth.txt file).
+    let p = load(&read("offcpu.perf.data")).unwrap();
+    let truth = std::fs::read_to_string(sample_dir().join("offcpu.perf.data.truth.txt")).unwrap();
+    let share = |who: &str| -> f64 {
+        let line = truth.lines().find(|l| l.starts_with(who)).unwrap();
+        line.split("off_cpu_share=")
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let got = off_and_wall(&p);
+    let (off, wall) = got["offcpu"];
+    let main_share = off as f64 / wall as f64;
+    assert!(
+        (main_share - share("main")).abs() < 0.05 && (main_share - 0.5).abs() < 0.05,
+        "main off CPU {main_share:.3} of wall, the program says {}",
+        share("main")
+    );
+    // Wall time accounts for the thread's whole life.
+    let truth_wall = |who: &str| -> f64 {
+        let line = truth.lines().find(|l| l.starts_with(who)).unwrap();
+        let v = line.split("wall_ns=").nth(1).unwrap();
+        v.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    assert!(
+        (wall as f64 / truth_wall("main") - 1.0).abs() < 0.05,
+        "main wall {wall} ns, the program says {}",
+        truth_wall("main")
+    );
+    let (off, wall) = got["waiter"];
+    let waiter_share = off as f64 / wall as f64;
+    assert!(
+        (waiter_share - share("waiter")).abs() < 0.05,
+        "waiter off CPU {waiter_share:.3}, the program says {}",
+        share("waiter")
+    );
+    // The sleep is where main was off CPU: below main, in libc's nanosleep (the frame-pointer
+    // walk from libc, which has none, skips nap itself), not in burn.
+    let off_ty = p.sample_type_index("off-cpu").unwrap();
+    let sleeping: i64 = paths(&p, off_ty)
+        .iter()
+        .filter(|(path, _)| path.contains(";main;libc.so.6+"))
+        .map(|(_, w)| w)
+        .sum();
+    let (main_off, _) = got["offcpu"];
+    assert!(
+        sleeping as f64 > 0.9 * main_off as f64,
+        "{sleeping} of {main_off}: {:#?}",
+        paths(&p, off_ty)
+    );
+    // The timeline's spans: each thread's off-CPU intervals.
+    let spans: i64 = (0..p.spans.len())
+        .filter(|&i| p.str(p.spans.name[i]).starts_with("off CPU"))
+        .map(|i| (p.spans.end_ns[i] - p.spans.start_ns[i]) as i64)
+        .sum();
+    let all_off: i64 = got.values().map(|v| v.0).sum();
+    assert!(
+        (spans - all_off).abs() < all_off / 20,
+        "spans {spans} vs off-cpu {all_off}"
+    );
 }
 
 #[test]
@@ -343,7 +505,14 @@ fn hostile_length_fields_do_not_allocate_or_panic() {
 fn decompression_is_capped() {
     let full = read("hot-zstd.perf.data");
     let mut b = ProfileBuilder::new("perf.data");
-    let e = parse_with_limit(&full, &mut b, &Progress::new(), 4096).unwrap_err();
+    let e = parse_with(
+        &full,
+        &mut b,
+        &Progress::new(),
+        4096,
+        &SymbolOptions::default(),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("refusing"), "{e}");
 }
 
