@@ -289,7 +289,7 @@ fn event_picker_switches_the_sample_type() {
     let other_name = h.state().document().unwrap().profile.sample_types[other]
         .name
         .clone();
-    h.get_by_role(Role::ComboBox).click();
+    h.get_all_by_role(Role::ComboBox).next().unwrap().click();
     h.run_steps(2);
     h.get_by_label_contains(&format!("{other_name} (")).click();
     wait_for(&mut h, "the other event", |app| {
@@ -300,6 +300,59 @@ fn event_picker_switches_the_sample_type() {
     assert_eq!(
         doc.analysis.tree.samples as usize,
         doc.profile.sample_count(other)
+    );
+}
+
+#[test]
+fn a_ratio_of_two_events_adds_table_columns_and_colours_the_flame_graph() {
+    let mut h = window();
+    open_sample(&mut h, "hot-2events.perf.data");
+    h.get_by_label("Ratio:").click();
+    h.run_steps(2);
+    h.get_by_label("page-faults:u ÷ cpu-clock:u").click();
+    wait_for(&mut h, "the ratio", |app| {
+        ready(app) && app.document().unwrap().analysis.ratio.is_some()
+    });
+    {
+        let app = h.state();
+        let r = app.document().unwrap().analysis.ratio.as_ref().unwrap();
+        // perf report's event counts of the two events in this file.
+        assert_eq!(r.overall, (413, 1_200_200_199));
+    }
+    // Both events' self weights and the ratios are columns, sortable: by ratio, biggest
+    // first, functions without CPU time (no ratio) last.
+    h.get_by_label("Ratio total /ms").click();
+    h.run_steps(2);
+    {
+        let app = h.state();
+        let doc = app.document().unwrap();
+        assert_eq!(doc.table.sort, SortBy::RatioTotal);
+        let r = doc.analysis.ratio.as_ref().unwrap();
+        let values: Vec<f64> = doc
+            .table
+            .rows
+            .iter()
+            .map(|&i| {
+                let (n, d) = r.total_of(doc.analysis.top[i].func);
+                r.spec
+                    .value(&doc.profile, n, d)
+                    .unwrap_or(f64::NEG_INFINITY)
+            })
+            .collect();
+        // (In this capture the faults are all in the dynamic loader, before the program ran:
+        // the program's functions have a ratio of 0.)
+        assert!(values.windows(2).all(|w| w[0] >= w[1]), "{values:?}");
+    }
+    assert!(h.query_by_label("page-faults:u self").is_some());
+    assert!(h.query_by_label("Ratio self /ms").is_some());
+    // Colour by ratio: a legend says what the colours mean.
+    h.get_by_label("View").click();
+    h.run_steps(2);
+    h.get_by_label("Colour by ratio").click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains("Colour: page-faults:u ÷ cpu-clock:u")
+            .is_some()
     );
 }
 

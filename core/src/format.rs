@@ -43,6 +43,26 @@ pub fn bytes(b: i64) -> String {
     }
 }
 
+/// A ratio with three significant digits: `1.23`, `0.0456`, `123`, `12,345`.
+pub fn ratio(v: f64) -> String {
+    let a = v.abs();
+    if !v.is_finite() {
+        "—".to_string()
+    } else if a >= 1000.0 {
+        grouped(v.round() as i64)
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 || a == 0.0 {
+        format!("{v:.2}")
+    } else {
+        // Three significant digits below 1.
+        let digits = (-a.log10().floor()) as usize + 2;
+        format!("{v:.digits$}")
+    }
+}
+
 /// An integer with thousands separators.
 pub fn grouped(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();

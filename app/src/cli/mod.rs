@@ -38,6 +38,11 @@ pub struct Cli {
     #[arg(long)]
     pub demo: bool,
 
+    /// Fetch binaries and debug files not found locally from the debuginfod servers in
+    /// DEBUGINFOD_URLS (http:// only; also View ▸ Fetch symbols with debuginfod).
+    #[arg(long)]
+    pub debuginfod: bool,
+
     /// Record the window's own frame cost with puffin and show it (View ▸ Frame cost).
     #[arg(long)]
     pub profile_ui: bool,
@@ -112,6 +117,7 @@ pub fn main() -> ExitCode {
             source_roots: cli.source_roots,
             compare: None,
             record: None,
+            debuginfod: cli.debuginfod,
         })
         .map_err(|e| anyhow::anyhow!("cannot open the window: {e}")),
     };

@@ -132,9 +132,10 @@ pub fn run(args: &RecordArgs) -> Result<()> {
         std::fs::write(&args.output, &capture.data)
             .with_context(|| format!("writing {}", args.output.display()))?;
     } else {
-        let mut lo = LoadOptions::default();
-        lo.symbols.search_dirs = args.input.symbols.clone();
-        lo.symbols.inline_frames = !args.input.no_inline;
+        let lo = LoadOptions {
+            symbols: args.input.symbol_options(),
+            ..LoadOptions::default()
+        };
         let profile = stacklens_core::load_bytes(&capture.data, &lo, &Progress::new())
             .context("reading the capture")?;
         let eo = ExportOptions {

@@ -17,6 +17,29 @@ pub struct InputArgs {
     /// of showing inlined functions as functions of their own.
     #[arg(long)]
     pub no_inline: bool,
+    /// Fetch binaries and debug files that are not found locally from the debuginfod servers
+    /// in DEBUGINFOD_URLS (http:// only), cached in ~/.cache/stacklens/debuginfod.
+    #[arg(long)]
+    pub debuginfod: bool,
+    /// A debuginfod server to ask (repeatable; implies --debuginfod).
+    #[arg(long = "debuginfod-url", value_name = "URL")]
+    pub debuginfod_urls: Vec<String>,
+}
+
+impl InputArgs {
+    /// The symbol search these options ask for.
+    pub fn symbol_options(&self) -> stacklens_core::symbols::SymbolOptions {
+        let mut o = stacklens_core::symbols::SymbolOptions {
+            search_dirs: self.symbols.clone(),
+            inline_frames: !self.no_inline,
+            debuginfod_urls: self.debuginfod_urls.clone(),
+            ..Default::default()
+        };
+        if self.debuginfod {
+            o = o.with_debuginfod_from_env();
+        }
+        o
+    }
 }
 
 /// Options that pick part of a profile.
@@ -169,9 +192,10 @@ pub fn transformed(profile: Profile, args: &SelectArgs) -> Result<Profile> {
 
 /// Loads `file` (any format; symbols searched as `input` says).
 pub fn load(file: &Path, input: &InputArgs) -> Result<Profile> {
-    let mut opts = LoadOptions::default();
-    opts.symbols.search_dirs = input.symbols.clone();
-    opts.symbols.inline_frames = !input.no_inline;
+    let opts = LoadOptions {
+        symbols: input.symbol_options(),
+        ..LoadOptions::default()
+    };
     Ok(stacklens_core::load(file, &opts, &Progress::new())?)
 }
 

@@ -1033,6 +1033,7 @@ fn differential(ui: &mut Ui, cmp: &mut Comparison, icicle: bool) {
         diff: Some(&paint),
         linked: None,
         comparison: true,
+        ratio: None,
     };
     if let Some(action) = flame::canvas(ui, &mut cmp.flame, &input) {
         cmp.act(action, &profile, &ctx);
@@ -1106,6 +1107,7 @@ fn side_by_side(ui: &mut Ui, cmp: &mut Comparison, icicle: bool, color_by: Color
                 diff: tip.as_ref().map(|t| t as &dyn DiffPaint),
                 linked,
                 comparison: true,
+                ratio: None,
             };
             if let Some(a) = flame::canvas(ui, &mut d.flame, &input) {
                 actions.push((a, profile.clone()));

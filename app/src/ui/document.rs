@@ -13,9 +13,9 @@ use super::timeline::TimelineState;
 use super::tree::TreeState;
 use regex::{Regex, RegexBuilder};
 use stacklens_core::analysis::{
-    CallNodeTable, CallTree, DerivedTree, FlameLayout, FuncStat, Sandwich, Selection, StackWeights,
-    Transform, ancestors, bottom_up, matched_total, node_at_path, sandwich, stack_weights,
-    time_bounds, top_functions, transform,
+    CallNodeTable, CallTree, DerivedTree, FlameLayout, FuncStat, Ratio, RatioSpec, Sandwich,
+    Selection, StackWeights, Transform, ancestors, bottom_up, matched_total, node_at_path,
+    sandwich, stack_weights, time_bounds, top_functions, transform,
 };
 use stacklens_core::model::{FuncId, Profile, ThreadId};
 use std::path::PathBuf;
@@ -31,21 +31,32 @@ pub struct Analysis {
     pub tree: CallTree,
     pub layout: FlameLayout,
     pub top: Vec<FuncStat>,
+    /// Two events' weights over the same selection, when a ratio is picked.
+    pub ratio: Option<Ratio>,
 }
 
 impl Analysis {
-    pub fn compute(p: &Profile, nodes: &CallNodeTable, selection: Selection) -> Self {
+    pub fn compute(
+        p: &Profile,
+        nodes: &CallNodeTable,
+        selection: Selection,
+        ratio: Option<RatioSpec>,
+    ) -> Self {
         puffin::profile_function!();
         let sw = stack_weights(p, &selection);
         let tree = nodes.tree_from(&sw);
         let layout = FlameLayout::build(nodes, &tree);
         let top = top_functions(p, nodes, &tree);
+        let ratio = ratio
+            .filter(|r| r.num < p.sample_types.len() && r.den < p.sample_types.len())
+            .map(|r| Ratio::compute(p, nodes, &selection, r));
         Analysis {
             selection,
             stack_weights: sw,
             tree,
             layout,
             top,
+            ratio,
         }
     }
 }
@@ -71,7 +82,7 @@ impl Loaded {
     pub fn prepare_shared(profile: Arc<Profile>) -> Self {
         let nodes = CallNodeTable::build(&profile);
         let sel = Selection::all(profile.default_sample_type());
-        let analysis = Analysis::compute(&profile, &nodes, sel);
+        let analysis = Analysis::compute(&profile, &nodes, sel, None);
         let thread_samples = (0..profile.sample_types.len())
             .map(|ty| {
                 (0..profile.threads.len())
@@ -207,6 +218,15 @@ impl View {
 /// when the transforms changed.
 type Computed = Result<(Option<(Arc<Profile>, Arc<CallNodeTable>)>, Analysis), String>;
 
+/// An analysis being computed: what it is for (selection, transforms, ratio) and where it
+/// arrives.
+type Pending = (
+    Selection,
+    Vec<Transform>,
+    Option<RatioSpec>,
+    mpsc::Receiver<Computed>,
+);
+
 pub struct Document {
     pub path: PathBuf,
     /// Tab title.
@@ -229,7 +249,9 @@ pub struct Document {
     /// What the user asked for; `analysis.selection` is what is shown.
     pub selection: Selection,
     pub analysis: Arc<Analysis>,
-    pending: Option<(Selection, Vec<Transform>, mpsc::Receiver<Computed>)>,
+    /// The ratio of two events shown in the table and the flame graph's colours, if any.
+    pub ratio: Option<RatioSpec>,
+    pending: Option<Pending>,
     /// Counts analyses swapped in, so caches know when theirs is stale.
     generation: usize,
     pub search: Search,
@@ -290,6 +312,7 @@ impl Document {
             thread_samples: loaded.thread_samples,
             label_values: loaded.label_values,
             analysis: loaded.analysis,
+            ratio: None,
             pending: None,
             generation: 0,
             search: Search::default(),
@@ -355,6 +378,8 @@ impl Document {
             .threads
             .map(|t| t.into_iter().filter(|t| t.index() < n).collect());
         self.set_selection(sel, ctx);
+        let types = self.profile.sample_types.len();
+        self.set_ratio(old.ratio.filter(|r| r.num < types && r.den < types), ctx);
         if !old.transforms.is_empty() {
             self.set_transforms(old.transforms.clone(), ctx);
         }
@@ -568,6 +593,7 @@ impl Document {
         let (tx, rx) = mpsc::channel();
         let sel = self.selection.clone();
         let wanted = self.transforms.clone();
+        let ratio = self.ratio;
         let job = if wanted == self.applied {
             Err((self.profile.clone(), self.nodes.clone()))
         } else {
@@ -576,10 +602,10 @@ impl Document {
         let ctx = ctx.clone();
         rayon::spawn(move || {
             let computed: Computed = match job {
-                Err((p, nodes)) => Ok((None, Analysis::compute(&p, &nodes, sel))),
+                Err((p, nodes)) => Ok((None, Analysis::compute(&p, &nodes, sel, ratio))),
                 Ok((base, list)) => transform::apply(&base, &list).map(|p| {
                     let nodes = CallNodeTable::build(&p);
-                    let a = Analysis::compute(&p, &nodes, sel);
+                    let a = Analysis::compute(&p, &nodes, sel, ratio);
                     (Some((Arc::new(p), Arc::new(nodes))), a)
                 }),
             };
@@ -587,16 +613,16 @@ impl Document {
             let _ = tx.send(computed);
             ctx.request_repaint();
         });
-        self.pending = Some((self.selection.clone(), wanted, rx));
+        self.pending = Some((self.selection.clone(), wanted, ratio, rx));
     }
 
     /// Takes a finished analysis (if the selection it was made for is still wanted) and brings
     /// the search up to date. Called once per frame.
     pub fn poll(&mut self) {
-        if let Some((sel, list, rx)) = &self.pending {
+        if let Some((sel, list, ratio, rx)) = &self.pending {
             match rx.try_recv() {
                 Ok(Ok((derived, a))) => {
-                    if *sel == self.selection && *list == self.transforms {
+                    if *sel == self.selection && *list == self.transforms && *ratio == self.ratio {
                         if let Some((p, nodes)) = derived {
                             self.profile = p;
                             self.nodes = nodes;
@@ -670,6 +696,14 @@ impl Document {
     }
 
     /// Switches the sample type (event) shown.
+    /// Shows the ratio of two events (`None`: no ratio) in the table and as flame colours.
+    pub fn set_ratio(&mut self, ratio: Option<RatioSpec>, ctx: &egui::Context) {
+        if ratio != self.ratio {
+            self.ratio = ratio;
+            self.request(ctx);
+        }
+    }
+
     pub fn set_sample_type(&mut self, ty: usize, ctx: &egui::Context) {
         let mut sel = self.selection.clone();
         sel.sample_type = ty;

@@ -14,7 +14,7 @@ use egui::{
 };
 use serde::{Deserialize, Serialize};
 use stacklens_core::analysis::{CallNodeTable, Transform, ancestors, node_lines};
-use stacklens_core::analysis::{CallTree, DerivedTree, FlameLayout, StackWeights};
+use stacklens_core::analysis::{CallTree, DerivedTree, FlameLayout, Ratio, StackWeights};
 use stacklens_core::format::stable_hash;
 use stacklens_core::model::{CallNodeId, FuncId, Profile};
 
@@ -34,6 +34,9 @@ pub enum ColorBy {
     Module,
     /// A warm hue from a hash of the function name, like the classic flamegraph.pl.
     Name,
+    /// By the picked ratio of two events (IPC, a miss rate, ...) on each call path, against
+    /// the whole selection's: blue below, red above. Without a ratio, by module.
+    Ratio,
 }
 
 /// A visible range of the graph in weight units.
@@ -118,6 +121,8 @@ pub struct FlameInput<'a> {
     pub linked: Option<CallNodeId>,
     /// In a comparison: the context menu offers transforms only (no other views there).
     pub comparison: bool,
+    /// The picked ratio's weights per call node of this graph (the main call tree only).
+    pub ratio: Option<&'a Ratio>,
 }
 
 /// What a comparison adds to a graph: a fill per call node (`None`: the usual colour), and
@@ -495,6 +500,10 @@ pub fn canvas(ui: &mut Ui, state: &mut FlameState, input: &FlameInput<'_>) -> Op
         let mut fill = input
             .diff
             .and_then(|d| d.fill(id, dark))
+            .or_else(|| match (input.color_by, input.ratio) {
+                (ColorBy::Ratio, Some(r)) => Some(ratio_color(r.node_log_ratio(node), dark)),
+                _ => None,
+            })
             .unwrap_or_else(|| box_color(input.profile, func, input.color_by, dark));
         if search_on && !input.search.matches(func) {
             fill = grey(fill, dark);
@@ -753,6 +762,16 @@ pub(crate) fn tooltip(
             let more = if lines.len() > 4 { ", …" } else { "" };
             ui.label(format!("lines: {}{more}", shown.join(", ")));
         }
+        if let Some(r) = input.ratio {
+            let (scale, suffix) = r.spec.scale(p);
+            let (n, d) = (r.node_num[i], r.node_den[i]);
+            let here = if d != 0 {
+                format!("{}{suffix}", format::ratio(n as f64 / d as f64 * scale))
+            } else {
+                "—".to_string()
+            };
+            ui.label(format!("{}: {here}", r.spec.name(p)));
+        }
         egui::Grid::new("flame-tip").num_columns(2).show(ui, |ui| {
             ui.label("total");
             ui.label(format!(
@@ -810,7 +829,50 @@ pub fn box_color(p: &Profile, func: FuncId, color_by: ColorBy, dark: bool) -> Co
             module => module_color(module, dark),
         },
         ColorBy::Name => name_color(p.func_name(func), dark),
+        // Only the main flame graph has a ratio per box; elsewhere boxes keep module colours.
+        ColorBy::Ratio => box_color(p, func, ColorBy::Module, dark),
     }
+}
+
+/// How far a ratio lies from the selection's (log2 of their quotient) at which a box gets the
+/// full colour: 4× above or below.
+const RATIO_FULL_LOG2: f64 = 2.0;
+
+/// Blue below the selection's ratio, red above, grey at it or without a ratio.
+pub fn ratio_color(log2: Option<f64>, dark: bool) -> Color32 {
+    let neutral = if dark { 0.42 } else { 0.80 };
+    let Some(l) = log2 else {
+        return hsl(0.0, 0.0, neutral);
+    };
+    let t = (l.abs() / RATIO_FULL_LOG2).min(1.0) as f32;
+    let hue = if l >= 0.0 { 0.0 } else { 0.6 };
+    let light = neutral + (if dark { 0.50 } else { 0.58 } - neutral) * t;
+    hsl(hue, 0.15 + 0.65 * t, light)
+}
+
+/// The line above a flame graph coloured by a ratio: what the colours mean.
+pub fn ratio_legend(ui: &mut Ui, p: &Profile, r: &Ratio) {
+    let (scale, suffix) = r.spec.scale(p);
+    let (n, d) = r.overall;
+    let overall = if d != 0 {
+        format::ratio(n as f64 / d as f64 * scale)
+    } else {
+        "—".to_string()
+    };
+    let dark = ui.visuals().dark_mode;
+    ui.horizontal(|ui| {
+        ui.label(format!("Colour: {}.", r.spec.name(p)));
+        for (l, text) in [
+            (-RATIO_FULL_LOG2, "4× lower".to_string()),
+            (0.0, format!("the selection's {overall}{suffix}")),
+            (RATIO_FULL_LOG2, "4× higher".to_string()),
+        ] {
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), Sense::hover());
+            ui.painter()
+                .rect_filled(rect, CornerRadius::ZERO, ratio_color(Some(l), dark));
+            ui.label(text);
+        }
+    });
 }
 
 /// A light colour per module, well apart in hue for the first few modules.

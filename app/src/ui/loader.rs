@@ -8,6 +8,10 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Instant;
 
+/// Loads also ask the debuginfod servers of `DEBUGINFOD_URLS` for binaries and debug files not
+/// found locally (View ▸ Fetch symbols with debuginfod, or `--debuginfod`).
+pub static DEBUGINFOD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// What to open.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoadRequest {
@@ -69,6 +73,9 @@ impl LoadJob {
             .spawn(move || {
                 let mut opts = LoadOptions::default();
                 opts.symbols.search_dirs = req.symbol_dirs.clone();
+                if DEBUGINFOD.load(std::sync::atomic::Ordering::Relaxed) {
+                    opts.symbols = opts.symbols.with_debuginfod_from_env();
+                }
                 let result = load(&req.path, &opts, &prog)
                     .map(Loaded::prepare)
                     .map_err(|e| e.to_string());

@@ -62,6 +62,8 @@ pub struct Settings {
     pub profile_ui: bool,
     /// The demo opened itself once; after that, no file means the start page.
     pub demo_shown: bool,
+    /// Ask the debuginfod servers of DEBUGINFOD_URLS for symbols not found locally.
+    pub debuginfod: bool,
 }
 
 impl Default for Settings {
@@ -73,6 +75,7 @@ impl Default for Settings {
             icicle: false,
             profile_ui: false,
             demo_shown: false,
+            debuginfod: false,
         }
     }
 }
@@ -103,6 +106,8 @@ pub struct Options {
     pub compare: Option<(PathBuf, PathBuf, compare::Setup)>,
     /// Start recording at once (`stacklens record --gui`), saving to this path on Stop.
     pub record: Option<(record::Start, PathBuf)>,
+    /// Ask debuginfod servers (DEBUGINFOD_URLS) for symbols not found locally.
+    pub debuginfod: bool,
 }
 
 /// The baseline of a comparison started from a tab.
@@ -179,7 +184,9 @@ pub struct App {
 
 impl App {
     /// A window with `settings`, starting the loads that `opts` asks for.
-    pub fn new(settings: Settings, opts: Options, ctx: &egui::Context) -> Self {
+    pub fn new(mut settings: Settings, opts: Options, ctx: &egui::Context) -> Self {
+        settings.debuginfod |= opts.debuginfod;
+        loader::DEBUGINFOD.store(settings.debuginfod, std::sync::atomic::Ordering::Relaxed);
         let mut app = App {
             tabs: Vec::new(),
             active: 0,
@@ -875,10 +882,34 @@ impl App {
                     "Colour by module",
                 );
                 ui.radio_value(&mut self.settings.color_by, ColorBy::Name, "Colour by name");
+                ui.radio_value(
+                    &mut self.settings.color_by,
+                    ColorBy::Ratio,
+                    "Colour by ratio",
+                )
+                .on_hover_text(
+                    "By the ratio of two events picked in the side panel (IPC, miss rates, ...)",
+                );
                 ui.separator();
                 ui.radio_value(&mut self.settings.theme, Theme::System, "Theme: system");
                 ui.radio_value(&mut self.settings.theme, Theme::Light, "Theme: light");
                 ui.radio_value(&mut self.settings.theme, Theme::Dark, "Theme: dark");
+                ui.separator();
+                let urls = stacklens_core::symbols::SymbolOptions::debuginfod_urls_from_env();
+                let tip = if urls.is_empty() {
+                    "DEBUGINFOD_URLS is not set: no servers to ask".to_string()
+                } else {
+                    format!(
+                        "Profiles opened from now on ask {} for binaries and debug files not found locally (http:// only; cached in ~/.cache/stacklens/debuginfod)",
+                        urls.join(", ")
+                    )
+                };
+                ui.checkbox(&mut self.settings.debuginfod, "Fetch symbols with debuginfod")
+                    .on_hover_text(tip);
+                loader::DEBUGINFOD.store(
+                    self.settings.debuginfod,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 ui.separator();
                 let mut on = self.settings.profile_ui;
                 if ui.checkbox(&mut on, "Frame cost (puffin)").changed() {
@@ -1082,6 +1113,14 @@ impl App {
                 View::Flame => {
                     let graph = Graph::main(&doc.nodes, &doc.analysis);
                     flame::breadcrumbs(ui, &mut doc.flame, &doc.profile, &graph);
+                    let ratio = doc
+                        .analysis
+                        .ratio
+                        .as_ref()
+                        .filter(|_| color_by == ColorBy::Ratio);
+                    if let Some(r) = ratio {
+                        flame::ratio_legend(ui, &doc.profile, r);
+                    }
                     let input = FlameInput {
                         profile: &doc.profile,
                         graph,
@@ -1094,6 +1133,7 @@ impl App {
                         diff: None,
                         linked: None,
                         comparison: false,
+                        ratio,
                     };
                     let action = flame::canvas(ui, &mut doc.flame, &input);
                     doc.hovered_func = doc.flame.hovered.map(|h| doc.nodes.func[h.index()]);
@@ -1173,6 +1213,7 @@ fn inverted_view(ui: &mut Ui, doc: &mut Document, color_by: ColorBy) -> Option<A
         diff: None,
         linked: None,
         comparison: false,
+        ratio: None,
     };
     let action = flame::canvas(ui, &mut doc.inverted_flame, &input);
     doc.hovered_func = doc.inverted_flame.hovered.map(|h| d.nodes.func[h.index()]);
@@ -1265,6 +1306,7 @@ fn sandwich_view(ui: &mut Ui, doc: &mut Document, color_by: ColorBy) -> Option<A
             diff: None,
             linked: None,
             comparison: false,
+            ratio: None,
         };
         ui.allocate_ui(egui::vec2(width, half - 10.0), |ui| {
             if let Some(a) = flame::canvas(ui, state, &input) {

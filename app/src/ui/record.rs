@@ -377,6 +377,9 @@ impl Live {
     fn load_options(&self) -> LoadOptions {
         let mut lo = LoadOptions::default();
         lo.symbols.search_dirs = self.symbol_dirs.clone();
+        if super::loader::DEBUGINFOD.load(std::sync::atomic::Ordering::Relaxed) {
+            lo.symbols = lo.symbols.with_debuginfod_from_env();
+        }
         lo
     }
 

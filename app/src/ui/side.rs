@@ -3,7 +3,40 @@
 use super::document::Document;
 use crate::format;
 use egui::Ui;
-use stacklens_core::model::ThreadId;
+use stacklens_core::analysis::{RatioSpec, known_ratios};
+use stacklens_core::model::{ModuleSymbols, Profile, ThreadId};
+
+/// Picks a ratio of two events (IPC, miss rates, or any pair): columns in the table and a
+/// colouring of the flame graph.
+fn ratio_picker(ui: &mut Ui, doc: &mut Document, p: &Profile) {
+    let ctx = ui.ctx().clone();
+    let current = doc.ratio;
+    let mut picked = current;
+    let known = known_ratios(p);
+    let n = p.sample_types.len();
+    let pairs = (0..n)
+        .flat_map(|a| (0..n).map(move |b| RatioSpec { num: a, den: b }))
+        .filter(|r| r.num != r.den && !known.contains(r));
+    ui.horizontal(|ui| {
+        let label = ui.label("Ratio:");
+        egui::ComboBox::from_id_salt("ratio")
+            .selected_text(current.map_or("none".to_string(), |r| r.name(p)))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut picked, None, "none");
+                for r in known.iter().copied().chain(pairs) {
+                    ui.selectable_value(&mut picked, Some(r), r.name(p));
+                }
+            })
+            .response
+            .labelled_by(label.id)
+            .on_hover_text(
+                "Divide one event by another per function (table columns) and per call path (flame graph colours)",
+            );
+    });
+    if picked != current {
+        doc.set_ratio(picked, &ctx);
+    }
+}
 
 pub fn show(ui: &mut Ui, doc: &mut Document) {
     puffin::profile_function!();
@@ -29,6 +62,7 @@ pub fn show(ui: &mut Ui, doc: &mut Document) {
         if picked != current {
             doc.set_sample_type(picked, &ctx);
         }
+        ratio_picker(ui, doc, &p);
         ui.add_space(6.0);
     }
 
@@ -157,6 +191,11 @@ pub fn show(ui: &mut Ui, doc: &mut Document) {
             row("call nodes", format::grouped(doc.nodes.len() as i64));
         });
 
+    if !m.modules.is_empty() {
+        ui.add_space(6.0);
+        symbol_status(ui, &m.modules);
+    }
+
     if !m.warnings.is_empty() {
         ui.add_space(6.0);
         egui::CollapsingHeader::new(format!("Warnings ({})", m.warnings.len()))
@@ -170,4 +209,57 @@ pub fn show(ui: &mut Ui, doc: &mut Document) {
                 }
             });
     }
+}
+
+/// Per module: were names and source lines found, from which file, and if not, why.
+fn symbol_status(ui: &mut Ui, modules: &[ModuleSymbols]) {
+    let missing = modules
+        .iter()
+        .filter(|m| m.symbols_from.is_none() || m.problem.is_some())
+        .count();
+    let title = if missing > 0 {
+        format!(
+            "Symbols ({} modules, {missing} with problems)",
+            modules.len()
+        )
+    } else {
+        format!("Symbols ({} modules)", modules.len())
+    };
+    egui::CollapsingHeader::new(title)
+        .id_salt("symbols")
+        .default_open(missing > 0)
+        .show(ui, |ui| {
+            for m in modules {
+                let (state, color) = match (&m.symbols_from, &m.lines_from) {
+                    (Some(_), Some(_)) => ("names + lines", ui.visuals().text_color()),
+                    (Some(_), None) => ("names only", ui.visuals().warn_fg_color),
+                    (None, _) => ("no symbols", ui.visuals().error_fg_color),
+                };
+                let name = m.path.rsplit('/').next().unwrap_or(&m.path);
+                let mut tip = format!("{}\n", m.path);
+                if let Some(b) = &m.build_id {
+                    tip += &format!("build-id {b}\n");
+                }
+                if let Some(f) = &m.symbols_from {
+                    tip += &format!("names from {f}\n");
+                }
+                if let Some(f) = &m.lines_from {
+                    tip += &format!("lines from {f}\n");
+                }
+                ui.horizontal(|ui| {
+                    ui.label(egui::RichText::new(name).strong())
+                        .on_hover_text(tip.trim_end());
+                    ui.colored_label(color, state);
+                    ui.weak(format!(
+                        "{} of {} addresses",
+                        format::grouped(m.resolved as i64),
+                        format::grouped(m.addresses as i64)
+                    ));
+                });
+                if let Some(why) = &m.problem {
+                    ui.add(egui::Label::new(egui::RichText::new(why).weak().small()).wrap());
+                }
+                ui.add_space(2.0);
+            }
+        });
 }

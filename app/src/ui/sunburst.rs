@@ -206,6 +206,7 @@ pub fn show(ui: &mut Ui, doc: &mut Document, color_by: ColorBy) {
             diff: None,
             linked: None,
             comparison: false,
+            ratio: None,
         };
         flame::tooltip(ui, &resp, &input, h, lines);
     } else if in_centre && state.root.is_some() {

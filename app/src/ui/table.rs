@@ -16,6 +16,12 @@ pub enum SortBy {
     SelfWeight,
     TotalWeight,
     Samples,
+    /// The picked ratio's numerator and denominator self weights, and the ratio of self and
+    /// of total weights.
+    RatioNum,
+    RatioDen,
+    RatioSelf,
+    RatioTotal,
     Module,
     Function,
 }
@@ -72,6 +78,18 @@ impl TableState {
         }
         puffin::profile_function!();
         let needle = self.filter.trim().to_lowercase();
+        let ratio = |f: FuncId, total: bool| -> f64 {
+            a.ratio.as_ref().map_or(f64::NEG_INFINITY, |r| {
+                let (n, d) = if total { r.total_of(f) } else { r.self_of(f) };
+                r.spec.value(p, n, d).unwrap_or(f64::NEG_INFINITY)
+            })
+        };
+        let part = |f: FuncId, num: bool| -> i64 {
+            a.ratio.as_ref().map_or(0, |r| {
+                let (n, d) = r.self_of(f);
+                if num { n } else { d }
+            })
+        };
         let mut rows: Vec<usize> = (0..a.top.len())
             .filter(|&i| {
                 needle.is_empty() || p.func_name(a.top[i].func).to_lowercase().contains(&needle)
@@ -82,6 +100,10 @@ impl TableState {
                 SortBy::SelfWeight => x.self_weight.cmp(&y.self_weight),
                 SortBy::TotalWeight => x.total_weight.cmp(&y.total_weight),
                 SortBy::Samples => x.total_samples.cmp(&y.total_samples),
+                SortBy::RatioNum => part(x.func, true).cmp(&part(y.func, true)),
+                SortBy::RatioDen => part(x.func, false).cmp(&part(y.func, false)),
+                SortBy::RatioSelf => ratio(x.func, false).total_cmp(&ratio(y.func, false)),
+                SortBy::RatioTotal => ratio(x.func, true).total_cmp(&ratio(y.func, true)),
                 SortBy::Module => p.func_module_name(x.func).cmp(p.func_module_name(y.func)),
                 SortBy::Function => p.func_name(x.func).cmp(p.func_name(y.func)),
             }
@@ -127,19 +149,36 @@ pub fn show(
     let row_height = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
     let mut action = None;
     let mut sort_click = None;
+    // With a ratio picked: both events' self weights and the ratio of self and of total
+    // weights, after the samples.
+    let ratio = a.ratio.as_ref();
+    let mut columns: Vec<(String, Option<SortBy>)> = COLUMNS[..5]
+        .iter()
+        .map(|&(l, s)| (l.to_string(), s))
+        .collect();
+    if let Some(r) = ratio {
+        let name = |ty: usize| p.sample_types.get(ty).map_or("?", |t| t.name.as_str());
+        let (_, suffix) = r.spec.scale(p);
+        columns.push((format!("{} self", name(r.spec.num)), Some(SortBy::RatioNum)));
+        columns.push((format!("{} self", name(r.spec.den)), Some(SortBy::RatioDen)));
+        columns.push((format!("Ratio self{suffix}"), Some(SortBy::RatioSelf)));
+        columns.push((format!("Ratio total{suffix}"), Some(SortBy::RatioTotal)));
+    }
+    columns.extend(COLUMNS[5..].iter().map(|&(l, s)| (l.to_string(), s)));
+    let show_ratio = |v: Option<f64>| v.map_or("—".to_string(), format::ratio);
     TableBuilder::new(ui)
         .id_salt("top-functions")
         .striped(true)
         .resizable(true)
         .sense(Sense::click())
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .columns(Column::auto().at_least(72.0), 5)
+        .columns(Column::auto().at_least(72.0), columns.len() - 2)
         .column(Column::initial(110.0).at_least(40.0).clip(true))
         .column(Column::remainder().at_least(120.0).clip(true))
         .header(20.0, |mut header| {
-            for (label, sort) in COLUMNS {
+            for (label, sort) in &columns {
                 header.col(|ui| {
-                    let Some(sort) = sort else {
+                    let Some(sort) = *sort else {
                         ui.strong(label);
                         return;
                     };
@@ -177,6 +216,24 @@ pub fn show(
                 row.col(|ui| {
                     cell(ui, format::grouped(s.total_samples as i64));
                 });
+                if let Some(r) = ratio {
+                    let (sn, sd) = r.self_of(s.func);
+                    let (tn, td) = r.total_of(s.func);
+                    let unit_of =
+                        |ty: usize| p.sample_types.get(ty).map_or(Unit::Count, |t| t.unit);
+                    row.col(|ui| {
+                        cell(ui, format::weight(sn, unit_of(r.spec.num)));
+                    });
+                    row.col(|ui| {
+                        cell(ui, format::weight(sd, unit_of(r.spec.den)));
+                    });
+                    row.col(|ui| {
+                        cell(ui, show_ratio(r.spec.value(p, sn, sd)));
+                    });
+                    row.col(|ui| {
+                        cell(ui, show_ratio(r.spec.value(p, tn, td)));
+                    });
+                }
                 row.col(|ui| {
                     cell(ui, p.func_module_name(s.func));
                 });

@@ -9,6 +9,7 @@ mod disasm;
 mod flame;
 mod pathdiff;
 mod paths;
+mod ratio;
 mod selection;
 mod source;
 mod timeline;
@@ -26,6 +27,7 @@ pub use disasm::{Disassembly, Instruction, disassemble};
 pub use flame::{FlameLayout, ancestors, matched_total};
 pub use pathdiff::{Metric, PathChange, PathDiff, PathStat, TreeSide, path_diff};
 pub use paths::{DerivedTree, Sandwich, bottom_up, sandwich};
+pub use ratio::{Ratio, RatioSpec, known_ratios};
 pub use selection::{LabelFilter, Selection};
 pub use source::{LineCost, find_source, func_lines};
 pub use timeline::{
