@@ -99,6 +99,43 @@ impl Kallsyms {
     }
 }
 
+/// The running kernel's vDSO, copied out of this process's memory into a file in the temporary
+/// directory so it can be read like any binary. `None` where the process has no vDSO.
+pub fn running_vdso_file() -> Option<std::path::PathBuf> {
+    static FILE: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        // SAFETY: getauxval only reads the auxiliary vector.
+        let start = unsafe { libc::getauxval(libc::AT_SYSINFO_EHDR) } as usize;
+        if start == 0 {
+            return None;
+        }
+        // Its length from /proc/self/maps: the line `start-end r-xp ... [vdso]`.
+        let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+        let line = maps.lines().find(|l| l.ends_with("[vdso]"))?;
+        let (range, _) = line.split_once(' ')?;
+        let (a, b) = range.split_once('-')?;
+        let (a, b) = (
+            usize::from_str_radix(a, 16).ok()?,
+            usize::from_str_radix(b, 16).ok()?,
+        );
+        if a != start || b <= a || b - a > 1 << 20 {
+            return None;
+        }
+        // SAFETY: [a, b) is the vDSO mapping of this process, readable for its lifetime.
+        let bytes = unsafe { std::slice::from_raw_parts(a as *const u8, b - a) };
+        // Named by its content: one file per kernel, written once.
+        let hash = crate::format::stable_hash(&String::from_utf8_lossy(bytes));
+        let path = std::env::temp_dir().join(format!("stacklens-vdso-{hash:016x}.so"));
+        if std::fs::read(&path).ok().as_deref() != Some(bytes) {
+            let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+            std::fs::write(&tmp, bytes).ok()?;
+            std::fs::rename(&tmp, &path).ok()?;
+        }
+        Some(path)
+    })
+    .clone()
+}
+
 /// The running kernel's build-id from `/sys/kernel/notes` (ELF notes: namesz, descsz, type,
 /// name, desc, each padded to 4 bytes; type 3 with name "GNU" is the build-id).
 pub fn running_kernel_build_id() -> Option<Vec<u8>> {

@@ -872,6 +872,21 @@ fn resolver_for(info: &ModuleInfo, cx: &Lookup<'_>) -> Resolution {
         return with_debug_file(info, elf, debug_only, cx);
     }
     if info.kind == ModuleKind::Vdso {
+        // The running kernel's vDSO is mapped into this process: the profile's, when the
+        // build-ids match (recorded on this kernel).
+        if cx.opts.system_paths
+            && let Some(path) = kernel::running_vdso_file()
+            && let Ok(elf) = cache::open(&path)
+        {
+            if has_want(&elf).is_ok() {
+                return with_debug_file(info, elf, debug_only, cx);
+            }
+            return Resolution::unresolved(
+                false,
+                "the profile's vDSO is not the running kernel's, and perf's build-id cache (~/.debug) has no copy of it",
+                Vec::new(),
+            );
+        }
         // Without perf's build-id cache the vDSO is simply not on disk: nothing to act on.
         return Resolution::unresolved(
             false,

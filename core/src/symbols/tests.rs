@@ -679,3 +679,46 @@ fn jit_code_is_named_from_its_perf_map() {
         "{st:?}"
     );
 }
+
+#[test]
+fn the_vdso_is_read_from_the_running_kernel_when_it_is_the_recorded_one() {
+    let o = LoadOptions {
+        symbols: SymbolOptions {
+            search_dirs: vec![sample("bin")],
+            kallsyms: None,
+            ..SymbolOptions::default()
+        },
+        ..LoadOptions::default()
+    };
+    let bytes = std::fs::read(sample("offcpu.perf.data")).unwrap();
+    let p = load_bytes(&bytes, &o, &Progress::new()).unwrap();
+    let vdso = p
+        .meta
+        .modules
+        .iter()
+        .find(|m| m.path == "[vdso]")
+        .expect("the capture has vDSO frames");
+    let recorded = vdso.build_id.as_deref().map(normalize_build_id);
+    let running = kernel::running_vdso_file()
+        .and_then(|f| read_build_id(&f))
+        .map(|b| normalize_build_id(&b));
+    let names: Vec<String> = top(&p).into_iter().map(|(n, _)| n).collect();
+    if recorded.is_some() && recorded == running {
+        // Recorded on this kernel (the machine that made the capture, or one like it).
+        assert!(
+            names.iter().any(|n| n == "__vdso_clock_gettime"),
+            "{names:?}"
+        );
+        assert_eq!(vdso.resolved, vdso.addresses);
+    } else {
+        eprintln!("another kernel runs here: its vDSO must not name the capture's");
+        assert!(
+            vdso.problem
+                .as_deref()
+                .unwrap_or("")
+                .contains("not the running kernel's"),
+            "{vdso:?}"
+        );
+        assert!(!names.iter().any(|n| n.starts_with("__vdso")), "{names:?}");
+    }
+}
