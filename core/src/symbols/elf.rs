@@ -12,6 +12,7 @@
 use super::demangle::demangle;
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, ObjectSymbolTable, SymbolKind};
 use std::borrow::Cow;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -66,6 +67,12 @@ const MAX_DEBUG_SECTION_RATIO: u64 = 100;
 /// MiniDebugInfo); far more is a bomb, not symbols.
 const MAX_MINIDEBUGINFO_RATIO: u64 = 64;
 const MAX_MINIDEBUGINFO_BYTES: u64 = 256 << 20;
+
+/// Where a section's bytes are: see [`ElfFile::section_bytes`].
+pub enum SectionRef {
+    File(Range<usize>),
+    Owned(Vec<u8>),
+}
 
 /// A frame found for an address, before interning.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -213,6 +220,30 @@ impl ElfFile {
         })
         .ok()?;
         addr2line::Context::from_dwarf(dwarf).ok()
+    }
+
+    /// The stated address range and bytes of the section `name`, for other readers of the
+    /// binary (the DWARF unwinder): a range of the mapped file when stored plainly (a NOBITS
+    /// section gives an empty one), decompressed when compressed and no larger than `max`.
+    pub fn section_bytes(&self, name: &[u8], max: u64) -> Option<(Range<u64>, SectionRef)> {
+        let obj = object::File::parse(&self.map[..]).ok()?;
+        let sec = obj.section_by_name_bytes(name)?;
+        let svma = sec.address()..sec.address().saturating_add(sec.size());
+        let c = sec.compressed_data().ok()?;
+        if c.format == object::CompressionFormat::None {
+            let d = sec.data().ok()?;
+            let start = d.as_ptr() as usize - self.map.as_ptr() as usize;
+            return Some((svma, SectionRef::File(start..start + d.len())));
+        }
+        if c.uncompressed_size > max {
+            return None;
+        }
+        Some((svma, SectionRef::Owned(c.decompress().ok()?.into_owned())))
+    }
+
+    /// Bytes of the mapped file (a range from [`ElfFile::section_bytes`]).
+    pub fn file_bytes(&self, r: Range<usize>) -> &[u8] {
+        self.map.get(r).unwrap_or(&[])
     }
 
     /// The virtual address of a file offset, through the PT_LOAD segment that holds it.

@@ -41,7 +41,7 @@ mod xz;
 
 pub use debuginfod::{MAX_DOWNLOAD_BYTES, default_cache_dir as debuginfod_default_cache_dir};
 pub use demangle::demangle;
-pub use elf::{DwarfContext, ElfFile, ElfModule};
+pub use elf::{DwarfContext, ElfFile, ElfModule, SectionRef};
 pub use kernel::Kallsyms;
 pub use perfmap::PerfMap;
 

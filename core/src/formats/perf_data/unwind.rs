@@ -6,8 +6,8 @@
 //! of the mapped binaries (`.eh_frame`, else `.debug_frame`), with framehop.
 //!
 //! * Binaries are found as for symbolization (`--symbols` directories, recorded path, perf's
-//!   build-id cache: [`ModuleFinder`]) and memory-mapped once; their unwind sections are
-//!   borrowed from the map, never copied. One framehop module per executable mapping is kept
+//!   build-id cache: [`ModuleFinder`]) and opened through the cache symbolization uses, so
+//!   each is mapped and parsed once; their unwind sections are borrowed from the map. One framehop module per executable mapping is kept
 //!   for the whole load, and one unwinder per process holding that process's modules.
 //! * Samples are unwound in batches, in parallel (rayon, a rule cache per worker), while the
 //!   parser keeps reading; a batch holds at most [`MAX_BATCH_BYTES`] of stack copies, so
@@ -17,7 +17,7 @@
 //!   [`STOPPED_FRAME`]; the count per reason becomes a warning.
 
 use crate::model::{FrameId, ModuleId, ThreadId};
-use crate::symbols::ModuleFinder;
+use crate::symbols::{ElfFile, ModuleFinder, SectionRef};
 use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
 use framehop::{FrameAddress, Module, ModuleSectionInfo, Unwinder};
 use rayon::prelude::*;
@@ -40,10 +40,10 @@ const X86_BP: u32 = 6;
 const X86_SP: u32 = 7;
 const X86_IP: u32 = 8;
 
-/// The bytes of a section: a range of a mapped file, or decompressed.
+/// The bytes of a section: a range of a mapped binary, or decompressed.
 #[derive(Clone)]
 pub enum SectionBytes {
-    Mapped(Arc<memmap2::Mmap>, Range<usize>),
+    InFile(Arc<ElfFile>, Range<usize>),
     Owned(Arc<[u8]>),
 }
 
@@ -51,18 +51,18 @@ impl Deref for SectionBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match self {
-            SectionBytes::Mapped(m, r) => m.get(r.clone()).unwrap_or(&[]),
+            SectionBytes::InFile(f, r) => f.file_bytes(r.clone()),
             SectionBytes::Owned(v) => v,
         }
     }
 }
 
-/// The unwind-relevant sections of one ELF file.
+/// The unwind-relevant sections of one ELF file, borrowed from the binary symbolization opens
+/// too (the process-wide cache of opened files: it is parsed once for both).
 struct ElfSections {
+    elf: Arc<ElfFile>,
     /// (name, address range as stated in the file, bytes).
     sections: Vec<(&'static [u8], Range<u64>, SectionBytes)>,
-    /// PT_LOAD segments: (file offset, file size, virtual address).
-    segments: Vec<(u64, u64, u64)>,
 }
 
 /// The sections framehop asks an ELF file for.
@@ -79,57 +79,24 @@ const MAX_SECTION_BYTES: u64 = 256 << 20;
 
 impl ElfSections {
     fn open(path: &std::path::Path) -> Result<Self, String> {
-        use object::{Object, ObjectSection, ObjectSegment};
-        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-        // SAFETY: read-only map of a binary; see `formats::load` for the trade-off.
-        let map = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?);
-        let obj = object::File::parse(&map[..]).map_err(|e| format!("not an ELF file: {e}"))?;
-        let base = map.as_ptr() as usize;
-        let mut sections = Vec::new();
-        for name in SECTIONS {
-            let Some(sec) = obj.section_by_name_bytes(name) else {
-                continue;
-            };
-            let svma = sec.address()..sec.address().saturating_add(sec.size());
-            let Ok(c) = sec.compressed_data() else {
-                continue;
-            };
-            let bytes = if c.format == object::CompressionFormat::None {
-                match sec.data() {
-                    // `.text` of a separate debug file is NOBITS: no bytes, but its range.
-                    Ok(d) => {
-                        let start = d.as_ptr() as usize - base;
-                        SectionBytes::Mapped(map.clone(), start..start + d.len())
-                    }
-                    Err(_) => continue,
-                }
-            } else {
-                if c.uncompressed_size > MAX_SECTION_BYTES {
-                    continue;
-                }
-                match c.decompress() {
-                    Ok(d) => SectionBytes::Owned(Arc::from(&d[..])),
-                    Err(_) => continue,
-                }
-            };
-            sections.push((name, svma, bytes));
-        }
-        let segments = obj
-            .segments()
-            .map(|s| {
-                let (off, size) = s.file_range();
-                (off, size, s.address())
+        let elf = crate::symbols::open_elf(path)?;
+        let sections = SECTIONS
+            .into_iter()
+            .filter_map(|name| {
+                let (svma, r) = elf.section_bytes(name, MAX_SECTION_BYTES)?;
+                let bytes = match r {
+                    SectionRef::File(r) => SectionBytes::InFile(elf.clone(), r),
+                    SectionRef::Owned(v) => SectionBytes::Owned(Arc::from(v)),
+                };
+                Some((name, svma, bytes))
             })
             .collect();
-        Ok(Self { sections, segments })
+        Ok(Self { elf, sections })
     }
 
-    /// The stated address of a file offset, through the PT_LOAD segment that holds it.
+    /// The stated address of a file offset.
     fn svma(&self, file_offset: u64) -> Option<u64> {
-        self.segments
-            .iter()
-            .find(|&&(off, size, _)| file_offset >= off && file_offset - off < size)
-            .map(|&(off, _, vaddr)| (file_offset - off).wrapping_add(vaddr))
+        self.elf.svma(file_offset)
     }
 
     fn get(&self, name: &[u8]) -> Option<&(&'static [u8], Range<u64>, SectionBytes)> {
