@@ -334,9 +334,7 @@ fn a_ratio_of_two_events_adds_table_columns_and_colours_the_flame_graph() {
             .iter()
             .map(|&i| {
                 let (n, d) = r.total_of(doc.analysis.top[i].func);
-                r.spec
-                    .value(&doc.profile, n, d)
-                    .unwrap_or(f64::NEG_INFINITY)
+                r.value(n, d).unwrap_or(f64::NEG_INFINITY)
             })
             .collect();
         // (In this capture the faults are all in the dynamic loader, before the program ran:

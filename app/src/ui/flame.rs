@@ -763,7 +763,7 @@ pub(crate) fn tooltip(
             ui.label(format!("lines: {}{more}", shown.join(", ")));
         }
         if let Some(r) = input.ratio {
-            let (scale, suffix) = r.spec.scale(p);
+            let (scale, suffix) = r.scale;
             let (n, d) = (r.node_num[i], r.node_den[i]);
             let here = if d != 0 {
                 format!("{}{suffix}", format::ratio(n as f64 / d as f64 * scale))
@@ -852,7 +852,7 @@ pub fn ratio_color(log2: Option<f64>, dark: bool) -> Color32 {
 
 /// The line above a flame graph coloured by a ratio: what the colours mean.
 pub fn ratio_legend(ui: &mut Ui, p: &Profile, r: &Ratio) {
-    let (scale, suffix) = r.spec.scale(p);
+    let (scale, suffix) = r.scale;
     let (n, d) = r.overall;
     let overall = if d != 0 {
         format::ratio(n as f64 / d as f64 * scale)

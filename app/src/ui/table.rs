@@ -81,7 +81,7 @@ impl TableState {
         let ratio = |f: FuncId, total: bool| -> f64 {
             a.ratio.as_ref().map_or(f64::NEG_INFINITY, |r| {
                 let (n, d) = if total { r.total_of(f) } else { r.self_of(f) };
-                r.spec.value(p, n, d).unwrap_or(f64::NEG_INFINITY)
+                r.value(n, d).unwrap_or(f64::NEG_INFINITY)
             })
         };
         let part = |f: FuncId, num: bool| -> i64 {
@@ -158,7 +158,7 @@ pub fn show(
         .collect();
     if let Some(r) = ratio {
         let name = |ty: usize| p.sample_types.get(ty).map_or("?", |t| t.name.as_str());
-        let (_, suffix) = r.spec.scale(p);
+        let (_, suffix) = r.scale;
         columns.push((format!("{} self", name(r.spec.num)), Some(SortBy::RatioNum)));
         columns.push((format!("{} self", name(r.spec.den)), Some(SortBy::RatioDen)));
         columns.push((format!("Ratio self{suffix}"), Some(SortBy::RatioSelf)));
@@ -228,10 +228,10 @@ pub fn show(
                         cell(ui, format::weight(sd, unit_of(r.spec.den)));
                     });
                     row.col(|ui| {
-                        cell(ui, show_ratio(r.spec.value(p, sn, sd)));
+                        cell(ui, show_ratio(r.value(sn, sd)));
                     });
                     row.col(|ui| {
-                        cell(ui, show_ratio(r.spec.value(p, tn, td)));
+                        cell(ui, show_ratio(r.value(tn, td)));
                     });
                 }
                 row.col(|ui| {

@@ -50,11 +50,6 @@ impl RatioSpec {
         }
         (1.0, "")
     }
-
-    /// `num / den` scaled for display; `None` when the denominator is zero.
-    pub fn value(self, p: &Profile, num: i64, den: i64) -> Option<f64> {
-        (den != 0).then(|| num as f64 / den as f64 * self.scale(p).0)
-    }
 }
 
 /// Well-known event pairs: (numerator, denominator, name).
@@ -119,6 +114,8 @@ pub struct Ratio {
     pub func_total: Vec<(i64, i64)>,
     /// The whole selection: (numerator, denominator).
     pub overall: (i64, i64),
+    /// [`RatioSpec::scale`], worked out once.
+    pub scale: (f64, &'static str),
 }
 
 impl Ratio {
@@ -145,12 +142,18 @@ impl Ratio {
         let ((sn, tn_f), (sd, td_f)) = (per_func(&tn), per_func(&td));
         Ratio {
             spec,
+            scale: spec.scale(p),
             overall: (tn.total, td.total),
             func_self: sn.into_iter().zip(sd).collect(),
             func_total: tn_f.into_iter().zip(td_f).collect(),
             node_num: tn.total_weight,
             node_den: td.total_weight,
         }
+    }
+
+    /// `num / den` scaled for display (see [`RatioSpec::value`]).
+    pub fn value(&self, num: i64, den: i64) -> Option<f64> {
+        (den != 0).then(|| num as f64 / den as f64 * self.scale.0)
     }
 
     /// Self weights of both events for `f`.
@@ -214,7 +217,7 @@ mod tests {
         assert!((share - 34.03).abs() < 0.006, "leaf_a {share:.3}%");
         // Per millisecond of CPU, since the denominator is time.
         assert_eq!(spec.scale(&p), (1e6, " /ms"));
-        let v = spec.value(&p, r.overall.0, r.overall.1).unwrap();
+        let v = r.value(r.overall.0, r.overall.1).unwrap();
         assert!((v - 413.0 / 1200.200199).abs() < 1e-9, "{v}");
         assert_eq!(spec.name(&p), "page-faults:u ÷ cpu-clock:u");
         // The root call nodes hold everything of both events.
