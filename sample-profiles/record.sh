@@ -58,6 +58,9 @@ perf report -i hot-dwarf.perf.data --no-children --no-inline --sort sym --stdio 
 perf record -q -e 'cpu-clock/freq=999/u' -e sched:sched_switch -c 1 -g --switch-events \
   -o offcpu.perf.data -- ./bin/offcpu 60 2>offcpu.perf.data.truth.txt >/dev/null
 report offcpu.perf.data
+# Its kernel frames' symbols (the used lines of the recording kernel's kallsyms) and perf's
+# names for them, so other machines can check kernel symbolization.
+python3 ./kernel-archive.py offcpu.perf.data
 # 5. pipe mode (perf record -o -): the streaming header with in-band attribute and feature
 #    records. The program's own stdout must not go into the pipe, hence the `sh -c`.
 perf record -q -e cpu-clock:u -F 999 -g -o - -- sh -c "./bin/hot $SLICES >/dev/null" >hot-pipe.perf.data

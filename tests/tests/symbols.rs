@@ -204,3 +204,117 @@ fn a_debug_file_next_to_the_binary_is_not_taken_for_it() {
         "{problem}"
     );
 }
+
+/// The kernel call chains (root first, `;`-joined, kernel frames only) of the
+/// `sched:sched_switch` samples, counted.
+fn kernel_chains(p: &Profile) -> std::collections::BTreeMap<String, u64> {
+    use stacklens_core::model::ModuleKind;
+    let switch = p.sample_type_index("sched:sched_switch").unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for s in 0..p.samples.len() {
+        if p.samples.weights.get(switch, s).is_none() {
+            continue;
+        }
+        let mut names = Vec::new();
+        let mut stack = p.samples.stack[s];
+        while let Some(i) = stack.get().map(|_| stack.index()) {
+            let frame = p.stacks.frame[i];
+            let f = p.frames.func[frame.index()];
+            let m = p.frames.module[frame.index()];
+            if m.get().is_some() && p.modules.kind[m.index()] == ModuleKind::Kernel {
+                names.push(if f.is_some() {
+                    p.func_name(f).to_string()
+                } else {
+                    "?".to_string()
+                });
+            }
+            stack = p.stacks.parent[i];
+        }
+        if !names.is_empty() {
+            names.reverse();
+            *out.entry(names.join(";")).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// On a machine that runs another kernel, the kernel frames of a capture are named from the
+/// copy of its kallsyms in perf's build-id cache (what `perf archive` carries): the same names
+/// `perf script` gave on the recording machine, chain for chain.
+#[test]
+fn kernel_frames_are_named_from_the_build_id_cache_when_the_running_kernel_is_another() {
+    let capture = sample("offcpu.perf.data");
+    let cache = tempfile::tempdir().unwrap();
+    // The recorded kernel build-id, from the capture itself.
+    let bid = {
+        let p = load(
+            &capture,
+            &LoadOptions {
+                symbols: SymbolOptions {
+                    kallsyms: None,
+                    system_paths: false,
+                    ..SymbolOptions::default()
+                },
+                ..LoadOptions::default()
+            },
+            &Progress::new(),
+        )
+        .unwrap();
+        p.meta
+            .modules
+            .iter()
+            .find(|m| m.path == "[kernel.kallsyms]")
+            .and_then(|m| m.build_id.clone())
+            .expect("the capture records its kernel's build-id")
+    };
+    let dir = cache
+        .path()
+        .join(".build-id")
+        .join(&bid[..2])
+        .join(&bid[2..]);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(sample("offcpu.perf.data.kallsyms"), dir.join("kallsyms")).unwrap();
+
+    let o = LoadOptions {
+        symbols: SymbolOptions {
+            search_dirs: vec![cache.path().to_path_buf(), sample("bin")],
+            // Stands for a running kernel whose symbols are not the capture's.
+            kallsyms: Some(cache.path().join("no-such-kallsyms")),
+            system_paths: false,
+            ..SymbolOptions::default()
+        },
+        ..LoadOptions::default()
+    };
+    let p = load(&capture, &o, &Progress::new()).unwrap();
+    let kernel = p
+        .meta
+        .modules
+        .iter()
+        .find(|m| m.path == "[kernel.kallsyms]")
+        .unwrap();
+    assert_eq!(
+        kernel.symbols_from.as_deref(),
+        Some(dir.join("kallsyms").to_str().unwrap()),
+        "{kernel:?}"
+    );
+    assert_eq!(kernel.resolved, kernel.addresses, "{kernel:?}");
+
+    let text = std::fs::read_to_string(sample("offcpu.perf.data.kernel-stacks.txt")).unwrap();
+    let want: std::collections::BTreeMap<String, u64> = text
+        .lines()
+        .map(|l| {
+            let (n, chain) = l.split_once(' ').unwrap();
+            (chain.to_string(), n.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(kernel_chains(&p), want);
+
+    // Without the copy: unnamed, with the reason.
+    std::fs::remove_file(dir.join("kallsyms")).unwrap();
+    let p = load(&capture, &o, &Progress::new()).unwrap();
+    assert!(
+        kernel_chains(&p)
+            .keys()
+            .all(|c| c.split(';').all(|n| n == "?" || n == "[kernel]"))
+    );
+}

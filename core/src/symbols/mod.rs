@@ -433,7 +433,10 @@ fn module_info(b: &ProfileBuilder, m: ModuleId) -> ModuleInfo {
         Some(_) => ModuleInfo {
             path: b.string(b.modules.path[i]).to_string(),
             name: b.string(b.modules.name[i]).to_string(),
-            build_id: b.module_build_id(m).map(str::to_string),
+            build_id: b
+                .module_build_id(m)
+                .filter(|b| valid_build_id(b))
+                .map(str::to_string),
             kind: b.modules.kind[i],
             text_at_record: b.modules.file_offset[i],
             image: b.modules.start[i]..b.modules.end[i],
@@ -447,6 +450,14 @@ fn module_info(b: &ProfileBuilder, m: ModuleId) -> ModuleInfo {
             image: 0..0,
         },
     }
+}
+
+/// A build-id that may become part of a file path: hex, 2 to 64 bytes. (A profile's build-ids
+/// are untrusted: `../..` must not reach a path.)
+fn valid_build_id(hex: &str) -> bool {
+    (4..=128).contains(&hex.len())
+        && hex.len().is_multiple_of(2)
+        && hex.bytes().all(|c| c.is_ascii_hexdigit())
 }
 
 /// Normalized build-id for comparisons: lowercase hex without trailing zero bytes (old perf
@@ -575,6 +586,7 @@ impl ModuleFinder {
         let mut search = Search::new(&opts.search_dirs);
         let infos: Vec<ModuleInfo> = wanted
             .iter()
+            .filter(|b| valid_build_id(b))
             .map(|b| ModuleInfo {
                 path: String::new(),
                 name: String::new(),
@@ -601,7 +613,7 @@ impl ModuleFinder {
         let info = ModuleInfo {
             path: path.to_string(),
             name,
-            build_id: build_id.filter(|b| !b.is_empty()).map(str::to_string),
+            build_id: build_id.filter(|b| valid_build_id(b)).map(str::to_string),
             kind: ModuleKind::Native,
             text_at_record: 0,
             image: 0..0,
@@ -648,13 +660,35 @@ fn read_build_id_and_code(path: &Path) -> Option<(String, bool)> {
     Some((crate::formats::bytes::hex(id), code))
 }
 
-/// The kernel symbols to use, if the profile's kernel is the one running here.
+/// The kernel symbols to use: the profile's own copy of kallsyms in perf's build-id cache, or
+/// the running kernel's when it is the profile's.
 struct KernelContext {
     kallsyms: Option<std::sync::Arc<Kallsyms>>,
+    /// Where `kallsyms` came from.
+    from: Option<String>,
     warning: Option<String>,
 }
 
+/// Largest kallsyms file read (a real one is about 10 MB).
+const MAX_KALLSYMS_BYTES: u64 = 256 << 20;
+
 impl KernelContext {
+    fn none(warning: Option<String>) -> Self {
+        Self {
+            kallsyms: None,
+            from: None,
+            warning,
+        }
+    }
+
+    fn found(k: Kallsyms, from: &Path) -> Self {
+        Self {
+            kallsyms: Some(std::sync::Arc::new(k)),
+            from: Some(from.display().to_string()),
+            warning: None,
+        }
+    }
+
     fn new(b: &ProfileBuilder, opts: &SymbolOptions) -> Self {
         let has_kernel_frames = (0..b.frames.len()).any(|i| {
             !b.frames.func[i].is_some()
@@ -663,24 +697,36 @@ impl KernelContext {
                     .is_some_and(|m| b.modules.kind.get(m.index()) == Some(&ModuleKind::Kernel))
         });
         if !has_kernel_frames {
-            return Self {
-                kallsyms: None,
-                warning: None,
-            };
+            return Self::none(None);
         }
         let Some(path) = &opts.kallsyms else {
-            return Self {
-                kallsyms: None,
-                warning: Some("kernel symbols are off: kernel frames show as [kernel]".into()),
-            };
+            return Self::none(Some(
+                "kernel symbols are off: kernel frames show as [kernel]".into(),
+            ));
         };
         let kernel = (0..b.modules.len()).find(|&i| b.modules.kind[i] == ModuleKind::Kernel);
-        let kernel_bid = kernel
+        let recorded_bid = kernel
             .and_then(|i| b.module_build_id(ModuleId::from_index(i)))
-            .map(normalize_build_id);
+            .filter(|b| valid_build_id(b))
+            .map(str::to_ascii_lowercase);
+        let kernel_bid = recorded_bid.as_deref().map(normalize_build_id);
         // perf's `_text` address at record time (0 when the file has no kernel map).
         let text_then = kernel.map_or(0, |i| b.modules.file_offset[i]);
-        let kallsyms = || match Kallsyms::load(path) {
+
+        // The copy `perf record` (or `perf archive`) kept in the build-id cache: the profile's
+        // own kernel symbols, wherever the file is opened.
+        let cached = recorded_bid
+            .as_deref()
+            .and_then(|bid| cached_kallsyms(bid, opts));
+        let cached = match cached {
+            // Copied during the recording's boot: exact for the kernel and its modules.
+            Some((p, k)) if text_then != 0 && k.text == Some(text_then) => {
+                return Self::found(k, &p);
+            }
+            c => c,
+        };
+
+        let running = || match load_kallsyms(path) {
             Some(k) => Ok(k),
             None => Err(format!(
                 "kernel frames show as [kernel]: {} is unreadable or shows no addresses (as root, or with sysctl kernel.kptr_restrict=0, it does)",
@@ -715,11 +761,11 @@ impl KernelContext {
                 } else {
                     // No header information (a killed perf record): same boot if `_text` is
                     // where it was.
-                    let k = kallsyms();
+                    let k = running();
                     let same_boot =
                         text_then != 0 && k.as_ref().ok().and_then(|k| k.text) == Some(text_then);
                     if same_boot {
-                        return Self::from(k);
+                        return Self::from_running(k, path);
                     }
                     (
                         false,
@@ -728,29 +774,73 @@ impl KernelContext {
                 }
             }
         };
-        if !same {
-            return Self {
-                kallsyms: None,
-                warning: Some(format!("kernel frames show as [kernel]: {why_not}")),
-            };
+        match (same, cached) {
+            (true, _) => Self::from_running(running(), path),
+            // A copy from another boot of the same kernel: the image is relocated by `_text`
+            // (KASLR); module addresses may have moved.
+            (false, Some((p, k))) => Self::found(k, &p),
+            (false, None) => Self::none(Some(format!(
+                "kernel frames show as [kernel]: {why_not}, and perf's build-id cache has no copy of its kallsyms{}",
+                recorded_bid
+                    .as_deref()
+                    .map(|b| format!(
+                        " (~/.debug/[kernel.kallsyms]/{b}/kallsyms; `perf archive` on the recording machine makes one, to unpack into ~/.debug or a --symbols directory)"
+                    ))
+                    .unwrap_or_default()
+            ))),
         }
-        Self::from(kallsyms())
+    }
+
+    fn from_running(k: Result<Kallsyms, String>, path: &Path) -> Self {
+        match k {
+            Ok(k) => Self::found(k, path),
+            Err(w) => Self::none(Some(w)),
+        }
     }
 }
 
-impl From<Result<Kallsyms, String>> for KernelContext {
-    fn from(k: Result<Kallsyms, String>) -> Self {
-        match k {
-            Ok(k) => Self {
-                kallsyms: Some(std::sync::Arc::new(k)),
-                warning: None,
-            },
-            Err(w) => Self {
-                kallsyms: None,
-                warning: Some(w),
-            },
-        }
+/// The profile's kallsyms in perf's build-id cache layout, below each `--symbols` directory and
+/// `~/.debug`: `.build-id/xx/rest/kallsyms` (what `perf archive` packs) or
+/// `[kernel.kallsyms]/ID/kallsyms`. `bid`: the recorded build-id, lowercase hex.
+fn cached_kallsyms(bid: &str, opts: &SymbolOptions) -> Option<(PathBuf, Kallsyms)> {
+    let mut dirs = opts.search_dirs.clone();
+    if opts.system_paths
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        dirs.push(Path::new(&home).join(".debug"));
     }
+    let mut ids = vec![bid.to_string()];
+    let short = normalize_build_id(bid);
+    if short != bid {
+        ids.push(short);
+    }
+    dirs.iter()
+        .flat_map(|d| {
+            ids.iter().flat_map(move |id| {
+                [
+                    d.join(".build-id")
+                        .join(&id[..2])
+                        .join(&id[2..])
+                        .join("kallsyms"),
+                    d.join("[kernel.kallsyms]").join(id).join("kallsyms"),
+                ]
+            })
+        })
+        .find_map(|p| load_kallsyms(&p).map(|k| (p, k)))
+}
+
+/// A kallsyms file, if it is a regular file of bounded size with addresses in it.
+fn load_kallsyms(path: &Path) -> Option<Kallsyms> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(MAX_KALLSYMS_BYTES)
+        .read_to_string(&mut text)
+        .ok()?;
+    Kallsyms::parse(&text)
 }
 
 /// What [`resolver_for`] looks with.
@@ -975,7 +1065,7 @@ fn kernel_resolution(info: &ModuleInfo, cx: &Lookup<'_>) -> Resolution {
                     image: info.image.clone(),
                 },
                 warnings: Vec::new(),
-                symbols_from: cx.opts.kallsyms.as_ref().map(|p| p.display().to_string()),
+                symbols_from: cx.kernel.from.clone(),
                 lines_from: None,
                 problem: None,
             }
