@@ -31,7 +31,7 @@ mod unwind;
 use self::header::*;
 use self::maps::{AddressSpace, Mapping};
 use self::records::{Decompressor, Record};
-use self::unwind::{DwarfUnwinder, MappingInfo, Pending, UserRegs};
+use self::unwind::{Arch, DwarfUnwinder, MappingInfo, Pending, UserRegs};
 use super::bytes::{c_str, hex, i32_at, u32_at, u64_at};
 use crate::model::{
     FrameId, FuncKind, ModuleId, ModuleKind, ProfileBuilder, StackId, ThreadId, Unit,
@@ -840,8 +840,8 @@ impl<'a> PerfData<'a> {
         };
         // A DWARF-mode sample: its user frames come from unwinding the stack copy.
         let dwarf = match (&self.unwinder, s.regs_user) {
-            (Some(_), Some(regs)) if !s.stack_user.is_empty() => {
-                UserRegs::x86_64(attr.sample_regs_user, regs)
+            (Some(u), Some(regs)) if !s.stack_user.is_empty() => {
+                UserRegs::new(u.arch(), attr.sample_regs_user, regs)
             }
             _ => None,
         };
@@ -1121,22 +1121,21 @@ impl<'a> PerfData<'a> {
         if !dwarf {
             return;
         }
-        match self.features.arch.as_deref() {
-            Some("x86_64") => {}
-            None if cfg!(target_arch = "x86_64") => {}
-            other => {
-                b.warn(format!(
-                    "the samples carry user stacks for DWARF unwinding, but stacklens unwinds x86-64 stacks only (this file: {}); user stacks show only the sampled function",
-                    other.unwrap_or("unknown architecture")
-                ));
-                return;
-            }
-        }
+        // The recording machine's architecture, which need not be this one's; a file that does
+        // not say is taken for this machine's.
+        let named = self.features.arch.as_deref();
+        let Some(arch) = named.map_or_else(Arch::host, Arch::from_uname) else {
+            b.warn(format!(
+                "the samples carry user stacks for DWARF unwinding, but stacklens unwinds x86-64 and aarch64 stacks only (this file: {}); user stacks show only the sampled function",
+                named.unwrap_or("unknown architecture")
+            ));
+            return;
+        };
         let ids: Vec<&str> = (0..b.modules.len())
             .filter_map(|i| b.module_build_id(ModuleId::from_index(i)))
             .filter(|id| !id.is_empty())
             .collect();
-        self.unwinder = Some(DwarfUnwinder::new(ModuleFinder::new(symbols, &ids)));
+        self.unwinder = Some(DwarfUnwinder::new(arch, ModuleFinder::new(symbols, &ids)));
     }
 
     /// Unwinds the pending DWARF samples (in parallel) and adds them.

@@ -267,6 +267,213 @@ fn an_unwind_without_the_binaries_stops_at_a_marker_frame_and_says_how_often() {
     assert_warns(&p, "no binary found to unwind DWARF stacks through");
 }
 
+/// The aarch64 sample (record-aarch64.sh): the real registers and stack of an aarch64 program
+/// built without frame pointers, stopped by gdb under qemu-aarch64, in a perf.data written the
+/// way `perf record --call-graph dwarf` writes one on arm64; gdb's backtraces at the same stops
+/// are in its `.truth.txt`.
+const ARM64_CAPTURE: &str = "aarch64-dwarf.perf.data";
+
+/// The aarch64 capture, or `None` (and a note) when the file is not in the checkout.
+fn arm64_capture() -> Option<Vec<u8>> {
+    let path = sample_dir().join(ARM64_CAPTURE);
+    if !path.is_file() {
+        eprintln!(
+            "skipped: sample-profiles/{ARM64_CAPTURE} is missing (make it with sample-profiles/record-aarch64.sh)"
+        );
+        return None;
+    }
+    Some(std::fs::read(path).unwrap())
+}
+
+/// gdb's truth: per sample (file order), its frames leaf first as (function, pc: the sampled
+/// pc, then return addresses); and the other symbol names of each function.
+type GdbTruth = (
+    Vec<Vec<(String, u64)>>,
+    std::collections::BTreeMap<String, Vec<String>>,
+);
+
+fn gdb_truth() -> GdbTruth {
+    let text =
+        std::fs::read_to_string(sample_dir().join(format!("{ARM64_CAPTURE}.truth.txt"))).unwrap();
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+    let (mut samples, mut aliases) = (Vec::new(), std::collections::BTreeMap::new());
+    let mut in_aliases = false;
+    for line in text.lines() {
+        if let Some(head) = line.strip_prefix("== ") {
+            // "== sample 3: leaf_lr: pc 0x4006d4 sp … lr …, 6880 stack bytes"
+            in_aliases = head.starts_with("aliases");
+            if !in_aliases {
+                let pc = head
+                    .split(" pc ")
+                    .nth(1)
+                    .unwrap()
+                    .split(' ')
+                    .next()
+                    .unwrap();
+                samples.push((hex(pc), Vec::new()));
+            }
+        } else if in_aliases {
+            let (name, others) = line.split_once(": ").unwrap();
+            aliases.insert(
+                name.to_string(),
+                others.split(' ').map(str::to_string).collect(),
+            );
+        } else if let Some(rest) = line.strip_prefix('#')
+            && rest.starts_with(|c: char| c.is_ascii_digit())
+        {
+            // "#1  0x00000000004007b4 in middle (n=...) at …" or "#0  inner (n=...) at …"
+            let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit()).trim();
+            let (pc, rest) = match rest.split_once(" in ") {
+                Some((a, r)) if a.starts_with("0x") => (Some(hex(a)), r),
+                _ => (None, rest),
+            };
+            let name = rest.split(' ').next().unwrap().to_string();
+            let (leaf_pc, frames) = samples.last_mut().unwrap();
+            let pc = if frames.is_empty() {
+                *leaf_pc
+            } else {
+                pc.unwrap()
+            };
+            frames.push((name, pc));
+        }
+    }
+    (samples.into_iter().map(|(_, f)| f).collect(), aliases)
+}
+
+/// Per sample in time order: (function, module-relative address) per frame, leaf first.
+fn sample_frames(p: &Profile) -> Vec<Vec<(String, u64)>> {
+    let mut out = Vec::new();
+    for t in 0..p.threads.len() {
+        for row in p.threads.samples(crate::model::ThreadId::from_index(t)) {
+            let mut frames = Vec::new();
+            let mut s = p.samples.stack[row];
+            while s.is_some() {
+                let f = p.stacks.frame[s.index()].index();
+                frames.push((
+                    p.func_name(p.frames.func[f]).to_string(),
+                    p.frames.address[f],
+                ));
+                s = p.stacks.parent[s.index()];
+            }
+            out.push(frames);
+        }
+    }
+    out
+}
+
+#[test]
+fn aarch64_dwarf_samples_unwind_to_gdbs_backtraces_frame_by_frame() {
+    // Unwound on whatever machine runs the tests: the architecture is the file's (HEADER_ARCH).
+    let Some(bytes) = arm64_capture() else {
+        return;
+    };
+    let mut o = opts(); // --symbols sample-profiles/bin, which holds bin/unwind-aarch64
+    o.symbols.inline_frames = false;
+    let p = load_bytes(&bytes, &o, &Progress::new()).unwrap();
+    assert!(p.meta.warnings.is_empty(), "{:?}", p.meta.warnings);
+    let (want, aliases) = gdb_truth();
+    let got = sample_frames(&p);
+    assert_eq!(got.len(), want.len());
+    assert_eq!(want.len(), 7, "the seven stops of gdb-dump.py");
+    for (i, (got, want)) in got.iter().zip(&want).enumerate() {
+        let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+        let gdb: Vec<&str> = want.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "sample {}: {names:?} vs gdb {gdb:?}",
+            i + 1
+        );
+        for (depth, ((name, addr), (gdb_name, pc))) in got.iter().zip(want).enumerate() {
+            // gdb and stacklens may pick different symbols of one function (fflush and
+            // _IO_fflush): the truth lists the others at the same address.
+            assert!(
+                name == gdb_name || aliases.get(gdb_name).is_some_and(|a| a.contains(name)),
+                "sample {}, frame {depth}: {name} where gdb has {gdb_name}: {names:?} vs {gdb:?}",
+                i + 1
+            );
+            // The static binary is mapped at its link address 0x400000 from file offset 0;
+            // a return address is looked up one byte back, in its call instruction.
+            let back = u64::from(depth > 0);
+            assert_eq!(
+                *addr,
+                pc - back - 0x400000,
+                "sample {}, frame {depth} ({gdb_name})",
+                i + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn aarch64_dwarf_samples_without_the_binary_keep_their_weight_under_the_marker() {
+    let Some(bytes) = arm64_capture() else {
+        return;
+    };
+    let mut o = opts();
+    o.symbols.search_dirs.clear();
+    let p = load_bytes(&bytes, &o, &Progress::new()).unwrap();
+    let got = paths(&p, 0);
+    // Past the sampled pc there is no unwind information: the stack is the marker and the
+    // leaf, not a frame-pointer walk (x29 still holds libc's frame: it would skip the callers).
+    assert!(
+        got.keys().all(|path| {
+            let names: Vec<&str> = path.split(';').collect();
+            names.len() == 2 && names[0] == unwind::STOPPED_FRAME
+        }),
+        "{got:#?}"
+    );
+    assert_eq!(
+        got.values().sum::<i64>(),
+        7 * 1_000_000,
+        "no sample is dropped"
+    );
+    assert_warns(
+        &p,
+        "DWARF unwinding stopped early in 7 of 7 samples (7: code whose binary was not found)",
+    );
+    assert_warns(&p, "no binary found to unwind DWARF stacks through");
+}
+
+/// A copy of the aarch64 capture whose HEADER_ARCH says `arch` (7 bytes, NUL padded).
+fn with_arch(bytes: &[u8], arch: &[u8]) -> Vec<u8> {
+    let at = bytes
+        .windows(8)
+        .rposition(|w| w == b"aarch64\0")
+        .expect("the HEADER_ARCH string");
+    let mut out = bytes.to_vec();
+    out[at..at + 7].fill(0);
+    out[at..at + arch.len()].copy_from_slice(arch);
+    out
+}
+
+#[test]
+fn the_unwinder_is_the_header_archs_arm64_too_and_others_are_said() {
+    let Some(bytes) = arm64_capture() else {
+        return;
+    };
+    let mut o = opts();
+    o.symbols.inline_frames = false;
+    let named = |arch: &[u8]| {
+        let p = load_bytes(&with_arch(&bytes, arch), &o, &Progress::new()).unwrap();
+        (paths(&p, 0), p.meta.warnings)
+    };
+    let (aarch64, _) = named(b"aarch64");
+    let (arm64, warnings) = named(b"arm64");
+    assert_eq!(arm64, aarch64);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // An architecture stacklens does not unwind: each sample is its sampled function alone.
+    let (riscv, warnings) = named(b"riscv64");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("unwinds x86-64 and aarch64 stacks only (this file: riscv64)")),
+        "{warnings:?}"
+    );
+    assert_eq!(riscv.values().sum::<i64>(), 7 * 1_000_000);
+    assert!(riscv.keys().all(|path| !path.contains(';')), "{riscv:#?}");
+}
+
 /// (off-cpu, wall) ns per thread name.
 fn off_and_wall(p: &Profile) -> std::collections::BTreeMap<String, (i64, i64)> {
     let off = p

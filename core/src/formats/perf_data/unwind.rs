@@ -1,4 +1,4 @@
-//! DWARF unwinding of `perf record --call-graph dwarf` samples.
+//! DWARF unwinding of `perf record --call-graph dwarf` samples, of x86-64 and aarch64 code.
 //!
 //! In DWARF mode the kernel records no user callchain: each sample carries the user registers
 //! at the moment of the sample and a copy of the top of the user stack (`--call-graph
@@ -13,11 +13,17 @@
 //!   parser keeps reading; a batch holds at most [`MAX_BATCH_BYTES`] of stack copies, so
 //!   memory stays bounded whatever the file size.
 //! * An unwind that stops early (the stack copy ends, an address without unwind information
-//!   and a garbage frame pointer) keeps the frames it found and gets a marker root frame
-//!   [`STOPPED_FRAME`]; the count per reason becomes a warning.
+//!   and a garbage frame pointer, a frame in a binary that was not found) keeps the frames it
+//!   found and gets a marker root frame [`STOPPED_FRAME`]; the count per reason becomes a
+//!   warning.
+//! * The architecture is the recording machine's ([`Arch`], from the file's header), not the
+//!   one stacklens runs on: it decides which registers are read and framehop's rules. Only
+//!   the per-process unwinders and the per-worker caches differ by architecture
+//!   ([`ArchUnwinder`]); files, modules, batches and stop reasons are shared.
 
 use crate::model::{FrameId, ModuleId, ThreadId};
 use crate::symbols::{ElfFile, ModuleFinder, SectionRef};
+use framehop::aarch64::{CacheAarch64, PtrAuthMask, UnwindRegsAarch64, UnwinderAarch64};
 use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
 use framehop::{FrameAddress, Module, ModuleSectionInfo, Unwinder};
 use rayon::prelude::*;
@@ -35,10 +41,55 @@ pub const MAX_BATCH_BYTES: usize = 64 << 20;
 /// have more return addresses than this; a loop in damaged data stops here.
 const MAX_FRAMES: usize = 8192;
 
-/// perf's register numbers on x86-64 (`PERF_REG_X86_*`).
+/// perf's register numbers on x86-64 (`PERF_REG_X86_*`, arch/x86/include/uapi/asm/perf_regs.h).
 const X86_BP: u32 = 6;
 const X86_SP: u32 = 7;
 const X86_IP: u32 = 8;
+
+/// perf's register numbers on aarch64 (`PERF_REG_ARM64_*`, arch/arm64/include/uapi/asm/
+/// perf_regs.h): x0..x28 are 0..28, then the frame pointer x29, the link register x30, sp, pc.
+const ARM64_FP: u32 = 29;
+const ARM64_LR: u32 = 30;
+const ARM64_SP: u32 = 31;
+const ARM64_PC: u32 = 32;
+
+/// Address bits of user code on aarch64 Linux (48-bit virtual addresses): the bits above are
+/// cleared from return addresses, where pointer authentication (`-mbranch-protection`) puts a
+/// signature. Known gap: framehop 0.16 reads `.eh_frame` without gimli's AArch64 vendor, so
+/// the CFI of functions built with pac-ret (`DW_CFA_AARCH64_negate_ra_state`) is an error to
+/// it and they are unwound by frame pointer instead (seen on qemu-aarch64 `-cpu max`).
+const ARM64_CODE_ADDRESS_MASK: u64 = (1 << 48) - 1;
+
+/// An instruction set whose stacks stacklens unwinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    X86_64,
+    Aarch64,
+}
+
+impl Arch {
+    /// The architecture a perf.data header names (HEADER_ARCH: `uname -m` of the recording
+    /// machine); `None` for the others.
+    pub fn from_uname(machine: &str) -> Option<Self> {
+        match machine {
+            "x86_64" => Some(Arch::X86_64),
+            "aarch64" | "arm64" => Some(Arch::Aarch64),
+            _ => None,
+        }
+    }
+
+    /// The machine stacklens runs on, if it is one it unwinds: the guess for a file that does
+    /// not say where it was recorded.
+    pub fn host() -> Option<Self> {
+        if cfg!(target_arch = "x86_64") {
+            Some(Arch::X86_64)
+        } else if cfg!(target_arch = "aarch64") {
+            Some(Arch::Aarch64)
+        } else {
+            None
+        }
+    }
+}
 
 /// The bytes of a section: a range of a mapped binary, or decompressed.
 #[derive(Clone)]
@@ -121,15 +172,20 @@ impl ModuleSectionInfo<SectionBytes> for &ElfSections {
 /// The user registers framehop needs, from a sample's REGS_USER values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UserRegs {
+    /// The sampled instruction (rip, pc).
     pub ip: u64,
     pub sp: u64,
-    pub bp: u64,
+    /// The frame pointer (rbp, x29).
+    pub fp: u64,
+    /// aarch64's link register x30: the return address of a function that has not saved it
+    /// (a leaf, or any function in its prologue or epilogue). 0 on x86-64, which has none.
+    pub lr: u64,
 }
 
 impl UserRegs {
-    /// Picks ip, sp and bp out of the register values of a sample (`values`: one u64 per set
-    /// bit of `mask`, in bit order). `None` if the mask lacks one of them.
-    pub fn x86_64(mask: u64, values: &[u8]) -> Option<Self> {
+    /// Picks the registers of `arch` out of the register values of a sample (`values`: one u64
+    /// per set bit of `mask`, in bit order). `None` if the mask lacks one of them.
+    pub fn new(arch: Arch, mask: u64, values: &[u8]) -> Option<Self> {
         let get = |reg: u32| -> Option<u64> {
             if mask & (1 << reg) == 0 {
                 return None;
@@ -137,10 +193,19 @@ impl UserRegs {
             let idx = (mask & ((1u64 << reg) - 1)).count_ones() as usize;
             super::u64_at(values, idx * 8)
         };
-        Some(Self {
-            ip: get(X86_IP)?,
-            sp: get(X86_SP)?,
-            bp: get(X86_BP)?,
+        Some(match arch {
+            Arch::X86_64 => Self {
+                ip: get(X86_IP)?,
+                sp: get(X86_SP)?,
+                fp: get(X86_BP)?,
+                lr: 0,
+            },
+            Arch::Aarch64 => Self {
+                ip: get(ARM64_PC)?,
+                sp: get(ARM64_SP)?,
+                fp: get(ARM64_FP)?,
+                lr: get(ARM64_LR)?,
+            },
         })
     }
 }
@@ -169,6 +234,10 @@ pub enum Stop {
     /// Unwinding went nowhere or backwards: an address without unwind information whose
     /// frame-pointer fallback read garbage.
     NoProgress,
+    /// A frame in a mapped file whose binary was not found: past it, framehop could only
+    /// follow the frame-pointer register, which code built without frame pointers leaves
+    /// holding an older frame's (a plausible stack with the callers in between missing).
+    NoBinary,
     /// Other errors of the unwind information.
     BadUnwindInfo,
     /// More than [`MAX_FRAMES`] frames.
@@ -191,6 +260,7 @@ impl Stop {
                 "the copied stack ended (record with a larger --call-graph dwarf,SIZE)"
             }
             Stop::NoProgress => "code without unwind information",
+            Stop::NoBinary => "code whose binary was not found",
             Stop::BadUnwindInfo => "unreadable unwind information",
             Stop::TooDeep => "more than 8192 frames",
         }
@@ -203,14 +273,127 @@ pub struct Unwound {
     pub stop: Option<Stop>,
 }
 
-type ProcUnwinder = UnwinderX86_64<SectionBytes>;
+/// What differs between architectures: framehop's unwinder, its registers, its rule cache.
+trait ArchUnwinder: Unwinder<Module = Module<SectionBytes>> + Default + Sync {
+    fn new_cache() -> Self::Cache;
+    fn regs(r: &UserRegs) -> Self::UnwindRegs;
+}
+
+impl ArchUnwinder for UnwinderX86_64<SectionBytes> {
+    fn new_cache() -> CacheX86_64 {
+        CacheX86_64::new()
+    }
+    fn regs(r: &UserRegs) -> UnwindRegsX86_64 {
+        UnwindRegsX86_64::new(r.ip, r.sp, r.fp)
+    }
+}
+
+impl ArchUnwinder for UnwinderAarch64<SectionBytes> {
+    fn new_cache() -> CacheAarch64 {
+        CacheAarch64::new()
+    }
+    /// The sampled pc is not a return address; until the first function saves x30, its
+    /// caller is found through `lr`.
+    fn regs(r: &UserRegs) -> UnwindRegsAarch64 {
+        UnwindRegsAarch64::new_with_ptr_auth_mask(
+            PtrAuthMask(ARM64_CODE_ADDRESS_MASK),
+            r.lr,
+            r.sp,
+            r.fp,
+        )
+    }
+}
+
+/// The unwinder of one process.
+struct Proc<U> {
+    /// Its modules.
+    unwinder: U,
+    /// Its file mappings whose binary was not found: an unwind stops at a frame in them.
+    no_binary: Vec<Range<u64>>,
+}
+
+/// One unwinder per process, of the file's architecture.
+enum Procs {
+    X86_64(FxHashMap<i32, Proc<UnwinderX86_64<SectionBytes>>>),
+    Aarch64(FxHashMap<i32, Proc<UnwinderAarch64<SectionBytes>>>),
+}
+
+impl Procs {
+    fn new(arch: Arch) -> Self {
+        match arch {
+            Arch::X86_64 => Procs::X86_64(FxHashMap::default()),
+            Arch::Aarch64 => Procs::Aarch64(FxHashMap::default()),
+        }
+    }
+
+    fn arch(&self) -> Arch {
+        match self {
+            Procs::X86_64(_) => Arch::X86_64,
+            Procs::Aarch64(_) => Arch::Aarch64,
+        }
+    }
+
+    fn contains(&self, pid: i32) -> bool {
+        match self {
+            Procs::X86_64(m) => m.contains_key(&pid),
+            Procs::Aarch64(m) => m.contains_key(&pid),
+        }
+    }
+
+    fn insert(&mut self, pid: i32, modules: Vec<Module<SectionBytes>>, no_binary: Vec<Range<u64>>) {
+        fn build<U: ArchUnwinder>(
+            modules: Vec<Module<SectionBytes>>,
+            no_binary: Vec<Range<u64>>,
+        ) -> Proc<U> {
+            let mut unwinder = U::default();
+            for m in modules {
+                unwinder.add_module(m);
+            }
+            Proc {
+                unwinder,
+                no_binary,
+            }
+        }
+        match self {
+            Procs::X86_64(m) => {
+                m.insert(pid, build(modules, no_binary));
+            }
+            Procs::Aarch64(m) => {
+                m.insert(pid, build(modules, no_binary));
+            }
+        }
+    }
+
+    /// Unwinds `batch` in parallel, a rule cache per worker; the results are in batch order.
+    fn unwind(&self, batch: &[Pending]) -> Vec<Unwound> {
+        fn run<U: ArchUnwinder>(
+            procs: &FxHashMap<i32, Proc<U>>,
+            batch: &[Pending],
+        ) -> Vec<Unwound> {
+            batch
+                .par_iter()
+                .map_init(U::new_cache, |cache, p| match procs.get(&p.pid) {
+                    Some(u) => unwind_one(u, cache, p),
+                    None => Unwound {
+                        frames: vec![(p.regs.ip, false)],
+                        stop: Some(Stop::BadUnwindInfo),
+                    },
+                })
+                .collect()
+        }
+        match self {
+            Procs::X86_64(m) => run(m, batch),
+            Procs::Aarch64(m) => run(m, batch),
+        }
+    }
+}
 
 /// Unwinds batches of samples; owns the per-file and per-process caches.
 pub struct DwarfUnwinder {
     finder: ModuleFinder,
     files: FxHashMap<ModuleId, Option<Arc<ElfSections>>>,
     modules: FxHashMap<(ModuleId, u64, u64), Module<SectionBytes>>,
-    procs: FxHashMap<i32, Arc<ProcUnwinder>>,
+    procs: Procs,
     pub batch: Vec<Pending>,
     pub batch_bytes: usize,
     /// Modules whose file was not found (path), for the warning.
@@ -230,12 +413,13 @@ pub struct MappingInfo {
 }
 
 impl DwarfUnwinder {
-    pub fn new(finder: ModuleFinder) -> Self {
+    /// An unwinder of `arch` stacks (the recording machine's).
+    pub fn new(arch: Arch, finder: ModuleFinder) -> Self {
         Self {
             finder,
             files: FxHashMap::default(),
             modules: FxHashMap::default(),
-            procs: FxHashMap::default(),
+            procs: Procs::new(arch),
             batch: Vec::new(),
             batch_bytes: 0,
             missing: Vec::new(),
@@ -244,17 +428,28 @@ impl DwarfUnwinder {
         }
     }
 
+    /// The architecture whose registers and rules are used.
+    pub fn arch(&self) -> Arch {
+        self.procs.arch()
+    }
+
     pub fn has_process(&self, pid: i32) -> bool {
-        self.procs.contains_key(&pid)
+        self.procs.contains(pid)
     }
 
     /// Builds the unwinder of `pid` from its executable mappings.
     pub fn add_process(&mut self, pid: i32, mappings: &[MappingInfo]) {
-        let mut u = ProcUnwinder::new();
+        let mut modules = Vec::with_capacity(mappings.len());
+        let mut no_binary = Vec::new();
         for m in mappings {
             let key = (m.module, m.start, m.end);
             if !self.modules.contains_key(&key) {
                 let Some(elf) = self.file(m) else {
+                    // A file that was not found (not a pseudo-file such as the vDSO, which
+                    // framehop walks through with frame pointers).
+                    if m.path.starts_with('/') {
+                        no_binary.push(m.start..m.end);
+                    }
                     continue;
                 };
                 // Where the file's address 0 lies in the process: the mapping starts at file
@@ -266,9 +461,9 @@ impl DwarfUnwinder {
                 let module = Module::new(m.path.clone(), m.start..m.end, base, &*elf);
                 self.modules.insert(key, module);
             }
-            u.add_module(self.modules[&key].clone());
+            modules.push(self.modules[&key].clone());
         }
-        self.procs.insert(pid, Arc::new(u));
+        self.procs.insert(pid, modules, no_binary);
     }
 
     fn file(&mut self, m: &MappingInfo) -> Option<Arc<ElfSections>> {
@@ -291,18 +486,7 @@ impl DwarfUnwinder {
 
     /// Unwinds the batch in parallel; the results are in batch order.
     pub fn unwind_batch(&mut self) -> Vec<Unwound> {
-        let procs = &self.procs;
-        let out: Vec<Unwound> = self
-            .batch
-            .par_iter()
-            .map_init(CacheX86_64::new, |cache, p| match procs.get(&p.pid) {
-                Some(u) => unwind_one(u, cache, p),
-                None => Unwound {
-                    frames: vec![(p.regs.ip, false)],
-                    stop: Some(Stop::BadUnwindInfo),
-                },
-            })
-            .collect();
+        let out = self.procs.unwind(&self.batch);
         for u in &out {
             self.unwound += 1;
             if let Some(s) = u.stop {
@@ -314,14 +498,14 @@ impl DwarfUnwinder {
     }
 }
 
-fn unwind_one(u: &ProcUnwinder, cache: &mut CacheX86_64, p: &Pending) -> Unwound {
+fn unwind_one<U: ArchUnwinder>(proc: &Proc<U>, cache: &mut U::Cache, p: &Pending) -> Unwound {
     let (sp, stack) = (p.regs.sp, &p.stack[..]);
     let mut read = |addr: u64| -> Result<u64, ()> {
         let off = usize::try_from(addr.checked_sub(sp).ok_or(())?).map_err(|_| ())?;
         super::u64_at(stack, off).ok_or(())
     };
-    let regs = UnwindRegsX86_64::new(p.regs.ip, p.regs.sp, p.regs.bp);
-    let mut it = u.iter_frames(p.regs.ip, regs, cache, &mut read);
+    let regs = U::regs(&p.regs);
+    let mut it = proc.unwinder.iter_frames(p.regs.ip, regs, cache, &mut read);
     let mut frames = Vec::new();
     loop {
         match it.next() {
@@ -333,7 +517,17 @@ fn unwind_one(u: &ProcUnwinder, cache: &mut CacheX86_64, p: &Pending) -> Unwound
                     };
                 }
                 let ret = matches!(f, FrameAddress::ReturnAddress(_));
-                frames.push((f.address(), ret));
+                let addr = f.address();
+                frames.push((addr, ret));
+                // The frame itself is sound (its caller's unwind information found it); the
+                // next would be a guess.
+                let inside = if ret { addr.wrapping_sub(1) } else { addr };
+                if proc.no_binary.iter().any(|r| r.contains(&inside)) {
+                    return Unwound {
+                        frames,
+                        stop: Some(Stop::NoBinary),
+                    };
+                }
             }
             Ok(None) => return Unwound { frames, stop: None },
             Err(e) => {
