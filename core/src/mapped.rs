@@ -13,6 +13,11 @@
 //! running), on file systems without leases, and for files of another user without
 //! `CAP_LEASE`; [`MappedFile::is_stable`] is then false and readers copy what they keep.
 //! Renaming a new file over the old one (as stacklens' own writers do) never affects the map.
+//!
+//! Parsers that read a big file once, front to back, keep its resident memory small with
+//! [`read_ahead`] (map the pages of the next stretch in one call instead of one fault per page
+//! group) and [`done_with`] (drop the pages of a stretch already read from this process's
+//! memory: they stay in the page cache and come back from it, unchanged, if touched again).
 
 use crate::model::column::Backing;
 use std::fs::File;
@@ -30,6 +35,64 @@ pub struct MappedFile {
     leased: AtomicBool,
     /// The lease was broken and the bytes now live in anonymous memory.
     detached: AtomicBool,
+    /// Held while the bytes are moved to anonymous memory and while pages are dropped: pages of
+    /// anonymous memory must never be dropped (they would read back as zeros).
+    moving: std::sync::Mutex<()>,
+}
+
+/// Every live map, for [`read_ahead`] and [`done_with`], which get only the bytes.
+static LIVE: std::sync::Mutex<Vec<std::sync::Weak<MappedFile>>> = std::sync::Mutex::new(Vec::new());
+
+/// The live map that holds `bytes`, if any.
+fn holder(bytes: &[u8]) -> Option<Arc<MappedFile>> {
+    let (start, end) = (
+        bytes.as_ptr() as usize,
+        bytes.as_ptr() as usize + bytes.len(),
+    );
+    let live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    live.iter().filter_map(std::sync::Weak::upgrade).find(|m| {
+        let at = m.map.as_ptr() as usize;
+        at <= start && end <= at + m.map.len()
+    })
+}
+
+/// The whole pages inside `bytes`, as (address, length).
+fn inner_pages(bytes: &[u8]) -> Option<(*mut libc::c_void, usize)> {
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    // SAFETY: sysconf has no preconditions.
+    let page = *PAGE.get_or_init(|| {
+        usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
+    });
+    let start = (bytes.as_ptr() as usize).next_multiple_of(page);
+    let end = (bytes.as_ptr() as usize + bytes.len()) / page * page;
+    (end > start).then(|| (start as *mut libc::c_void, end - start))
+}
+
+/// Maps the pages of `bytes` (a stretch of a mapped file about to be read) in one call.
+pub fn read_ahead(bytes: &[u8]) {
+    #[cfg(target_os = "linux")]
+    if let (Some(m), Some((at, len))) = (holder(bytes), inner_pages(bytes)) {
+        let _moving = m.moving.lock().unwrap_or_else(|e| e.into_inner());
+        /// `MADV_POPULATE_READ` (Linux 5.14); older kernels refuse it, which costs nothing.
+        const MADV_POPULATE_READ: libc::c_int = 22;
+        // SAFETY: advice on pages of a live read-only map; it changes no contents.
+        unsafe { libc::madvise(at, len, MADV_POPULATE_READ) };
+    }
+}
+
+/// Drops the pages of `bytes` (a stretch of a mapped file already read) from this process's
+/// resident memory. Their contents do not change: touched again, they come back from the file.
+/// Does nothing to bytes that are not a file map's (anonymous pages would come back zeroed).
+pub fn done_with(bytes: &[u8]) {
+    #[cfg(target_os = "linux")]
+    if let (Some(m), Some((at, len))) = (holder(bytes), inner_pages(bytes)) {
+        let _moving = m.moving.lock().unwrap_or_else(|e| e.into_inner());
+        if !m.detached.load(Ordering::Acquire) {
+            // SAFETY: pages of a live private read-only file map that were never written:
+            // dropping them only unmaps them; the next touch reads the file again.
+            unsafe { libc::madvise(at, len, libc::MADV_DONTNEED) };
+        }
+    }
 }
 
 impl MappedFile {
@@ -52,6 +115,7 @@ impl MappedFile {
                 file,
                 leased: AtomicBool::new(false),
                 detached: AtomicBool::new(false),
+                moving: std::sync::Mutex::new(()),
             }));
         }
         // SAFETY: a read-only map. With the lease held, nobody can shrink the file without the
@@ -63,7 +127,13 @@ impl MappedFile {
             file,
             leased: AtomicBool::new(leased),
             detached: AtomicBool::new(false),
+            moving: std::sync::Mutex::new(()),
         });
+        {
+            let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+            live.retain(|w| w.strong_count() > 0);
+            live.push(Arc::downgrade(&m));
+        }
         #[cfg(target_os = "linux")]
         if leased {
             lease::register(&m);
@@ -201,6 +271,7 @@ mod lease {
     /// Copies the mapped bytes into anonymous memory moved over the map's own address range,
     /// then releases the lease so the writer may go on.
     fn detach(m: &MappedFile) {
+        let _moving = m.moving.lock().unwrap_or_else(|e| e.into_inner());
         let ptr = m.map.as_ptr() as *mut libc::c_void;
         let len = m.map.len();
         // SAFETY: sysconf has no preconditions.

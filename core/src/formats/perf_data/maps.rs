@@ -40,6 +40,18 @@ pub struct AddressSpace {
     parents: FxHashMap<i32, (i32, u64)>,
     /// exec times per pid (COMM records with the exec flag).
     execs: FxHashMap<i32, Vec<u64>>,
+    /// Per pid, every time at which a lookup's answer may change: the start and end of each
+    /// mapping of the process and its fork ancestors, and their fork times. Between two of
+    /// them (an epoch), [`AddressSpace::lookup`] gives the same live mapping for an address.
+    boundaries: FxHashMap<i32, Vec<u64>>,
+}
+
+/// A lookup's answer: the mapping, and whether it is valid at the time asked (false: the
+/// nearest in time, a fallback that depends on the exact time).
+#[derive(Clone, Copy, Debug)]
+pub struct Found<'a> {
+    pub mapping: Option<&'a Mapping>,
+    pub live: bool,
 }
 
 /// How deep to follow fork parents; a cycle in hostile data must not loop.
@@ -93,20 +105,73 @@ impl AddressSpace {
                 })
                 .collect();
         }
+        let pids: Vec<i32> = self
+            .procs
+            .keys()
+            .chain(self.parents.keys())
+            .copied()
+            .collect();
+        for pid in pids {
+            let mut times = Vec::new();
+            let mut p = pid;
+            for _ in 0..MAX_FORK_DEPTH {
+                if let Some(maps) = self.procs.get(&p) {
+                    for m in &maps.maps {
+                        times.push(m.time_start);
+                        if m.time_end != u64::MAX {
+                            times.push(m.time_end);
+                        }
+                    }
+                }
+                match self.parents.get(&p) {
+                    Some(&(ppid, fork_time)) => {
+                        times.push(fork_time);
+                        p = ppid;
+                    }
+                    None => break,
+                }
+            }
+            times.sort_unstable();
+            times.dedup();
+            self.boundaries.insert(pid, times);
+        }
+    }
+
+    /// The epoch of `pid` at `time`: lookups of `pid` at two times of the same epoch that find
+    /// a live mapping find the same one.
+    pub fn epoch(&self, pid: i32, time: u64) -> u32 {
+        self.boundaries
+            .get(&pid)
+            .map_or(0, |b| b.partition_point(|&t| t <= time) as u32)
     }
 
     /// The mapping of `pid` that holds `addr` at `time`, looking through fork parents.
+    #[cfg(test)]
     pub fn find(&self, pid: i32, addr: u64, time: u64) -> Option<&Mapping> {
+        self.lookup(pid, addr, time).mapping
+    }
+
+    /// [`AddressSpace::find`], saying whether the mapping is live at `time`.
+    pub fn lookup(&self, pid: i32, addr: u64, time: u64) -> Found<'_> {
         let (mut pid, mut time) = (pid, time);
+        let none = Found {
+            mapping: None,
+            live: true,
+        };
         for _ in 0..MAX_FORK_DEPTH {
-            if let Some(m) = self.find_in(pid, addr, time) {
-                return Some(m);
+            if let Some((m, live)) = self.find_in(pid, addr, time) {
+                return Found {
+                    mapping: Some(m),
+                    live,
+                };
             }
-            let &(ppid, fork_time) = self.parents.get(&pid)?;
+            let Some(&(ppid, fork_time)) = self.parents.get(&pid) else {
+                return none;
+            };
             pid = ppid;
             time = time.min(fork_time);
         }
-        None
+        none
     }
 
     /// The executable mappings to unwind `pid`'s stacks with, without overlaps: its own
@@ -139,7 +204,9 @@ impl AddressSpace {
         out
     }
 
-    fn find_in(&self, pid: i32, addr: u64, time: u64) -> Option<&Mapping> {
+    /// The mapping of `pid` itself holding `addr` at `time` (true), else the one nearest in
+    /// time (false).
+    fn find_in(&self, pid: i32, addr: u64, time: u64) -> Option<(&Mapping, bool)> {
         let p = self.procs.get(&pid)?;
         let mut i = p.maps.partition_point(|m| m.start <= addr);
         let mut live: Option<&Mapping> = None;
@@ -172,7 +239,7 @@ impl AddressSpace {
                 }
             }
         }
-        live.or(nearest.map(|(_, m)| m))
+        live.map(|m| (m, true)).or(nearest.map(|(_, m)| (m, false)))
     }
 }
 
@@ -229,5 +296,36 @@ mod tests {
         a.add_mapping(1, map(0x1000, 0x2000, 0, 500));
         a.finish();
         assert_eq!(a.find(1, 0x1500, 490).unwrap().module, ModuleId(0));
+    }
+
+    #[test]
+    fn an_epoch_changes_exactly_where_a_lookup_may_change() {
+        let mut a = AddressSpace::default();
+        a.add_mapping(1, map(0x1000, 0x2000, 0, 10));
+        a.add_exec(1, 100);
+        a.add_mapping(1, map(0x1000, 0x2000, 2, 100));
+        a.add_fork(2, 1, 50);
+        a.finish();
+        // Before the first mmap record: a fallback, not live.
+        assert!(!a.lookup(1, 0x1500, 5).live);
+        assert_eq!(a.epoch(1, 10), a.epoch(1, 99));
+        assert_ne!(a.epoch(1, 99), a.epoch(1, 100));
+        assert!(a.lookup(1, 0x1500, 99).live);
+        assert_eq!(a.lookup(1, 0x1500, 99).mapping.unwrap().module, ModuleId(0));
+        assert_eq!(
+            a.lookup(1, 0x1500, 100).mapping.unwrap().module,
+            ModuleId(2)
+        );
+        // The child sees the parent's mappings as they were at the fork: its epochs change at
+        // the fork time too.
+        assert_ne!(a.epoch(2, 49), a.epoch(2, 50));
+        assert_eq!(
+            a.lookup(2, 0x1500, 200).mapping.unwrap().module,
+            ModuleId(0)
+        );
+        // An address no mapping holds: no mapping at any time, a cacheable answer.
+        let f = a.lookup(1, 0x9000, 5);
+        assert!(f.mapping.is_none() && f.live);
+        assert_eq!(a.epoch(7, 123), 0);
     }
 }

@@ -22,6 +22,7 @@
 //! bounds every length field itself (see `records.rs`). The crate stays a dev-dependency, as
 //! the bench's reference.
 
+mod chains;
 pub(crate) mod header;
 mod maps;
 pub(crate) mod records;
@@ -178,6 +179,9 @@ struct Counts {
     clamped_periods: u64,
 }
 
+/// Bytes of the data section mapped ahead of the reader at a time.
+const WINDOW: usize = 32 << 20;
+
 /// The parser's state across both passes.
 struct PerfData<'a> {
     data: &'a [u8],
@@ -214,6 +218,10 @@ struct PerfData<'a> {
     sample_times: Option<Vec<(i32, u64)>>,
     // pass 2 scratch
     frames: Vec<FrameId>,
+    /// The stacks of callchains seen before.
+    chains: chains::ChainCache,
+    /// Set when a mapping lookup fell back on one not live at the sample's time.
+    fallback_lookup: bool,
     last_thread: Option<((i32, i32), ThreadId)>,
 }
 
@@ -298,6 +306,8 @@ impl<'a> PerfData<'a> {
             switch_outs: Vec::new(),
             on_cpu: Vec::new(),
             sample_times: None,
+            chains: chains::ChainCache::default(),
+            fallback_lookup: false,
             frames: Vec::with_capacity(128),
             last_thread: None,
         }
@@ -451,12 +461,23 @@ impl<'a> PerfData<'a> {
         let data = self.data;
         let mut decomp: Option<Decompressor> = None;
         let limit = self.decompression_limit;
+        // The file is read front to back in windows: each is mapped in one call before it is
+        // read, and dropped from resident memory once read (the page cache keeps it).
+        let mut ahead = range.start;
+        let mut behind = range.start;
         let trunc = records::walk(
             &data[range.clone()],
             range.start as u64,
             self.header.pipe,
             progress,
             |rec| {
+                let at = rec.offset as usize;
+                if at >= ahead {
+                    crate::mapped::done_with(&data[behind..at]);
+                    behind = at;
+                    ahead = at.saturating_add(WINDOW).min(range.end);
+                    crate::mapped::read_ahead(&data[at..ahead]);
+                }
                 if rec.kind == records::COMPRESSED || rec.kind == records::COMPRESSED2 {
                     if decomp.is_none() {
                         decomp = Some(Decompressor::new(limit)?);
@@ -480,6 +501,7 @@ impl<'a> PerfData<'a> {
                 }
             },
         )?;
+        crate::mapped::done_with(&data[behind..range.end]);
         if sideband
             && let Some(d) = &decomp
             && d.leftover() > 0
@@ -855,8 +877,36 @@ impl<'a> PerfData<'a> {
         }
         let weight = period as i64;
 
-        // Frames, leaf first.
+        let thread = match self.last_thread {
+            Some((key, t)) if key == (s.pid, s.tid) => t,
+            _ => {
+                let t = b.add_thread(s.pid, s.tid);
+                self.last_thread = Some(((s.pid, s.tid), t));
+                t
+            }
+        };
         let cpumode = rec.misc & MISC_CPUMODE_MASK;
+        // A callchain seen before in this process and epoch: its stack is known.
+        let chain_key = dwarf.is_none().then(|| chains::ChainKey {
+            pid: s.pid,
+            epoch: self.space.epoch(s.pid, s.time),
+            cpumode,
+            ip: s.ip,
+        });
+        let mut chain_hash = None;
+        if let Some(key) = &chain_key {
+            match self.chains.get(key, s.callchain) {
+                Ok(stack) => {
+                    self.add_sample_stack(b, stack, thread, s.time, sample_type, weight);
+                    self.after_sample(ai, thread, s.tid, s.time, stack);
+                    return Ok(());
+                }
+                Err(h) => chain_hash = Some(h),
+            }
+        }
+        self.fallback_lookup = false;
+
+        // Frames, leaf first.
         let leaf_space = match cpumode {
             MISC_KERNEL => Space::Kernel,
             MISC_GUEST_KERNEL | MISC_GUEST_USER => Space::Guest,
@@ -912,14 +962,6 @@ impl<'a> PerfData<'a> {
             frames.push(self.frame_for(b, s.pid, ip, s.time, space, !exact));
             exact = false;
         }
-        let thread = match self.last_thread {
-            Some((key, t)) if key == (s.pid, s.tid) => t,
-            _ => {
-                let t = b.add_thread(s.pid, s.tid);
-                self.last_thread = Some(((s.pid, s.tid), t));
-                t
-            }
-        };
         if let (Some(regs), Some(u)) = (dwarf, self.unwinder.as_mut()) {
             u.batch_bytes += s.stack_user.len();
             u.batch.push(Pending {
@@ -942,18 +984,26 @@ impl<'a> PerfData<'a> {
         }
         let stack = self.add_sample(b, &frames, thread, s.time, sample_type, weight);
         self.frames = frames;
+        if let (Some(key), Some(h), false) = (chain_key, chain_hash, self.fallback_lookup) {
+            self.chains.insert(h, key, s.callchain, stack);
+        }
+        self.after_sample(ai, thread, s.tid, s.time, stack);
+        Ok(())
+    }
+
+    /// What off-CPU time needs to know of a sample.
+    fn after_sample(&mut self, ai: usize, thread: ThreadId, tid: i32, time: u64, stack: StackId) {
         if let Some(times) = &mut self.sample_times {
-            times.push((s.tid, s.time));
+            times.push((tid, time));
         }
         if self.offcpu.and_then(|o| o.switch_attr) == Some(ai) {
             self.switch_outs.push(SwitchOut {
                 thread,
-                tid: s.tid,
-                time: s.time,
+                tid,
+                time,
                 stack,
             });
         }
-        Ok(())
     }
 
     /// Adds a sample whose frames (leaf first) are known; returns its stack.
@@ -975,6 +1025,20 @@ impl<'a> PerfData<'a> {
             let f = b.add_address_frame(self.unknown_module, 0);
             stack = b.add_stack(StackId::NONE, f);
         }
+        self.add_sample_stack(b, stack, thread, time, sample_type, weight);
+        stack
+    }
+
+    /// Adds a sample whose stack is known.
+    fn add_sample_stack(
+        &mut self,
+        b: &mut ProfileBuilder,
+        stack: StackId,
+        thread: ThreadId,
+        time: u64,
+        sample_type: usize,
+        weight: i64,
+    ) {
         b.add_sample_one(thread, stack, time, sample_type, weight);
         if let Some(o) = self.offcpu
             && o.clock == Some(sample_type)
@@ -983,7 +1047,6 @@ impl<'a> PerfData<'a> {
             // long each thread really ran.
             self.on_cpu.push((thread, stack, time, weight));
         }
-        stack
     }
 
     /// Off-CPU time. With switch records (`--switch-events`), each interval from a thread's
@@ -1203,7 +1266,7 @@ impl<'a> PerfData<'a> {
     }
 
     fn frame_for(
-        &self,
+        &mut self,
         b: &mut ProfileBuilder,
         pid: i32,
         ip: u64,
@@ -1215,15 +1278,24 @@ impl<'a> PerfData<'a> {
         match space {
             Space::Kernel => b.add_address_frame(self.kernel_module, addr),
             Space::Guest => b.add_address_frame(self.guest_module, addr),
-            Space::User => match self.space.find(pid, addr, time) {
-                // `addr` lies in the mapping; pgoff is from the file and may be anything.
-                Some(m) if m.file_backed => {
-                    b.add_address_frame(m.module, (addr - m.start).wrapping_add(m.pgoff))
+            Space::User => {
+                let found = self.space.lookup(pid, addr, time);
+                let frame = match found.mapping {
+                    // `addr` lies in the mapping; pgoff is from the file and may be anything.
+                    Some(m) if m.file_backed => {
+                        b.add_address_frame(m.module, (addr - m.start).wrapping_add(m.pgoff))
+                    }
+                    Some(m) => b.add_address_frame(m.module, addr),
+                    None if addr >= KERNEL_SPACE_START => {
+                        b.add_address_frame(self.kernel_module, addr)
+                    }
+                    None => b.add_address_frame(self.unknown_module, addr),
+                };
+                if !found.live {
+                    self.fallback_lookup = true;
                 }
-                Some(m) => b.add_address_frame(m.module, addr),
-                None if addr >= KERNEL_SPACE_START => b.add_address_frame(self.kernel_module, addr),
-                None => b.add_address_frame(self.unknown_module, addr),
-            },
+                frame
+            }
         }
     }
 
