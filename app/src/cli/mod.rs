@@ -39,7 +39,7 @@ pub struct Cli {
     pub demo: bool,
 
     /// Fetch binaries and debug files not found locally from the debuginfod servers in
-    /// DEBUGINFOD_URLS (http:// only; also View ▸ Fetch symbols with debuginfod).
+    /// DEBUGINFOD_URLS (http:// or https://; also View ▸ Fetch symbols with debuginfod).
     #[arg(long)]
     pub debuginfod: bool,
 

@@ -18,7 +18,7 @@ pub struct InputArgs {
     #[arg(long)]
     pub no_inline: bool,
     /// Fetch binaries and debug files that are not found locally from the debuginfod servers
-    /// in DEBUGINFOD_URLS (http:// only), cached in ~/.cache/stacklens/debuginfod.
+    /// in DEBUGINFOD_URLS (http:// or https://), cached in ~/.cache/stacklens/debuginfod.
     #[arg(long)]
     pub debuginfod: bool,
     /// A debuginfod server to ask (repeatable; implies --debuginfod).

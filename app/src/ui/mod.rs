@@ -900,7 +900,7 @@ impl App {
                     "DEBUGINFOD_URLS is not set: no servers to ask".to_string()
                 } else {
                     format!(
-                        "Profiles opened from now on ask {} for binaries and debug files not found locally (http:// only; cached in ~/.cache/stacklens/debuginfod)",
+                        "Profiles opened from now on ask {} for binaries and debug files not found locally (http:// or https://; cached in ~/.cache/stacklens/debuginfod)",
                         urls.join(", ")
                     )
                 };

@@ -2,9 +2,16 @@
 //! debug file (`/buildid/<id>/debuginfo`) by build-id from the servers the user names
 //! (usually `DEBUGINFOD_URLS`), when no local file has it.
 //!
-//! Plain HTTP/1.1 over `std::net::TcpStream`: the protocol needs one GET and a body, and an
-//! HTTP client crate with TLS would be the largest dependency of the core for it. `https://`
-//! servers are skipped with a warning; a local debuginfod or a caching proxy serves http.
+//! HTTP/1.1 over `std::net::TcpStream`, by hand: the protocol needs one GET and a body. For
+//! `https://` servers (all the public ones: `https://debuginfod.elfutils.org/`, the
+//! distributions') the same stream is wrapped in TLS by rustls (pure Rust, the `ring` crypto
+//! provider), so http and https share all the HTTP code. Certificates are checked against the
+//! system's root certificates (`rustls-native-certs`: `SSL_CERT_FILE` / `SSL_CERT_DIR` when set,
+//! else the distribution's store, loaded once per process on the first https request); a server
+//! whose certificate is not trusted is a warning ("certificate of HOST not trusted: …") and is not
+//! asked again. Redirects (301, 302, 303, 307, 308: federating servers send clients to the one
+//! that has the file) are followed, at most [`MAX_REDIRECTS`], between http and https either way.
+//! Every read and write has a timeout, the response head and the body have size limits.
 //!
 //! Downloads land in a cache directory, `<cache>/<build-id>/{executable,debuginfo}`, written
 //! to a temporary name and renamed, so a cached file is always complete; a cached file is used
@@ -12,11 +19,13 @@
 //! server that cannot be reached, so a profile with fifty modules does not ask fifty times.
 
 use rustc_hash::FxHashSet;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{CertificateError, ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Connect, read and write timeout. A debuginfod that does not answer within this is treated
@@ -28,7 +37,7 @@ pub const MAX_DOWNLOAD_BYTES: u64 = 2 << 30;
 /// Largest response head (status line and headers).
 const MAX_HEAD_BYTES: usize = 64 << 10;
 /// Redirects followed (federating servers redirect to the one that has the file).
-const MAX_REDIRECTS: usize = 4;
+const MAX_REDIRECTS: usize = 5;
 
 /// What to fetch for a build-id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,16 +55,18 @@ impl Artifact {
     }
 }
 
-/// A parsed `http://host[:port][/prefix]` server URL.
+/// A parsed `http[s]://host[:port][/prefix]` server URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Server {
+    /// `https://`.
+    tls: bool,
     host: String,
     port: u16,
     /// Path prefix without a trailing slash (`""` or `/debuginfod`).
     prefix: String,
 }
 
-/// Parses an `http://` server URL. `Err` names why it is not used.
+/// Parses an `http://` or `https://` server URL. `Err` names why it is not used.
 fn parse_url(url: &str) -> Result<Server, String> {
     let (server, path) = split_url(url)?;
     Ok(Server {
@@ -64,16 +75,18 @@ fn parse_url(url: &str) -> Result<Server, String> {
     })
 }
 
-/// `http://host[:port]/path` → the server (empty prefix) and the path (`""` if none).
+/// `http[s]://host[:port]/path` → the server (empty prefix) and the path (`""` if none,
+/// without a `#fragment`).
 fn split_url(url: &str) -> Result<(Server, &str), String> {
     let skipped = |why: &str| format!("debuginfod server {url} skipped: {why}");
-    let rest = match url.strip_prefix("http://") {
-        Some(r) => r,
-        None if url.starts_with("https://") => {
-            return Err(skipped("only http:// servers are supported"));
-        }
-        None => return Err(skipped("not an http:// URL")),
+    let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
+        (false, r)
+    } else if let Some(r) = url.strip_prefix("https://") {
+        (true, r)
+    } else {
+        return Err(skipped("not an http:// or https:// URL"));
     };
+    let rest = rest.split('#').next().unwrap_or_default();
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     // `[v6 address]:port` or `host:port`, the port optional.
     let (host, port) = match authority.strip_prefix('[') {
@@ -88,12 +101,14 @@ fn split_url(url: &str) -> Result<(Server, &str), String> {
     };
     let port = match port {
         Some(p) => p.parse::<u16>().map_err(|_| skipped("bad port"))?,
+        None if tls => 443,
         None => 80,
     };
     if host.is_empty() || host.contains(['@', ' ', '/']) {
         return Err(skipped("bad host"));
     }
     let server = Server {
+        tls,
         host: host.to_string(),
         port,
         prefix: String::new(),
@@ -125,6 +140,72 @@ pub struct Client {
     servers: Vec<(String, Server)>,
     cache: PathBuf,
     warnings: Mutex<Vec<String>>,
+    tls: Tls,
+}
+
+/// The root certificates of the system: `SSL_CERT_FILE` / `SSL_CERT_DIR` if set, else the
+/// platform's store. Read once per process, on the first https request; with the errors met.
+fn system_roots() -> &'static (Vec<CertificateDer<'static>>, Vec<String>) {
+    static ROOTS: OnceLock<(Vec<CertificateDer<'static>>, Vec<String>)> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        let errors = found.errors.iter().map(|e| e.to_string()).collect();
+        (found.certs, errors)
+    })
+}
+
+/// Root certificates trusted besides the system's, in tests: the certificate authority of a
+/// test's own https server. (`SSL_CERT_FILE` would do, but the environment is shared by the
+/// tests running in parallel.) Only ever added to: each test makes its own authority.
+#[cfg(test)]
+static TEST_ROOTS: Mutex<Vec<CertificateDer<'static>>> = Mutex::new(Vec::new());
+
+/// Trusts `ca` for the https servers of the clients made from now on in this process.
+#[cfg(test)]
+pub(super) fn trust_in_tests(ca: CertificateDer<'static>) {
+    TEST_ROOTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(ca);
+}
+
+/// A client's TLS settings, made on its first https request.
+#[derive(Default)]
+struct Tls {
+    config: OnceLock<Result<Arc<ClientConfig>, String>>,
+}
+
+impl Tls {
+    fn config(&self) -> Result<Arc<ClientConfig>, String> {
+        self.config
+            .get_or_init(|| {
+                let (system, errors) = system_roots();
+                let mut roots = RootCertStore::empty();
+                roots.add_parsable_certificates(system.iter().cloned());
+                #[cfg(test)]
+                roots.add_parsable_certificates(
+                    TEST_ROOTS.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                );
+                if roots.is_empty() {
+                    let why = if errors.is_empty() {
+                        "none found".to_string()
+                    } else {
+                        errors.join("; ")
+                    };
+                    return Err(format!(
+                        "no root certificates to check it with ({why}); SSL_CERT_FILE or SSL_CERT_DIR name them"
+                    ));
+                }
+                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                let config = ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| e.to_string())?
+                    .with_root_certificates(roots)
+                    .with_no_client_auth();
+                Ok(Arc::new(config))
+            })
+            .clone()
+    }
 }
 
 /// The default cache directory: `$XDG_CACHE_HOME/stacklens/debuginfod`, else
@@ -161,6 +242,7 @@ impl Client {
             servers: if cache.is_some() { servers } else { Vec::new() },
             cache: cache.unwrap_or_default(),
             warnings: Mutex::new(warnings),
+            tls: Tls::default(),
         })
     }
 
@@ -202,7 +284,7 @@ impl Client {
             }
             let tmp = temp_name(&dir, what);
             let target = format!("{}/buildid/{build_id}/{}", server.prefix, what.name());
-            match download(server, &target, &tmp) {
+            match download(&self.tls, server, &target, &tmp) {
                 Ok(true) => {
                     let id = super::read_build_id(&tmp).map(|h| super::normalize_build_id(&h));
                     if id.as_deref() != Some(super::normalize_build_id(build_id).as_str()) {
@@ -232,6 +314,11 @@ impl Client {
                     ));
                     remember(&UNREACHABLE, url.clone());
                 }
+                Err(Failure::Untrusted(e)) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    self.warn(format!("debuginfod: {url} not used: {e}; not asked again"));
+                    remember(&UNREACHABLE, url.clone());
+                }
                 Err(Failure::Bad(e)) => {
                     let _ = std::fs::remove_file(&tmp);
                     self.warn(format!(
@@ -256,21 +343,28 @@ fn temp_name(dir: &Path, what: Artifact) -> PathBuf {
 enum Failure {
     /// No connection, or no answer in time: the server is not asked again.
     Unreachable(String),
+    /// A certificate that is not trusted: the server is not asked again either.
+    Untrusted(String),
     /// A broken answer for this one file.
     Bad(String),
 }
 
-/// GETs `target` from `server` into `dest`, following redirects. `Ok(false)`: not found.
-fn download(server: &Server, target: &str, dest: &Path) -> Result<bool, Failure> {
+/// GETs `target` from `server` into `dest`, following redirects (to http or https). `Ok(false)`:
+/// not found.
+fn download(tls: &Tls, server: &Server, target: &str, dest: &Path) -> Result<bool, Failure> {
     let mut server = server.clone();
     let mut target = target.to_string();
     for _ in 0..=MAX_REDIRECTS {
-        match get(&server, &target, dest)? {
+        match get(tls, &server, &target, dest)? {
             Response::Saved => return Ok(true),
             Response::NotFound => return Ok(false),
-            Response::Redirect(location) => {
+            Response::Redirect(mut location) => {
+                if location.starts_with("//") {
+                    // Scheme-relative.
+                    location.insert_str(0, if server.tls { "https:" } else { "http:" });
+                }
                 if location.starts_with('/') {
-                    target = location;
+                    target = location.split('#').next().unwrap_or_default().to_string();
                 } else {
                     let (s, path) = split_url(&location).map_err(Failure::Bad)?;
                     target = if path.is_empty() {
@@ -292,6 +386,81 @@ enum Response {
     Redirect(String),
 }
 
+/// A connection to a server: plain, or TLS over the same kind of stream.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(s) => s.read(buf),
+            Self::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(s) => s.write(buf),
+            Self::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Plain(s) => s.flush(),
+            Self::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// Connects to `server`; for https, also the TLS handshake, which checks the certificate.
+fn open(tls: &Tls, server: &Server) -> Result<Conn, Failure> {
+    let mut tcp = connect(server)?;
+    if !server.tls {
+        return Ok(Conn::Plain(tcp));
+    }
+    let host = &server.host;
+    let untrusted =
+        |why: &str| Failure::Untrusted(format!("certificate of {host} not trusted: {why}"));
+    let config = tls.config().map_err(|e| untrusted(&e))?;
+    let name = ServerName::try_from(host.clone())
+        .map_err(|_| Failure::Bad(format!("{host:?} is not a server name TLS can check")))?;
+    let mut conn = ClientConnection::new(config, name)
+        .map_err(|e| Failure::Unreachable(format!("TLS with {host}: {e}")))?;
+    while conn.is_handshaking() {
+        match conn.complete_io(&mut tcp) {
+            Ok((0, 0)) => {
+                return Err(Failure::Unreachable(format!(
+                    "TLS handshake with {host} stalled"
+                )));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(
+                    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                        Some(rustls::Error::InvalidCertificate(
+                            CertificateError::UnknownIssuer,
+                        )) => untrusted(
+                            "issued by an authority that is not among the system's root certificates \
+                                 (SSL_CERT_FILE or SSL_CERT_DIR name others)",
+                        ),
+                        Some(rustls::Error::InvalidCertificate(c)) => untrusted(&c.to_string()),
+                        Some(other) => {
+                            Failure::Unreachable(format!("TLS handshake with {host}: {other}"))
+                        }
+                        None => Failure::Unreachable(format!("TLS handshake with {host}: {e}")),
+                    },
+                );
+            }
+        }
+    }
+    Ok(Conn::Tls(Box::new(StreamOwned::new(conn, tcp))))
+}
+
 fn connect(server: &Server) -> Result<TcpStream, Failure> {
     let addrs = (server.host.as_str(), server.port)
         .to_socket_addrs()
@@ -311,14 +480,14 @@ fn connect(server: &Server) -> Result<TcpStream, Failure> {
 }
 
 /// One request and its response; a 200 body goes to `dest`.
-fn get(server: &Server, target: &str, dest: &Path) -> Result<Response, Failure> {
-    let mut stream = connect(server)?;
+fn get(tls: &Tls, server: &Server, target: &str, dest: &Path) -> Result<Response, Failure> {
+    let mut stream = open(tls, server)?;
     let host = if server.host.contains(':') {
         format!("[{}]", server.host) // an IPv6 address
     } else {
         server.host.clone()
     };
-    let host = if server.port == 80 {
+    let host = if server.port == if server.tls { 443 } else { 80 } {
         host
     } else {
         format!("{host}:{}", server.port)
@@ -329,6 +498,7 @@ fn get(server: &Server, target: &str, dest: &Path) -> Result<Response, Failure> 
     );
     stream
         .write_all(request.as_bytes())
+        .and_then(|()| stream.flush())
         .map_err(|e| Failure::Unreachable(e.to_string()))?;
     let mut r = BufReader::new(stream);
     let head = read_head(&mut r).map_err(|e| match e {
@@ -505,6 +675,7 @@ mod tests {
         assert_eq!(
             parse_url("http://example.org:8002/").unwrap(),
             Server {
+                tls: false,
                 host: "example.org".into(),
                 port: 8002,
                 prefix: String::new()
@@ -513,18 +684,29 @@ mod tests {
         assert_eq!(
             parse_url("http://127.0.0.1/debuginfod/").unwrap(),
             Server {
+                tls: false,
                 host: "127.0.0.1".into(),
                 port: 80,
                 prefix: "/debuginfod".into()
             }
         );
         assert_eq!(parse_url("http://[::1]:9/").unwrap().host, "::1");
-        assert!(
-            parse_url("https://debuginfod.elfutils.org/")
-                .unwrap_err()
-                .contains("only http://")
+        assert_eq!(
+            parse_url("https://debuginfod.elfutils.org/").unwrap(),
+            Server {
+                tls: true,
+                host: "debuginfod.elfutils.org".into(),
+                port: 443,
+                prefix: String::new()
+            }
         );
-        assert!(parse_url("ftp://x/").is_err());
+        let (s, path) = split_url("https://[::1]:8443/buildid/ab/debuginfo#x").unwrap();
+        assert_eq!((s.tls, s.port, path), (true, 8443, "/buildid/ab/debuginfo"));
+        assert!(
+            parse_url("ftp://x/")
+                .unwrap_err()
+                .contains("not an http:// or https:// URL")
+        );
         assert!(parse_url("http://x:port/").is_err());
     }
 

@@ -71,7 +71,7 @@ pub struct SymbolOptions {
     /// count (tests use this to be independent of the machine).
     pub system_paths: bool,
     /// debuginfod servers asked, by build-id, for a binary or debug file no local file
-    /// provides. Empty (the default): no network. Only `http://` servers are supported;
+    /// provides. Empty (the default): no network. `http://` and `https://` servers;
     /// [`SymbolOptions::with_debuginfod_from_env`] takes them from `DEBUGINFOD_URLS`.
     pub debuginfod_urls: Vec<String>,
     /// Where debuginfod downloads are kept; `None`: [`debuginfod_default_cache_dir`]

@@ -440,61 +440,142 @@ fn a_hostile_gnu_debugdata_is_refused_without_harm() {
     }
 }
 
-/// A debuginfod on 127.0.0.1: serves `files` (URL path → file: `…/executable` with a
-/// Content-Length, `…/debuginfo` chunked), 404 for anything else, and logs every request.
-fn debuginfod_server(
-    files: Vec<(String, PathBuf)>,
-) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{BufRead, BufReader, Write};
+/// The requests (paths) a test server was asked.
+type RequestLog = Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A server on 127.0.0.1 that logs the path of every request and lets `answer` write the
+/// response; over TLS with `tls`. Returns its URL (`http://127.0.0.1:PORT/`, or
+/// `https://localhost:PORT/` for the certificate's name) and the log.
+fn test_server(
+    tls: Option<Arc<rustls::ServerConfig>>,
+    answer: impl Fn(&str, &mut dyn std::io::Write) -> std::io::Result<()> + Send + 'static,
+) -> (String, RequestLog) {
+    use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let port = listener.local_addr().unwrap().port();
+    let url = match tls {
+        Some(_) => format!("https://localhost:{port}/"),
+        None => format!("http://127.0.0.1:{port}/"),
+    };
+    let log = RequestLog::default();
     let seen = log.clone();
+    let serve = move |conn: &mut dyn ReadWrite| {
+        let mut r = BufReader::new(&mut *conn);
+        let mut request = String::new();
+        if r.read_line(&mut request).unwrap_or(0) == 0 {
+            return; // no request: a client that gave up (on the certificate, say)
+        }
+        loop {
+            let mut h = String::new();
+            if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                break;
+            }
+        }
+        drop(r);
+        let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+        seen.lock().unwrap().push(path.clone());
+        let _ = answer(&path, conn).and_then(|()| conn.flush());
+    };
+    trait ReadWrite: Read + Write {}
+    impl<T: Read + Write> ReadWrite for T {}
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { continue };
-            let mut r = BufReader::new(conn.try_clone().unwrap());
-            let mut request = String::new();
-            let _ = r.read_line(&mut request);
-            loop {
-                let mut h = String::new();
-                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
-                    break;
+            let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+            match &tls {
+                None => serve(&mut conn),
+                Some(config) => {
+                    let tls = rustls::ServerConnection::new(config.clone()).unwrap();
+                    let mut conn = rustls::StreamOwned::new(tls, conn);
+                    serve(&mut conn);
+                    conn.conn.send_close_notify();
+                    let _ = conn.flush();
                 }
             }
-            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
-            seen.lock().unwrap().push(path.clone());
-            let _ = match files.iter().find(|(p, _)| *p == path) {
-                Some((_, f)) if path.ends_with("/debuginfo") => {
-                    let body = std::fs::read(f).unwrap();
-                    let mut out = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
-                    for c in body.chunks(3000) {
-                        out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
-                        out.extend_from_slice(c);
-                        out.extend_from_slice(b"\r\n");
-                    }
-                    out.extend_from_slice(b"0\r\n\r\n");
-                    conn.write_all(&out)
-                }
-                Some((_, f)) => {
-                    let body = std::fs::read(f).unwrap();
-                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
-                    conn.write_all(head.as_bytes())
-                        .and_then(|_| conn.write_all(&body))
-                }
-                None => {
-                    conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found")
-                }
-            };
         }
     });
     (url, log)
 }
 
-#[test]
-fn debuginfod_supplies_what_is_missing_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// A debuginfod on 127.0.0.1 (over TLS with `tls`): serves `files` (URL path → file:
+/// `…/executable` with a Content-Length, `…/debuginfo` chunked), 404 for anything else, and
+/// logs every request.
+fn debuginfod_server(
+    files: Vec<(String, PathBuf)>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> (String, RequestLog) {
+    test_server(tls, move |path, conn| serve_files(&files, path, conn))
+}
+
+/// The answer of a debuginfod with `files` to a request for `path`.
+fn serve_files(
+    files: &[(String, PathBuf)],
+    path: &str,
+    conn: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match files.iter().find(|(p, _)| p == path) {
+        Some((_, f)) if path.ends_with("/debuginfo") => {
+            let body = std::fs::read(f).unwrap();
+            let mut out = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+            for c in body.chunks(3000) {
+                out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                out.extend_from_slice(c);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"0\r\n\r\n");
+            conn.write_all(&out)
+        }
+        Some((_, f)) => {
+            let body = std::fs::read(f).unwrap();
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+            conn.write_all(head.as_bytes())
+                .and_then(|_| conn.write_all(&body))
+        }
+        None => conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found"),
+    }
+}
+
+/// A TLS configuration for a test https server: a certificate for `localhost`, signed by a
+/// certificate authority made here, which debuginfod clients trust from now on if `trusted`.
+fn test_tls(trusted: bool) -> Arc<rustls::ServerConfig> {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name = rcgen::DistinguishedName::new();
+    // Each its own name: an authority is looked up by name.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ca.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("stacklens test authority {n}"),
+    );
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let ca = rcgen::Issuer::new(ca, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    if trusted {
+        debuginfod::trust_in_tests(ca_cert.der().clone());
+    }
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    Arc::new(config)
+}
+
+/// The debuginfod fixture in `d`: `bin/hot` stripped; `srv/hot` (stripped) and
+/// `srv/hot.debug`, its debug file, for a server; `none/` empty. Returns hot's build-id.
+fn debuginfod_fixture(d: &Path) -> String {
     for sub in ["bin", "srv", "none"] {
         std::fs::create_dir(d.join(sub)).unwrap();
     }
@@ -503,37 +584,54 @@ fn debuginfod_supplies_what_is_missing_once() {
         &d.join("srv"),
         "objcopy --only-keep-debug hot hot.debug && objcopy --strip-all hot && cp hot ../bin/hot",
     );
-    let bid = ElfFile::open(&sample("bin/hot"))
+    ElfFile::open(&sample("bin/hot"))
         .unwrap()
         .build_id
         .map(|b| crate::formats::bytes::hex(&b))
-        .unwrap();
-    let (url, log) = debuginfod_server(vec![
-        (format!("/buildid/{bid}/debuginfo"), d.join("srv/hot.debug")),
-        (format!("/buildid/{bid}/executable"), d.join("srv/hot")),
-    ]);
-    let load = |dirs: Vec<PathBuf>, cache: &str| {
-        let o = LoadOptions {
-            symbols: SymbolOptions {
-                search_dirs: dirs,
-                kallsyms: None,
-                system_paths: false,
-                debuginfod_urls: vec!["https://example.org/".into(), url.clone()],
-                debuginfod_cache: Some(d.join(cache)),
-                ..SymbolOptions::default()
-            },
-            ..LoadOptions::default()
-        };
-        let bytes = std::fs::read(sample("hot.perf.data")).unwrap();
-        load_bytes(&bytes, &o, &Progress::new()).unwrap()
+        .unwrap()
+}
+
+/// The capture symbolized with `dirs` and the debuginfod servers `urls`, caching in `cache`.
+fn load_debuginfod(dirs: Vec<PathBuf>, urls: &[&str], cache: PathBuf) -> Profile {
+    let o = LoadOptions {
+        symbols: SymbolOptions {
+            search_dirs: dirs,
+            kallsyms: None,
+            system_paths: false,
+            debuginfod_urls: urls.iter().map(|u| u.to_string()).collect(),
+            debuginfod_cache: Some(cache),
+            ..SymbolOptions::default()
+        },
+        ..LoadOptions::default()
     };
-    let hot_requests = |log: &std::sync::Mutex<Vec<String>>| -> Vec<String> {
-        log.lock()
-            .unwrap()
-            .iter()
-            .filter(|p| p.contains(&bid))
-            .cloned()
-            .collect()
+    let bytes = std::fs::read(sample("hot.perf.data")).unwrap();
+    load_bytes(&bytes, &o, &Progress::new()).unwrap()
+}
+
+/// The requests in `log` that are for build-id `bid`.
+fn requests_for(log: &RequestLog, bid: &str) -> Vec<String> {
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter(|p| p.contains(bid))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn debuginfod_supplies_what_is_missing_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bid = debuginfod_fixture(d);
+    let (url, log) = debuginfod_server(
+        vec![
+            (format!("/buildid/{bid}/debuginfo"), d.join("srv/hot.debug")),
+            (format!("/buildid/{bid}/executable"), d.join("srv/hot")),
+        ],
+        None,
+    );
+    let load = |dirs: Vec<PathBuf>, cache: &str| {
+        load_debuginfod(dirs, &["ftp://example.org/", &url], d.join(cache))
     };
     let want = top(&load_with(vec![sample("bin")], true));
     assert!(
@@ -544,7 +642,10 @@ fn debuginfod_supplies_what_is_missing_once() {
     // A stripped binary here, its debug file on the server.
     let p = load(vec![d.join("bin")], "cache1");
     assert_eq!(top(&p), want);
-    assert_eq!(hot_requests(&log), [format!("/buildid/{bid}/debuginfo")]);
+    assert_eq!(
+        requests_for(&log, &bid),
+        [format!("/buildid/{bid}/debuginfo")]
+    );
     let hot = module_status(&p, "hot");
     let cached = d.join("cache1").join(&bid).join("debuginfo");
     assert_eq!(hot.lines_from, Some(canon(&cached)));
@@ -553,7 +654,8 @@ fn debuginfod_supplies_what_is_missing_once() {
         p.meta
             .warnings
             .iter()
-            .any(|w| w.contains("https://example.org/") && w.contains("only http://")),
+            .any(|w| w.contains("ftp://example.org/")
+                && w.contains("not an http:// or https:// URL")),
         "{:?}",
         p.meta.warnings
     );
@@ -567,7 +669,7 @@ fn debuginfod_supplies_what_is_missing_once() {
     let p = load(vec![d.join("none")], "cache2");
     assert_eq!(top(&p), want);
     assert_eq!(
-        hot_requests(&log)[1..],
+        requests_for(&log, &bid)[1..],
         [
             format!("/buildid/{bid}/executable"),
             format!("/buildid/{bid}/debuginfo")
@@ -579,6 +681,132 @@ fn debuginfod_supplies_what_is_missing_once() {
         Some(canon(&d.join("cache2").join(&bid).join("debuginfo")))
     );
     assert_eq!(hot.problem, None);
+}
+
+#[test]
+fn debuginfod_over_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bid = debuginfod_fixture(d);
+    let files = vec![(format!("/buildid/{bid}/debuginfo"), d.join("srv/hot.debug"))];
+    let (url, log) = debuginfod_server(files.clone(), Some(test_tls(true)));
+    let debuginfo = [format!("/buildid/{bid}/debuginfo")];
+    let want = top(&load_with(vec![sample("bin")], true));
+    assert!(want.iter().any(|(n, _)| n == "mix"), "{want:?}");
+    let cached = |cache: &str| Some(canon(&d.join(cache).join(&bid).join("debuginfo")));
+
+    // A stripped binary here, its debug file on the https server: lines and inline frames
+    // from the download.
+    let p = load_debuginfod(vec![d.join("bin")], &[&url], d.join("cache1"));
+    assert_eq!(top(&p), want);
+    assert_eq!(requests_for(&log, &bid), debuginfo);
+    let hot = module_status(&p, "hot");
+    assert_eq!(hot.lines_from, cached("cache1"));
+    assert_eq!(hot.symbols_from, cached("cache1"));
+    assert!(
+        !p.meta.warnings.iter().any(|w| w.contains(&url)),
+        "{:?}",
+        p.meta.warnings
+    );
+    // Again: nothing asked.
+    let all_requests = log.lock().unwrap().len();
+    let p = load_debuginfod(vec![d.join("bin")], &[&url], d.join("cache1"));
+    assert_eq!(top(&p), want);
+    assert_eq!(log.lock().unwrap().len(), all_requests);
+
+    // An http server that redirects everything to the https one.
+    let to = url.trim_end_matches('/').to_string();
+    let (plain, plain_log) = test_server(None, move |path, conn| {
+        let head =
+            format!("HTTP/1.1 302 Found\r\nLocation: {to}{path}\r\nContent-Length: 0\r\n\r\n");
+        conn.write_all(head.as_bytes())
+    });
+    let p = load_debuginfod(vec![d.join("bin")], &[&plain], d.join("cache2"));
+    assert_eq!(top(&p), want);
+    assert_eq!(requests_for(&plain_log, &bid), debuginfo);
+    assert_eq!(
+        requests_for(&log, &bid),
+        [&debuginfo[..], &debuginfo[..]].concat()
+    );
+    assert_eq!(module_status(&p, "hot").lines_from, cached("cache2"));
+
+    // A certificate from an authority nobody trusts: a warning, not a crash, and no request.
+    let (untrusted, untrusted_log) = debuginfod_server(files, Some(test_tls(false)));
+    let p = load_debuginfod(vec![d.join("bin")], &[&untrusted], d.join("cache3"));
+    let warned = |p: &Profile| {
+        p.meta
+            .warnings
+            .iter()
+            .filter(|w| {
+                w.contains(&untrusted) && w.contains("certificate of localhost not trusted")
+            })
+            .count()
+    };
+    assert_eq!(warned(&p), 1, "{:?}", p.meta.warnings);
+    assert_eq!(module_status(&p, "hot").lines_from, None);
+    assert_ne!(top(&p), want);
+    assert!(untrusted_log.lock().unwrap().is_empty());
+    // Not asked again in this process.
+    let p = load_debuginfod(vec![d.join("bin")], &[&untrusted], d.join("cache3"));
+    assert_eq!(warned(&p), 0, "{:?}", p.meta.warnings);
+    assert!(untrusted_log.lock().unwrap().is_empty());
+}
+
+#[test]
+fn debuginfod_follows_five_redirects_between_http_and_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bid = debuginfod_fixture(d);
+    let file = format!("/buildid/{bid}/debuginfo");
+    let files = vec![(file.clone(), d.join("srv/hot.debug"))];
+    // Two servers, http and https, each sending `/N/…` to the other's `/N-1/…`, and serving
+    // `/0/…` from `files`.
+    let hop = |other: Arc<std::sync::OnceLock<String>>| {
+        let files = files.clone();
+        move |path: &str, conn: &mut dyn std::io::Write| {
+            let (n, rest) = path[1..].split_once('/').unwrap_or(("", ""));
+            match n.parse::<u32>() {
+                Ok(0) => serve_files(&files, &format!("/{rest}"), conn),
+                Ok(n) => {
+                    let to = other.get().unwrap().trim_end_matches('/');
+                    let head = format!(
+                        "HTTP/1.1 307 Temporary Redirect\r\nLocation: {to}/{}/{rest}\r\nContent-Length: 0\r\n\r\n",
+                        n - 1
+                    );
+                    conn.write_all(head.as_bytes())
+                }
+                Err(_) => conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+            }
+        }
+    };
+    let to_http = Arc::new(std::sync::OnceLock::<String>::new());
+    let to_https = Arc::new(std::sync::OnceLock::<String>::new());
+    let (http, http_log) = test_server(None, hop(to_https.clone()));
+    let (https, https_log) = test_server(Some(test_tls(true)), hop(to_http.clone()));
+    to_http.set(http.clone()).unwrap();
+    to_https.set(https.clone()).unwrap();
+
+    // http /5 → https /4 → http /3 → https /2 → http /1 → https /0: five redirects.
+    let client = debuginfod::Client::new(&[format!("{http}5")], Some(&d.join("cache1"))).unwrap();
+    let got = client.fetch(&bid, debuginfod::Artifact::Debuginfo);
+    assert_eq!(got, Some(d.join("cache1").join(&bid).join("debuginfo")));
+    assert_eq!(client.take_warnings(), Vec::<String>::new());
+    let asked = |log: &RequestLog| log.lock().unwrap().clone();
+    assert_eq!(asked(&http_log), [5, 3, 1].map(|n| format!("/{n}{file}")));
+    assert_eq!(asked(&https_log), [4, 2, 0].map(|n| format!("/{n}{file}")));
+
+    // Six are too many.
+    let client = debuginfod::Client::new(&[format!("{https}6")], Some(&d.join("cache2"))).unwrap();
+    assert_eq!(client.fetch(&bid, debuginfod::Artifact::Debuginfo), None);
+    let warnings = client.take_warnings();
+    assert!(
+        warnings.len() == 1 && warnings[0].contains("too many redirects"),
+        "{warnings:?}"
+    );
+    assert_eq!(
+        http_log.lock().unwrap().len() + https_log.lock().unwrap().len(),
+        6 + 6
+    );
 }
 
 #[test]
