@@ -456,6 +456,9 @@ struct OpenSample {
     weight: i64,
 }
 
+/// Distinct frame lines remembered at most (then the memory starts over).
+const MAX_SEEN_LINES: usize = 1 << 20;
+
 /// Parser state across lines.
 #[derive(Default)]
 struct State {
@@ -695,11 +698,15 @@ impl State {
 
     /// A frame line of the open sample.
     fn add_frame_line(&mut self, b: &mut ProfileBuilder, f: &FrameText<'_>) {
+        let raw = self.raw_frame(b, f);
+        self.add_raw_frame(raw);
+    }
+
+    fn add_raw_frame(&mut self, raw: RawFrame) {
         if self.header_frame {
             self.frames.clear();
             self.header_frame = false;
         }
-        let raw = self.raw_frame(b, f);
         self.frames.push(raw);
     }
 
@@ -729,6 +736,9 @@ pub fn parse(data: &[u8], b: &mut ProfileBuilder, progress: &Progress) -> Result
     let mut st = State::default();
     let mut tokens = Vec::new();
     let mut done = 0u64;
+    // Frame lines already seen, as printed: a profile repeats the same few thousand lines
+    // millions of times, and looking one up is cheaper than parsing and interning it again.
+    let mut seen: FxHashMap<&[u8], RawFrame> = FxHashMap::default();
     for (i, raw_line) in data.split(|&c| c == b'\n').enumerate() {
         let line_no = i as u64 + 1;
         done += raw_line.len() as u64 + 1;
@@ -737,6 +747,23 @@ pub fn parse(data: &[u8], b: &mut ProfileBuilder, progress: &Progress) -> Result
             progress.set_done(done.min(data.len() as u64));
         }
         let raw_line = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
+        if raw_line.first() == Some(&b'\t') && st.sample.is_some() {
+            if let Some(&f) = seen.get(raw_line) {
+                st.add_raw_frame(f);
+                continue;
+            }
+            if let Ok(line) = std::str::from_utf8(&raw_line[1..])
+                && let Some(f) = parse_frame(line)
+            {
+                let f = st.raw_frame(b, &f);
+                if seen.len() >= MAX_SEEN_LINES {
+                    seen.clear();
+                }
+                seen.insert(raw_line, f);
+                st.add_raw_frame(f);
+                continue;
+            }
+        }
         let line: Cow<'_, str> = match std::str::from_utf8(raw_line) {
             Ok(s) => Cow::Borrowed(s),
             Err(_) => {
