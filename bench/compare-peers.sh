@@ -22,8 +22,10 @@
 # A peer that is not installed gets a row saying so (install hints below), never silence.
 #
 # Peers: perf report --stdio --no-children; perf script | inferno-collapse-perf
-# (cargo install inferno); samply import --save-only (cargo install samply); hotspot's
-# perfparser (apt-get install hotspot); go tool pprof -top (apt-get install golang-go).
+# (cargo install inferno); samply import --save-only --unstable-presymbolicate (cargo install
+# samply; without the flag it leaves symbolization to the browser, so its time would not include
+# it); hotspot's perfparser (apt-get install hotspot), which unwinds, symbolizes and writes the
+# stream hotspot's window reads; go tool pprof -top (apt-get install golang-go).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${REPS:-3}
@@ -108,9 +110,13 @@ have() { # have TOOL-LABEL COMMAND: true if COMMAND exists, else remembers the l
   return 1
 }
 timeit() { # timeit TOOL FILE CMD...  -> appends "tool file seconds maxrss_kb status"
-  local tool=$1 file=$2 status=0; shift 2
-  /usr/bin/time -o "$timing" -f "%e %M" "$@" >/dev/null 2>"$scratch/stderr" || status=$?
-  echo "$tool $file $(tail -n 1 "$timing") $status" >>"$results"
+  local tool=$1 file=$2 status=0 t0 t1; shift 2
+  # Wall time from bash's microsecond clock (/usr/bin/time's %e has 10 ms steps); peak RSS
+  # from /usr/bin/time.
+  t0=$EPOCHREALTIME
+  /usr/bin/time -o "$timing" -f "%M" "$@" >/dev/null 2>"$scratch/stderr" || status=$?
+  t1=$EPOCHREALTIME
+  echo "$tool $file $(python3 -c "print(f'{$t1 - $t0:.4f}')") $(tail -n 1 "$timing") $status" >>"$results"
   if [ "$status" != 0 ]; then
     echo "  $tool on $file exited with $status: $(tail -n 2 "$scratch/stderr" | tr '\n' ' ')" >&2
   fi
@@ -126,7 +132,8 @@ run_tools() { # run_tools FILE
     have inferno inferno-collapse-perf &&
       timeit "perf-script+inferno" "$f" sh -c "perf script -i '$f' 2>/dev/null | inferno-collapse-perf"
     have samply samply &&
-      timeit "samply-import" "$f" samply import --save-only -o "$scratch/samply.json.gz" "$f"
+      timeit "samply-import" "$f" samply import --save-only --unstable-presymbolicate \
+        -o "$scratch/samply.json.gz" "$f"
     [ -x "$PERFPARSER" ] || have perfparser hotspot-perfparser
     [ -x "$PERFPARSER" ] &&
       timeit "hotspot-perfparser" "$f" "$PERFPARSER" --input "$f" --output "$scratch/perfparser.out"
@@ -169,7 +176,7 @@ for f, tools in by.items():
         ratio = "" if tool in ("floor", "stacklens") else f"{wall / max(ours, 1e-3):.1f}×"
         if tool == "floor":
             ratio = f"(stacklens: {ours / max(wall, 1e-3):.1f}× the floor)"
-        print(f"| {os.path.basename(f)} | {mb:.0f} | {tool}{note} | {wall:.2f} s | {mb / max(wall, 1e-3):.0f} | {rss:.0f} MB | {ratio} |")
+        print(f"| {os.path.basename(f)} | {mb:.0f} | {tool}{note} | {wall:.3f} s | {mb / max(wall, 1e-3):.0f} | {rss:.0f} MB | {ratio} |")
 PY
 for m in "${missing[@]}"; do
   case $m in
