@@ -71,11 +71,11 @@ fn inner_pages(bytes: &[u8]) -> Option<(*mut libc::c_void, usize)> {
 /// Maps the pages of `bytes` (a stretch of a mapped file about to be read) in one call.
 pub fn read_ahead(bytes: &[u8]) {
     #[cfg(target_os = "linux")]
-    if let (Some(m), Some((at, len))) = (holder(bytes), inner_pages(bytes)) {
-        let _moving = m.moving.lock().unwrap_or_else(|e| e.into_inner());
+    if let (Some(_), Some((at, len))) = (holder(bytes), inner_pages(bytes)) {
         /// `MADV_POPULATE_READ` (Linux 5.14); older kernels refuse it, which costs nothing.
         const MADV_POPULATE_READ: libc::c_int = 22;
-        // SAFETY: advice on pages of a live read-only map; it changes no contents.
+        // SAFETY: advice on pages of a live map; it changes no contents (of file or anonymous
+        // pages alike), so it needs no lock against the move to anonymous memory.
         unsafe { libc::madvise(at, len, MADV_POPULATE_READ) };
     }
 }

@@ -4,6 +4,9 @@
 use super::elf::FoundFrame;
 use std::path::Path;
 
+/// Largest kallsyms file read (a real one is about 10 MB).
+pub const MAX_KALLSYMS_BYTES: u64 = 256 << 20;
+
 /// Text symbols of the kernel and its modules, sorted by address.
 #[derive(Debug, Default)]
 pub struct Kallsyms {
@@ -14,10 +17,25 @@ pub struct Kallsyms {
 }
 
 impl Kallsyms {
-    /// Reads a kallsyms file. `None` if it cannot be read or shows no addresses (an
-    /// unprivileged reader sees zeros when `kernel.kptr_restrict` is set).
+    /// Reads a kallsyms file. `None` if it is not a regular file, cannot be read or shows no
+    /// addresses (an unprivileged reader sees zeros when `kernel.kptr_restrict` is set). At
+    /// most [`MAX_KALLSYMS_BYTES`] are read; a FIFO at the path does not block the open.
     pub fn load(path: &Path) -> Option<Self> {
-        Self::parse(&std::fs::read_to_string(path).ok()?)
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .ok()?;
+        if !file.metadata().ok()?.is_file() {
+            return None;
+        }
+        let mut text = String::new();
+        file.take(MAX_KALLSYMS_BYTES)
+            .read_to_string(&mut text)
+            .ok()?;
+        Self::parse(&text)
     }
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -167,6 +185,29 @@ fn parse_build_id_note(notes: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A kallsyms path is named by a profile's build-id cache: a FIFO or a device there is
+    /// refused at once, without blocking on the open or reading forever.
+    #[test]
+    fn only_regular_files_are_read_as_kallsyms() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("kallsyms");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo on a path in our own temporary directory.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(Kallsyms::load(&fifo).is_none());
+        assert!(Kallsyms::load(Path::new("/dev/zero")).is_none());
+        let file = dir.path().join("real");
+        std::fs::write(
+            &file,
+            "ffffffff81000000 T _text\nffffffff81000100 T start\n",
+        )
+        .unwrap();
+        assert_eq!(
+            Kallsyms::load(&file).unwrap().text,
+            Some(0xffffffff81000000)
+        );
+    }
 
     #[test]
     fn kallsyms_lookup_and_module_boundary() {

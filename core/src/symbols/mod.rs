@@ -669,9 +669,6 @@ struct KernelContext {
     warning: Option<String>,
 }
 
-/// Largest kallsyms file read (a real one is about 10 MB).
-const MAX_KALLSYMS_BYTES: u64 = 256 << 20;
-
 impl KernelContext {
     fn none(warning: Option<String>) -> Self {
         Self {
@@ -726,7 +723,7 @@ impl KernelContext {
             c => c,
         };
 
-        let running = || match load_kallsyms(path) {
+        let running = || match Kallsyms::load(path) {
             Some(k) => Ok(k),
             None => Err(format!(
                 "kernel frames show as [kernel]: {} is unreadable or shows no addresses (as root, or with sysctl kernel.kptr_restrict=0, it does)",
@@ -826,21 +823,7 @@ fn cached_kallsyms(bid: &str, opts: &SymbolOptions) -> Option<(PathBuf, Kallsyms
                 ]
             })
         })
-        .find_map(|p| load_kallsyms(&p).map(|k| (p, k)))
-}
-
-/// A kallsyms file, if it is a regular file of bounded size with addresses in it.
-fn load_kallsyms(path: &Path) -> Option<Kallsyms> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
-    let mut text = String::new();
-    file.take(MAX_KALLSYMS_BYTES)
-        .read_to_string(&mut text)
-        .ok()?;
-    Kallsyms::parse(&text)
+        .find_map(|p| Kallsyms::load(&p).map(|k| (p, k)))
 }
 
 /// What [`resolver_for`] looks with.
