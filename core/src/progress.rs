@@ -1,6 +1,8 @@
 //! Progress and cancellation shared between a loading thread and the thread watching it.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// What a load is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,11 +23,33 @@ pub struct Progress {
     total: AtomicU64,
     phase: AtomicU8,
     cancelled: AtomicBool,
+    /// When each step of the load ended, for `--timings`.
+    laps: Mutex<Vec<(&'static str, Instant)>>,
 }
 
 impl Progress {
     pub fn new() -> Self {
-        Self::default()
+        let p = Self::default();
+        p.lap("start");
+        p
+    }
+
+    /// Notes that a step of the load named `what` ends now.
+    pub fn lap(&self, what: &'static str) {
+        let mut laps = self.laps.lock().unwrap_or_else(|e| e.into_inner());
+        // A load has a handful of steps; a bound keeps a misuse from growing it.
+        if laps.len() < 64 {
+            laps.push((what, Instant::now()));
+        }
+    }
+
+    /// Each step noted with [`lap`](Self::lap) and how long it took (from the step before,
+    /// or from [`Progress::new`]).
+    pub fn laps(&self) -> Vec<(&'static str, Duration)> {
+        let laps = self.laps.lock().unwrap_or_else(|e| e.into_inner());
+        laps.windows(2)
+            .map(|w| (w[1].0, w[1].1.duration_since(w[0].1)))
+            .collect()
     }
 
     /// Enters `phase` with `total` units of work.

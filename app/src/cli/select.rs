@@ -24,6 +24,10 @@ pub struct InputArgs {
     /// A debuginfod server to ask (repeatable; implies --debuginfod).
     #[arg(long = "debuginfod-url", value_name = "URL")]
     pub debuginfod_urls: Vec<String>,
+    /// Print how long each step of loading took (open, parse passes, symbolize, freeze) to
+    /// stderr.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 impl InputArgs {
@@ -196,7 +200,23 @@ pub fn load(file: &Path, input: &InputArgs) -> Result<Profile> {
         symbols: input.symbol_options(),
         ..LoadOptions::default()
     };
-    Ok(stacklens_core::load(file, &opts, &Progress::new())?)
+    let progress = Progress::new();
+    let profile = stacklens_core::load(file, &opts, &progress)?;
+    if input.timings {
+        print_timings(file, &progress);
+    }
+    Ok(profile)
+}
+
+/// The load's steps and their times, to stderr.
+pub fn print_timings(file: &Path, progress: &Progress) {
+    let laps = progress.laps();
+    let total: std::time::Duration = laps.iter().map(|(_, d)| *d).sum();
+    eprintln!("timings for {}:", file.display());
+    for (what, d) in laps {
+        eprintln!("  {:>9.1} ms  {what}", d.as_secs_f64() * 1e3);
+    }
+    eprintln!("  {:>9.1} ms  load in all", total.as_secs_f64() * 1e3);
 }
 
 /// The sample type `--event` names, or the profile's default.

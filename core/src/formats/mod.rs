@@ -105,11 +105,13 @@ pub fn load(path: &Path, opts: &LoadOptions, progress: &Progress) -> Result<Prof
         source,
     };
     let map = crate::mapped::MappedFile::open(path).map_err(io)?;
+    progress.lap("open and map");
     if map.bytes().is_empty() {
         return Err(Error::Empty.with_path(path));
     }
     if stkl::sniff(map.bytes()) && map.is_stable() {
         let p = stkl::read_borrowed(map, progress).map_err(|e| e.with_path(path))?;
+        progress.lap("read .stkl");
         progress.start_phase(Phase::Done, 1);
         return Ok(p);
     }
@@ -123,13 +125,18 @@ pub fn load_bytes(data: &[u8], opts: &LoadOptions, progress: &Progress) -> Resul
         return Err(Error::Empty);
     }
     let (inner, wrapper) = unwrap_compression(data, opts)?;
+    if wrapper.is_some() {
+        progress.lap("decompress");
+    }
     let bytes: &[u8] = inner.as_deref().unwrap_or(data);
     if stkl::sniff(bytes) {
         let p = stkl::read(bytes, progress)?;
+        progress.lap("read .stkl");
         progress.start_phase(Phase::Done, 1);
         return Ok(p);
     }
     let b = parse_plain(bytes, opts, progress, wrapper)?;
+    progress.lap("parse");
     symbolize_and_freeze(b, opts, progress)
 }
 
@@ -219,8 +226,10 @@ pub fn symbolize_and_freeze(
     progress: &Progress,
 ) -> Result<Profile> {
     symbols::symbolize(&mut b, &opts.symbols, progress)?;
+    progress.lap("symbolize");
     progress.start_phase(Phase::Aggregating, 1);
     let p = b.freeze();
+    progress.lap("freeze");
     progress.start_phase(Phase::Done, 1);
     Ok(p)
 }

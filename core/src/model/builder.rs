@@ -7,6 +7,7 @@ use super::ids::*;
 use super::strings::StringTable;
 use super::tables::*;
 use hashbrown::HashTable;
+use rayon::prelude::*;
 use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::hash::BuildHasher;
 
@@ -632,60 +633,73 @@ impl ProfileBuilder {
         let n_types = self.sample_types.len();
         let total: usize = self.sample_count();
         let per_type = self.per_type;
-        let mut s_stack: Vec<StackId> = Vec::with_capacity(total);
-        let mut s_time: Vec<u64> = Vec::with_capacity(total);
-        let mut s_labels: Vec<u32> = Vec::new();
         let labelled = self.threads.iter().any(|t| !t.samples.labels.is_empty());
-        if labelled {
-            s_labels.reserve(total);
-        }
-        let mut columns: Vec<Vec<i64>> = if per_type {
-            vec![Vec::with_capacity(total); n_types]
-        } else {
-            Vec::new()
-        };
-        let mut kinds: Vec<u16> = Vec::with_capacity(if per_type { 0 } else { total });
-        let mut weights: Vec<i64> = Vec::with_capacity(if per_type { 0 } else { total });
         let mut threads = ThreadTable::default();
         let mut spans = SpanTable::default();
-        let mut first = u64::MAX;
-        let mut last = 0u64;
         let mut old_threads: Vec<Option<BuilderThread>> = std::mem::take(&mut self.threads)
             .into_iter()
             .map(Some)
             .collect();
+        // Each thread's samples in time order, as a permutation when they are not already.
+        let perms: Vec<Option<Vec<u32>>> = old_threads
+            .par_iter()
+            .map(|t| {
+                let times = &t.as_ref()?.samples.time_ns;
+                if times.windows(2).all(|w| w[0] <= w[1]) {
+                    return None;
+                }
+                let mut perm: Vec<u32> = (0..times.len() as u32).collect();
+                perm.sort_by_key(|&r| times[r as usize]);
+                Some(perm)
+            })
+            .collect();
+        // Rows per thread, in the thread vector's order.
+        let lens: Vec<usize> = old_threads
+            .iter()
+            .map(|t| t.as_ref().map_or(0, |t| t.samples.stack.len()))
+            .collect();
+        // Each column is freed from the threads as soon as it is gathered, so that the peak
+        // holds about one column twice, not all of them.
+        let mut g = Gather {
+            order: &order,
+            lens: &lens,
+            threads: &mut old_threads,
+            perms: &perms,
+            total,
+        };
+        let s_stack = g.column(StackId::NONE, |ts| &mut ts.stack);
+        let s_time = g.column(0, |ts| &mut ts.time_ns);
+        let s_labels = if labelled {
+            g.column(0, |ts| &mut ts.labels)
+        } else {
+            Vec::new()
+        };
+        let (columns, kinds, weights) = if per_type {
+            let columns: Vec<Vec<i64>> = (0..n_types)
+                .map(|c| {
+                    g.column(0, |ts| match ts.columns.get_mut(c) {
+                        Some(col) => col,
+                        None => &mut ts.weight, // empty in the per-type layout
+                    })
+                })
+                .collect();
+            (columns, Vec::new(), Vec::new())
+        } else {
+            (
+                Vec::new(),
+                g.column(0, |ts| &mut ts.kind),
+                g.column(0, |ts| &mut ts.weight),
+            )
+        };
+        let mut first = u64::MAX;
+        let mut last = 0u64;
+        let mut start = 0;
         for (new_index, &i) in order.iter().enumerate() {
             let Some(mut t) = old_threads[i].take() else {
                 continue;
             };
-            let n = t.samples.stack.len();
-            let sorted = t.samples.time_ns.windows(2).all(|w| w[0] <= w[1]);
-            let start = s_stack.len();
-            let perm: Vec<u32> = if sorted {
-                (0..n as u32).collect()
-            } else {
-                let mut perm: Vec<u32> = (0..n as u32).collect();
-                perm.sort_by_key(|&r| t.samples.time_ns[r as usize]);
-                perm
-            };
-            let ts = &t.samples;
-            s_stack.extend(perm.iter().map(|&r| ts.stack[r as usize]));
-            s_time.extend(perm.iter().map(|&r| ts.time_ns[r as usize]));
-            if labelled {
-                s_labels.extend(
-                    perm.iter()
-                        .map(|&r| ts.labels.get(r as usize).copied().unwrap_or(0)),
-                );
-            }
-            if per_type {
-                for (c, col) in ts.columns.iter().enumerate() {
-                    columns[c].extend(perm.iter().map(|&r| col[r as usize]));
-                }
-            } else {
-                kinds.extend(perm.iter().map(|&r| ts.kind[r as usize]));
-                weights.extend(perm.iter().map(|&r| ts.weight[r as usize]));
-            }
-            if let (Some(&a), Some(&b)) = (s_time[start..].first(), s_time[start..].last()) {
+            let end = start + lens[i];
+            if let (Some(&a), Some(&b)) = (s_time[start..end].first(), s_time[start..end].last()) {
                 first = first.min(a);
                 last = last.max(b);
             }
@@ -694,7 +708,8 @@ impl ProfileBuilder {
             threads.name.push(t.name);
             threads.process_name.push(t.process_name);
             threads.sample_start.push(start);
-            threads.sample_end.push(s_stack.len());
+            threads.sample_end.push(end);
+            start = end;
             t.spans.sort_by_key(|s| (s.1, s.0));
             threads.span_start.push(spans.len());
             for (depth, s, e, name) in t.spans {
@@ -773,5 +788,57 @@ pub(crate) fn unresolved_name(b: &ProfileBuilder, module: ModuleId, address: u64
             address
         ),
         None => format!("{address:#x}"),
+    }
+}
+
+/// The threads' sample columns, concatenated in the profile's thread order, each thread's rows
+/// in time order; filled on all cores (each thread's rows are a stretch of their own).
+struct Gather<'t> {
+    order: &'t [usize],
+    /// Rows per thread.
+    lens: &'t [usize],
+    threads: &'t mut [Option<BuilderThread>],
+    perms: &'t [Option<Vec<u32>>],
+    total: usize,
+}
+
+impl Gather<'_> {
+    /// The column `get` picks of each thread (rows it lacks are `fill`), which it then frees.
+    fn column<T: Copy + Send + Sync>(
+        &mut self,
+        fill: T,
+        get: impl Fn(&mut ThreadSamples) -> &mut Vec<T> + Sync,
+    ) -> Vec<T> {
+        let mut out = vec![fill; self.total];
+        let mut rest = &mut out[..];
+        let mut parts = Vec::with_capacity(self.order.len());
+        for &i in self.order {
+            let (part, tail) = rest.split_at_mut(self.lens[i].min(rest.len()));
+            parts.push((i, part));
+            rest = tail;
+        }
+        let sources: Vec<Vec<T>> = self
+            .threads
+            .iter_mut()
+            .map(|t| {
+                t.as_mut()
+                    .map_or_else(Vec::new, |t| std::mem::take(get(&mut t.samples)))
+            })
+            .collect();
+        parts.into_par_iter().for_each(|(i, dst)| {
+            let src = &sources[i];
+            match &self.perms[i] {
+                Some(perm) => {
+                    for (d, &r) in dst.iter_mut().zip(perm) {
+                        *d = src.get(r as usize).copied().unwrap_or(fill);
+                    }
+                }
+                None => {
+                    let n = dst.len().min(src.len());
+                    dst[..n].copy_from_slice(&src[..n]);
+                }
+            }
+        });
+        out
     }
 }

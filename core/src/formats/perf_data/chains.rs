@@ -42,40 +42,63 @@ struct Entry {
 pub struct ChainCache {
     table: HashTable<Entry>,
     bytes: Vec<u8>,
-    pub hits: u64,
-    pub misses: u64,
 }
 
-fn hash(key: &ChainKey, chain: &[u8]) -> u64 {
+/// Hash of a key and callchain. The chain (tens of entries) is hashed in four independent lanes,
+/// so that the multiplications overlap instead of waiting for each other; the lanes and the key
+/// are mixed at the end.
+pub fn hash(key: &ChainKey, chain: &[u8]) -> u64 {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    let mut lanes = [
+        0x243f_6a88_85a3_08d3u64,
+        0x1319_8a2e_0370_7344,
+        0xa409_3822_299f_31d0,
+        0x082e_fa98_ec4e_6c89,
+    ];
+    let mut blocks = chain.chunks_exact(32);
+    for block in &mut blocks {
+        for (lane, w) in lanes.iter_mut().zip(block.chunks_exact(8)) {
+            let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+            *lane = (*lane ^ w).wrapping_mul(K).rotate_left(29);
+        }
+    }
+    for (lane, w) in lanes.iter_mut().zip(blocks.remainder().chunks_exact(8)) {
+        let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+        *lane = (*lane ^ w).wrapping_mul(K).rotate_left(29);
+    }
     let mut h = rustc_hash::FxHasher::default();
     h.write_u64(((key.pid as u32 as u64) << 32) | key.epoch as u64);
     h.write_u64(((key.cpumode as u64) << 1) | key.ip.is_some() as u64);
     h.write_u64(key.ip.unwrap_or(0));
-    for w in chain.chunks_exact(8) {
-        h.write_u64(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+    for lane in lanes {
+        h.write_u64(lane);
     }
     h.write_usize(chain.len());
-    h.finish()
+    // fmix64: every input bit reaches the top bits hashbrown's control bytes use.
+    let mut x = h.finish();
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
 }
 
 impl ChainCache {
     /// The stack cached for `chain` under `key`, and the hash to [`ChainCache::insert`] it with
     /// when there is none.
-    pub fn get(&mut self, key: &ChainKey, chain: &[u8]) -> Result<StackId, u64> {
-        let h = hash(key, chain);
+    pub fn get(&self, key: &ChainKey, chain: &[u8]) -> Result<StackId, u64> {
+        self.get_hashed(hash(key, chain), key, chain)
+    }
+
+    /// [`ChainCache::get`] with the [`hash`] of `key` and `chain` already known.
+    pub fn get_hashed(&self, h: u64, key: &ChainKey, chain: &[u8]) -> Result<StackId, u64> {
         let bytes = &self.bytes;
-        match self.table.find(h, |e| {
-            e.hash == h && e.key == *key && &bytes[e.at..e.at + e.len] == chain
-        }) {
-            Some(e) => {
-                self.hits += 1;
-                Ok(e.stack)
-            }
-            None => {
-                self.misses += 1;
-                Err(h)
-            }
-        }
+        self.table
+            .find(h, |e| {
+                e.hash == h && e.key == *key && &bytes[e.at..e.at + e.len] == chain
+            })
+            .map(|e| e.stack)
+            .ok_or(h)
     }
 
     pub fn insert(&mut self, hash: u64, key: ChainKey, chain: &[u8], stack: StackId) {

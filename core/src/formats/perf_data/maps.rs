@@ -25,7 +25,7 @@ pub struct Mapping {
 }
 
 /// The mappings of one process, sorted by start address.
-#[derive(Default, Debug)]
+#[derive(Clone, Default, Debug)]
 struct ProcessMaps {
     maps: Vec<Mapping>,
     /// `max_end[i]` = largest `end` among `maps[..=i]`: lets a backward scan stop early.
@@ -33,7 +33,7 @@ struct ProcessMaps {
 }
 
 /// Mappings of every process, plus the fork tree for processes that inherit their parent's.
-#[derive(Default, Debug)]
+#[derive(Clone, Default, Debug)]
 pub struct AddressSpace {
     procs: FxHashMap<i32, ProcessMaps>,
     /// pid -> (parent pid, fork time) for processes created by fork (not threads).

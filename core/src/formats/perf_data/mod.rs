@@ -25,6 +25,7 @@
 mod chains;
 pub(crate) mod header;
 mod maps;
+mod parallel;
 pub(crate) mod records;
 pub mod synth;
 mod unwind;
@@ -40,6 +41,7 @@ use crate::model::{
 use crate::symbols::{ModuleFinder, SymbolOptions};
 use crate::{Error, Progress, Result};
 use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
 pub use self::header::MAGIC;
 
@@ -179,6 +181,9 @@ struct Counts {
     clamped_periods: u64,
 }
 
+/// Most threads decoding samples at once.
+const MAX_WORKERS: usize = 8;
+
 /// Bytes of the data section mapped ahead of the reader at a time.
 const WINDOW: usize = 32 << 20;
 
@@ -200,7 +205,8 @@ struct PerfData<'a> {
     comms: FxHashMap<i32, Vec<(u64, String)>>,
     /// tid -> the thread that created it (FORK records), for threads that never set a name.
     thread_parent: FxHashMap<i32, i32>,
-    space: AddressSpace,
+    /// Shared with the sample pass's workers; changed only in pass 1.
+    space: Arc<AddressSpace>,
     kernel_module: ModuleId,
     unknown_module: ModuleId,
     guest_module: ModuleId,
@@ -216,6 +222,12 @@ struct PerfData<'a> {
     /// (tid, time) of every sample, kept only when off-CPU time must be measured without switch
     /// records: then a thread's next sample says when it ran again.
     sample_times: Option<Vec<(i32, u64)>>,
+    /// Where a record starts, about every [`parallel::CHUNK`] bytes of the data section (pass 1).
+    splits: Vec<usize>,
+    /// Bytes per chunk of the sample pass.
+    chunk: usize,
+    /// The data section has compressed records (then pass 2 reads it in order).
+    compressed: bool,
     // pass 2 scratch
     frames: Vec<FrameId>,
     /// The stacks of callchains seen before.
@@ -246,7 +258,31 @@ pub fn parse_with(
     decompression_limit: u64,
     symbols: &SymbolOptions,
 ) -> Result<()> {
+    let workers = rayon::current_num_threads().min(MAX_WORKERS);
+    parse_in_chunks(
+        data,
+        b,
+        progress,
+        decompression_limit,
+        symbols,
+        parallel::CHUNK,
+        workers,
+    )
+}
+
+/// [`parse_with`], its sample pass split into chunks of about `chunk` bytes decoded on
+/// `workers` threads (one thread reads in order when `workers` is 1 or the file has one chunk).
+fn parse_in_chunks(
+    data: &[u8],
+    b: &mut ProfileBuilder,
+    progress: &Progress,
+    decompression_limit: u64,
+    symbols: &SymbolOptions,
+    chunk: usize,
+    workers: usize,
+) -> Result<()> {
     let mut p = PerfData::new(data, FileHeader::parse(data)?, decompression_limit);
+    p.chunk = chunk.max(1);
     b.meta.source_format = "perf.data".into();
     let range = if p.header.pipe {
         PIPE_HEADER_SIZE as usize..data.len()
@@ -269,10 +305,19 @@ pub fn parse_with(
     p.setup_events(b);
     p.setup_address_space(b);
     p.setup_unwinder(b, symbols);
+    progress.lap("perf.data sideband pass");
 
-    // Pass 2: samples.
-    p.walk(range, progress, b, false)?;
+    // Pass 2: samples, on several threads when the file allows.
+    if p.unwinder.is_none() && !p.compressed && p.splits.len() > 1 && workers > 1 {
+        let mut chunks: Vec<std::ops::Range<usize>> =
+            p.splits.windows(2).map(|w| w[0]..w[1]).collect();
+        chunks.extend(p.splits.last().map(|&s| s..range.end));
+        p.parallel_samples(&chunks, workers, progress, b)?;
+    } else {
+        p.walk(range, progress, b, false)?;
+    }
     p.flush_dwarf(b);
+    progress.lap("perf.data sample pass");
     p.finish_offcpu(b);
     p.name_threads(b);
     p.finish_meta(b, truncation);
@@ -294,7 +339,7 @@ impl<'a> PerfData<'a> {
             mmaps: Vec::new(),
             comms: FxHashMap::default(),
             thread_parent: FxHashMap::default(),
-            space: AddressSpace::default(),
+            space: Arc::default(),
             kernel_module: ModuleId::NONE,
             unknown_module: ModuleId::NONE,
             guest_module: ModuleId::NONE,
@@ -308,6 +353,9 @@ impl<'a> PerfData<'a> {
             sample_times: None,
             chains: chains::ChainCache::default(),
             fallback_lookup: false,
+            splits: Vec::new(),
+            chunk: parallel::CHUNK,
+            compressed: false,
             frames: Vec::with_capacity(128),
             last_thread: None,
         }
@@ -465,6 +513,7 @@ impl<'a> PerfData<'a> {
         // read, and dropped from resident memory once read (the page cache keeps it).
         let mut ahead = range.start;
         let mut behind = range.start;
+        let mut split = range.start;
         let trunc = records::walk(
             &data[range.clone()],
             range.start as u64,
@@ -478,7 +527,12 @@ impl<'a> PerfData<'a> {
                     ahead = at.saturating_add(WINDOW).min(range.end);
                     crate::mapped::read_ahead(&data[at..ahead]);
                 }
+                if sideband && at >= split {
+                    self.splits.push(at);
+                    split = at.saturating_add(self.chunk);
+                }
                 if rec.kind == records::COMPRESSED || rec.kind == records::COMPRESSED2 {
+                    self.compressed = true;
                     if decomp.is_none() {
                         decomp = Some(Decompressor::new(limit)?);
                     }
@@ -568,7 +622,7 @@ impl<'a> PerfData<'a> {
                 let name = c_str(r.get(16..end).unwrap_or(&[])).into_owned();
                 let time = self.record_time(r);
                 if rec.misc & MISC_COMM_EXEC != 0 {
-                    self.space.add_exec(pid, time);
+                    Arc::make_mut(&mut self.space).add_exec(pid, time);
                 }
                 self.comms.entry(tid).or_default().push((time, name));
             }
@@ -576,7 +630,7 @@ impl<'a> PerfData<'a> {
                 let (pid, ppid) = (i32_at(r, 8).unwrap_or(-1), i32_at(r, 12).unwrap_or(-1));
                 let (tid, ptid) = (i32_at(r, 16).unwrap_or(-1), i32_at(r, 20).unwrap_or(-1));
                 let time = u64_at(r, 24).unwrap_or(0);
-                self.space.add_fork(pid, ppid, time);
+                Arc::make_mut(&mut self.space).add_fork(pid, ppid, time);
                 if tid != ptid {
                     self.thread_parent.entry(tid).or_insert(ptid);
                 }
@@ -796,7 +850,7 @@ impl<'a> PerfData<'a> {
                 b.add_module(&m.path, bid, kind)
             };
             b.set_module_range(module, m.start, m.start.saturating_add(m.len), m.pgoff);
-            self.space.add_mapping(
+            Arc::make_mut(&mut self.space).add_mapping(
                 m.pid,
                 Mapping {
                     start: m.start,
@@ -810,56 +864,23 @@ impl<'a> PerfData<'a> {
             );
         }
         self.mmaps = Vec::new();
-        self.space.finish();
+        Arc::make_mut(&mut self.space).finish();
         self.unknown_module = b.add_module("[unknown]", "", ModuleKind::Unknown);
         self.guest_module = b.add_module("[guest]", "", ModuleKind::Unknown);
     }
 
     /// The attr of a sample record.
-    fn attr_of_sample(&self, r: &[u8]) -> Option<usize> {
-        if self.attrs.len() == 1 {
-            return Some(0);
-        }
-        let st = self.attrs[0].sample_type;
-        let id = if st & SAMPLE_IDENTIFIER != 0 {
-            u64_at(r, 8)?
-        } else if st & SAMPLE_ID != 0 {
-            let before = [SAMPLE_IP, SAMPLE_TID, SAMPLE_TIME, SAMPLE_ADDR]
-                .iter()
-                .filter(|&&b| st & b != 0)
-                .count();
-            u64_at(r, 8 + 8 * before)?
-        } else {
-            return Some(0);
-        };
-        self.id_to_attr.get(&id).copied()
-    }
-
     fn sample(&mut self, rec: &Record<'_>, b: &mut ProfileBuilder) -> Result<()> {
-        if rec.kind != records::SAMPLE {
-            return Ok(());
-        }
-        let Some(ai) = self.attr_of_sample(rec.bytes) else {
-            self.counts.unknown_event_ids += 1;
+        let decoder = Decoder {
+            attrs: &self.attrs,
+            id_to_attr: &self.id_to_attr,
+            attr_type: &self.attr_type,
+        };
+        let Some(d) = decoder.decode(rec, &mut self.counts) else {
             return Ok(());
         };
+        let (s, ai) = (&d.sample, d.attr);
         let attr = &self.attrs[ai];
-        let s = match decode_sample(attr, rec.bytes) {
-            Ok(s) => s,
-            Err(what) => {
-                self.counts.malformed_samples += 1;
-                if self.counts.first_malformed.is_none() {
-                    self.counts.first_malformed = Some((rec.offset, what));
-                }
-                return Ok(());
-            }
-        };
-        if attr.sample_type & SAMPLE_STACK_USER != 0 {
-            self.counts.stack_user_samples += 1;
-        }
-        let Some(Some(sample_type)) = self.attr_type.get(ai).copied() else {
-            return Ok(());
-        };
         // A DWARF-mode sample: its user frames come from unwinding the stack copy.
         let dwarf = match (&self.unwinder, s.regs_user) {
             (Some(u), Some(regs)) if !s.stack_user.is_empty() => {
@@ -870,62 +891,142 @@ impl<'a> PerfData<'a> {
         if self.unwinder.is_some() && attr.sample_type & SAMPLE_STACK_USER != 0 && dwarf.is_none() {
             self.counts.dwarf_without_stack += 1;
         }
-        let mut period = s.period.unwrap_or(attr.sample_period);
-        if period > MAX_PERIOD {
-            self.counts.clamped_periods += 1;
-            period = MAX_PERIOD;
+        let thread = self.thread(b, s.pid, s.tid);
+        let cpumode = rec.misc & MISC_CPUMODE_MASK;
+        let Some(regs) = dwarf else {
+            // A callchain seen before in this process and epoch: its stack is known.
+            let key = chains::ChainKey {
+                pid: s.pid,
+                epoch: self.space.epoch(s.pid, s.time),
+                cpumode,
+                ip: s.ip,
+            };
+            let stack = match self.chains.get(&key, s.callchain) {
+                Ok(stack) => stack,
+                Err(h) => {
+                    let stack = self.chain_stack(b, &key, s.callchain, s.time);
+                    if !self.fallback_lookup {
+                        self.chains.insert(h, key, s.callchain, stack);
+                    }
+                    stack
+                }
+            };
+            self.add_sample_stack(b, stack, thread, s.time, d.sample_type, d.weight);
+            self.after_sample(ai, thread, s.tid, s.time, stack);
+            return Ok(());
+        };
+        let mut frames = std::mem::take(&mut self.frames);
+        self.chain_frames(
+            b,
+            s.pid,
+            s.ip,
+            s.time,
+            cpumode,
+            s.callchain,
+            true,
+            &mut frames,
+        );
+        let Some(u) = self.unwinder.as_mut() else {
+            unreachable!("dwarf is Some only with an unwinder")
+        };
+        u.batch_bytes += s.stack_user.len();
+        u.batch.push(Pending {
+            thread,
+            pid: s.pid,
+            tid: s.tid,
+            time: s.time,
+            sample_type: d.sample_type,
+            weight: d.weight,
+            frames: frames.clone(),
+            regs,
+            stack: s.stack_user.to_vec(),
+            switch_out: self.offcpu.and_then(|o| o.switch_attr) == Some(ai),
+        });
+        self.frames = frames;
+        if u.batch_bytes >= unwind::MAX_BATCH_BYTES {
+            self.flush_dwarf(b);
         }
-        let weight = period as i64;
+        Ok(())
+    }
 
-        let thread = match self.last_thread {
-            Some((key, t)) if key == (s.pid, s.tid) => t,
+    /// The builder's thread for (pid, tid); consecutive samples mostly share one.
+    fn thread(&mut self, b: &mut ProfileBuilder, pid: i32, tid: i32) -> ThreadId {
+        match self.last_thread {
+            Some((key, t)) if key == (pid, tid) => t,
             _ => {
-                let t = b.add_thread(s.pid, s.tid);
-                self.last_thread = Some(((s.pid, s.tid), t));
+                let t = b.add_thread(pid, tid);
+                self.last_thread = Some(((pid, tid), t));
                 t
             }
-        };
-        let cpumode = rec.misc & MISC_CPUMODE_MASK;
-        // A callchain seen before in this process and epoch: its stack is known.
-        let chain_key = dwarf.is_none().then(|| chains::ChainKey {
-            pid: s.pid,
-            epoch: self.space.epoch(s.pid, s.time),
-            cpumode,
-            ip: s.ip,
-        });
-        let mut chain_hash = None;
-        if let Some(key) = &chain_key {
-            match self.chains.get(key, s.callchain) {
-                Ok(stack) => {
-                    self.add_sample_stack(b, stack, thread, s.time, sample_type, weight);
-                    self.after_sample(ai, thread, s.tid, s.time, stack);
-                    return Ok(());
-                }
-                Err(h) => chain_hash = Some(h),
-            }
         }
-        self.fallback_lookup = false;
+    }
 
-        // Frames, leaf first.
+    /// The stack of a callchain (frame-pointer or LBR mode, not DWARF) sampled at `time`.
+    /// Sets `fallback_lookup` when the answer depends on the exact time (then it must not be
+    /// cached for the epoch).
+    fn chain_stack(
+        &mut self,
+        b: &mut ProfileBuilder,
+        key: &chains::ChainKey,
+        callchain: &[u8],
+        time: u64,
+    ) -> StackId {
+        let mut frames = std::mem::take(&mut self.frames);
+        self.chain_frames(
+            b,
+            key.pid,
+            key.ip,
+            time,
+            key.cpumode,
+            callchain,
+            false,
+            &mut frames,
+        );
+        let mut stack = StackId::NONE;
+        for &f in frames.iter().rev() {
+            stack = b.add_stack(stack, f);
+        }
+        self.frames = frames;
+        if !stack.is_some() {
+            // No ip and no callchain: keep the sample's weight on an unknown frame.
+            let f = b.add_address_frame(self.unknown_module, 0);
+            stack = b.add_stack(StackId::NONE, f);
+        }
+        stack
+    }
+
+    /// The frames of a sample's ip and callchain, leaf first, into `frames`. With `dwarf`, user
+    /// frames are left to the unwinder. Sets `fallback_lookup` when a lookup fell back on a
+    /// mapping not live at `time`.
+    #[allow(clippy::too_many_arguments)]
+    fn chain_frames(
+        &mut self,
+        b: &mut ProfileBuilder,
+        pid: i32,
+        ip: Option<u64>,
+        time: u64,
+        cpumode: u16,
+        callchain: &[u8],
+        dwarf: bool,
+        frames: &mut Vec<FrameId>,
+    ) {
+        self.fallback_lookup = false;
+        frames.clear();
         let leaf_space = match cpumode {
             MISC_KERNEL => Space::Kernel,
             MISC_GUEST_KERNEL | MISC_GUEST_USER => Space::Guest,
             _ => Space::User,
         };
-        let mut frames = std::mem::take(&mut self.frames);
-        frames.clear();
         let mut have_leaf = false;
-        if let Some(ip) = s.ip {
-            let space = if s.callchain.is_empty()
-                && leaf_space == Space::User
-                && ip >= KERNEL_SPACE_START
-            {
-                Space::Kernel
-            } else {
-                leaf_space
-            };
-            if dwarf.is_none() || space != Space::User {
-                frames.push(self.frame_for(b, s.pid, ip, s.time, space, false));
+        if let Some(ip) = ip {
+            let space =
+                if callchain.is_empty() && leaf_space == Space::User && ip >= KERNEL_SPACE_START {
+                    Space::Kernel
+                } else {
+                    leaf_space
+                };
+            if !dwarf || space != Space::User {
+                frames.push(self.frame_for(b, pid, ip, time, space, false));
             }
             have_leaf = true;
         }
@@ -935,10 +1036,10 @@ impl<'a> PerfData<'a> {
         // the user pc where the thread entered the kernel); every later one is a return
         // address, looked up one byte earlier so that it lands in the call instruction.
         let mut exact = true;
-        for w in s.callchain.chunks_exact(8) {
-            let ip = u64::from_le_bytes(w.try_into().expect("8-byte chunk"));
-            if ip >= CONTEXT_MAX {
-                space = match ip {
+        for w in callchain.chunks_exact(8) {
+            let entry = u64::from_le_bytes(w.try_into().expect("8-byte chunk"));
+            if entry >= CONTEXT_MAX {
+                space = match entry {
                     CONTEXT_KERNEL => Space::Kernel,
                     CONTEXT_USER => Space::User,
                     CONTEXT_GUEST | CONTEXT_GUEST_KERNEL | CONTEXT_GUEST_USER | CONTEXT_HV => {
@@ -951,44 +1052,17 @@ impl<'a> PerfData<'a> {
             }
             if first_real {
                 first_real = false;
-                if have_leaf && Some(ip) == s.ip {
+                if have_leaf && Some(entry) == ip {
                     exact = false;
                     continue; // the callchain repeats the sampled ip
                 }
             }
-            if dwarf.is_some() && space == Space::User {
+            if dwarf && space == Space::User {
                 break; // the unwinder finds the user frames
             }
-            frames.push(self.frame_for(b, s.pid, ip, s.time, space, !exact));
+            frames.push(self.frame_for(b, pid, entry, time, space, !exact));
             exact = false;
         }
-        if let (Some(regs), Some(u)) = (dwarf, self.unwinder.as_mut()) {
-            u.batch_bytes += s.stack_user.len();
-            u.batch.push(Pending {
-                thread,
-                pid: s.pid,
-                tid: s.tid,
-                time: s.time,
-                sample_type,
-                weight,
-                frames: frames.clone(),
-                regs,
-                stack: s.stack_user.to_vec(),
-                switch_out: self.offcpu.and_then(|o| o.switch_attr) == Some(ai),
-            });
-            self.frames = frames;
-            if u.batch_bytes >= unwind::MAX_BATCH_BYTES {
-                self.flush_dwarf(b);
-            }
-            return Ok(());
-        }
-        let stack = self.add_sample(b, &frames, thread, s.time, sample_type, weight);
-        self.frames = frames;
-        if let (Some(key), Some(h), false) = (chain_key, chain_hash, self.fallback_lookup) {
-            self.chains.insert(h, key, s.callchain, stack);
-        }
-        self.after_sample(ai, thread, s.tid, s.time, stack);
-        Ok(())
     }
 
     /// What off-CPU time needs to know of a sample.
@@ -1484,8 +1558,13 @@ pub fn decode_samples(data: &[u8]) -> Result<DecodeStats> {
         &Progress::new(),
         |rec| {
             st.records += 1;
+            let decoder = Decoder {
+                attrs: &p.attrs,
+                id_to_attr: &p.id_to_attr,
+                attr_type: &p.attr_type,
+            };
             if rec.kind == records::SAMPLE
-                && let Some(ai) = p.attr_of_sample(rec.bytes)
+                && let Some(ai) = decoder.attr_of_sample(rec.bytes)
                 && let Ok(s) = decode_sample(&p.attrs[ai], rec.bytes)
             {
                 st.samples += 1;
@@ -1506,6 +1585,85 @@ fn slice(data: &[u8], s: Section) -> Option<&[u8]> {
     let start = usize::try_from(s.offset).ok()?;
     let end = start.checked_add(usize::try_from(s.size).ok()?)?;
     data.get(start..end)
+}
+
+/// What the sample pass reads of a SAMPLE record, borrowed from the parser's pass-1 state so
+/// that workers can share it.
+#[derive(Clone, Copy)]
+struct Decoder<'p> {
+    attrs: &'p [Attr],
+    id_to_attr: &'p FxHashMap<u64, usize>,
+    /// Sample type index per attr (`None` for dummy events).
+    attr_type: &'p [Option<usize>],
+}
+
+/// A decoded sample with its event and weight.
+struct Decoded<'r> {
+    sample: Sample<'r>,
+    /// Index of its attr.
+    attr: usize,
+    sample_type: usize,
+    weight: i64,
+}
+
+impl Decoder<'_> {
+    fn attr_of_sample(&self, r: &[u8]) -> Option<usize> {
+        if self.attrs.len() == 1 {
+            return Some(0);
+        }
+        let st = self.attrs[0].sample_type;
+        let id = if st & SAMPLE_IDENTIFIER != 0 {
+            u64_at(r, 8)?
+        } else if st & SAMPLE_ID != 0 {
+            let before = [SAMPLE_IP, SAMPLE_TID, SAMPLE_TIME, SAMPLE_ADDR]
+                .iter()
+                .filter(|&&b| st & b != 0)
+                .count();
+            u64_at(r, 8 + 8 * before)?
+        } else {
+            return Some(0);
+        };
+        self.id_to_attr.get(&id).copied()
+    }
+
+    /// Decodes a SAMPLE record of an event that has a sample type. Anything else (another
+    /// record type, a dummy event, an unknown id, a damaged sample) is `None`, counted in
+    /// `counts`.
+    fn decode<'r>(&self, rec: &Record<'r>, counts: &mut Counts) -> Option<Decoded<'r>> {
+        if rec.kind != records::SAMPLE {
+            return None;
+        }
+        let Some(ai) = self.attr_of_sample(rec.bytes) else {
+            counts.unknown_event_ids += 1;
+            return None;
+        };
+        let attr = &self.attrs[ai];
+        let s = match decode_sample(attr, rec.bytes) {
+            Ok(s) => s,
+            Err(what) => {
+                counts.malformed_samples += 1;
+                if counts.first_malformed.is_none() {
+                    counts.first_malformed = Some((rec.offset, what));
+                }
+                return None;
+            }
+        };
+        if attr.sample_type & SAMPLE_STACK_USER != 0 {
+            counts.stack_user_samples += 1;
+        }
+        let sample_type = (*self.attr_type.get(ai)?)?;
+        let mut period = s.period.unwrap_or(attr.sample_period);
+        if period > MAX_PERIOD {
+            counts.clamped_periods += 1;
+            period = MAX_PERIOD;
+        }
+        Some(Decoded {
+            sample: s,
+            attr: ai,
+            sample_type,
+            weight: period as i64,
+        })
+    }
 }
 
 /// The fields of a SAMPLE record that stacklens uses.

@@ -992,3 +992,66 @@ fn lost_samples_match_perf_and_are_placed_in_time() {
             .any(|w| w.contains(&format!("lost {lost_total} samples")))
     );
 }
+
+/// The profile of `bytes` with the sample pass in chunks of `chunk` bytes on `workers` threads,
+/// as a `.stkl` capture's bytes (which hold every table).
+fn chunked(bytes: &[u8], chunk: usize, workers: usize) -> crate::Result<Vec<u8>> {
+    let o = opts();
+    let progress = Progress::new();
+    let mut b = ProfileBuilder::new("perf.data");
+    parse_in_chunks(
+        bytes,
+        &mut b,
+        &progress,
+        default_decompression_limit(bytes.len()),
+        &o.symbols,
+        chunk,
+        workers,
+    )?;
+    let p = crate::formats::symbolize_and_freeze(b, &o, &progress)?;
+    let mut out = Vec::new();
+    crate::formats::stkl::write(&p, &mut out).unwrap();
+    Ok(out)
+}
+
+#[test]
+fn the_sample_pass_on_several_threads_makes_the_same_profile_as_one() {
+    let mut parallel_files = 0;
+    for entry in std::fs::read_dir(sample_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.to_string_lossy().ends_with(".perf.data") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        // Whole, and cut in the middle of the data section.
+        for bytes in [&bytes[..], &bytes[..bytes.len() * 3 / 5]] {
+            let one = chunked(bytes, usize::MAX, 1);
+            let mut p = PerfData::new(bytes, FileHeader::parse(bytes).unwrap(), u64::MAX);
+            // Files the parallel pass takes (not DWARF, not compressed) are counted.
+            if !p.header.pipe
+                && p.read_file_attrs().is_ok()
+                && !p
+                    .attrs
+                    .iter()
+                    .any(|a| a.sample_type & SAMPLE_STACK_USER != 0)
+                && !path.to_string_lossy().contains("zstd")
+            {
+                parallel_files += 1;
+            }
+            for (chunk, workers) in [(4096, 2), (64 << 10, 3), (1, 2)] {
+                let many = chunked(bytes, chunk, workers);
+                match (&one, &many) {
+                    (Ok(a), Ok(b)) => assert!(
+                        a == b,
+                        "{}: {} bytes in chunks of {chunk} on {workers} threads differ",
+                        path.display(),
+                        bytes.len()
+                    ),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                    (a, b) => panic!("{}: {a:?} against {b:?}", path.display()),
+                }
+            }
+        }
+    }
+    assert!(parallel_files >= 10, "only {parallel_files} files");
+}
