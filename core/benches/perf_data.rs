@@ -7,13 +7,21 @@
 //!   the choice documented in `formats::perf_data`).
 //! - `pipeline`: parse + symbolize + freeze + call tree + top functions, the work of
 //!   `stacklens report`, on 1 thread and on all cores.
+//! - `stages`: each step of that on its own, with its throughput: `parse` (bytes into the
+//!   builder's tables), `symbolize` (frames named per second), `freeze` (samples sorted into
+//!   the profile), `aggregate` (samples into the call tree), `layout` (call nodes into the
+//!   flame graph's rectangles). The generated file has few distinct frames, so these run on
+//!   the real capture named by `STACKLENS_BENCH_PERF` when it is set (e.g. the
+//!   `bench/data/fp-100mb.perf.data` that `bench/compare-peers.sh` records: 100 MB of a
+//!   multi-threaded zstd with its inline frames).
 //!
 //! `cargo bench -p stacklens-core --bench perf_data`; throughput is printed in MiB/s.
 
+use criterion::BatchSize;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use stacklens_core::analysis::{CallNodeTable, Selection, top_functions};
-use stacklens_core::formats::perf_data;
-use stacklens_core::{LoadOptions, Progress, load_bytes};
+use stacklens_core::analysis::{CallNodeTable, FlameLayout, Selection, top_functions};
+use stacklens_core::formats::{parse_bytes, perf_data};
+use stacklens_core::{LoadOptions, Progress, load_bytes, symbols};
 use std::hint::black_box;
 
 const TARGET_BYTES: usize = 100 << 20;
@@ -101,6 +109,59 @@ fn benches(c: &mut Criterion) {
         .unwrap();
     g.bench_function("report/1-thread", |b| {
         b.iter(|| one.install(|| black_box(report(black_box(&data)))))
+    });
+    g.finish();
+
+    match std::env::var_os("STACKLENS_BENCH_PERF") {
+        Some(path) => stages(c, &std::fs::read(&path).expect("STACKLENS_BENCH_PERF")),
+        None => stages(c, &data),
+    }
+}
+
+fn stages(c: &mut Criterion, data: &[u8]) {
+    let o = opts();
+    let parse = || parse_bytes(data, &o, &Progress::new()).unwrap();
+    let symbolized = || {
+        let mut b = parse();
+        symbols::symbolize(&mut b, &o.symbols, &Progress::new()).unwrap();
+        b
+    };
+    let p = symbolized().freeze();
+    let nodes = CallNodeTable::build(&p);
+    let all = Selection::all(p.default_sample_type());
+    let tree = nodes.tree(&p, &all);
+    let samples = p.samples.len() as u64;
+    eprintln!(
+        "stages: {samples} samples, {} frames, {} call nodes",
+        p.frames.len(),
+        nodes.len()
+    );
+
+    let mut g = c.benchmark_group("stages");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.bench_function("parse", |b| b.iter(|| black_box(parse().sample_count())));
+    g.throughput(Throughput::Elements(p.frames.len() as u64));
+    g.bench_function("symbolize", |b| {
+        b.iter_batched(
+            parse,
+            |mut b| {
+                symbols::symbolize(&mut b, &o.symbols, &Progress::new()).unwrap();
+                b
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.throughput(Throughput::Elements(samples));
+    g.bench_function("freeze", |b| {
+        b.iter_batched(symbolized, |b| b.freeze(), BatchSize::LargeInput)
+    });
+    g.bench_function("aggregate", |b| {
+        b.iter(|| black_box(nodes.tree(&p, &all).total))
+    });
+    g.throughput(Throughput::Elements(nodes.len() as u64));
+    g.bench_function("layout", |b| {
+        b.iter(|| black_box(FlameLayout::build(&nodes, &tree).width))
     });
     g.finish();
 }

@@ -496,6 +496,40 @@ impl ProfileBuilder {
         }
     }
 
+    /// Adds samples of one thread that each belong to one sample type: the rows of
+    /// [`add_sample_one`](Self::add_sample_one) as columns (equal lengths; extra rows of a
+    /// longer column are ignored).
+    pub fn add_samples_one(
+        &mut self,
+        thread: ThreadId,
+        stack: impl ExactSizeIterator<Item = StackId>,
+        time_ns: &[u64],
+        sample_type: &[u16],
+        weight: &[i64],
+    ) {
+        let n = stack
+            .len()
+            .min(time_ns.len())
+            .min(sample_type.len())
+            .min(weight.len());
+        if self.per_type {
+            for (i, s) in stack.take(n).enumerate() {
+                self.add_sample_one(thread, s, time_ns[i], sample_type[i] as usize, weight[i]);
+            }
+            return;
+        }
+        let Some(t) = self.threads.get_mut(thread.index()) else {
+            return;
+        };
+        t.samples.stack.extend(stack.take(n));
+        t.samples.time_ns.extend_from_slice(&time_ns[..n]);
+        t.samples.kind.extend_from_slice(&sample_type[..n]);
+        t.samples.weight.extend_from_slice(&weight[..n]);
+        if !t.samples.labels.is_empty() {
+            t.samples.labels.resize(t.samples.stack.len(), 0);
+        }
+    }
+
     /// Adds a sample that belongs to one sample type only (a perf event).
     pub fn add_sample_one(
         &mut self,

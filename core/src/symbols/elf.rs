@@ -117,38 +117,40 @@ impl ElfFile {
             .map(|d| crate::formats::bytes::c_str(d).into_owned())
             .filter(|n| !n.is_empty() && !n.contains('/'));
         let little_endian = obj.is_little_endian();
-        let mut dwarf = Vec::new();
         let base = map.as_ptr() as usize;
-        for id in DWARF_SECTIONS {
-            let Some(sec) = obj.section_by_name(id.name()) else {
-                continue;
-            };
-            let Ok(compressed) = sec.compressed_data() else {
-                continue;
-            };
-            let data = if compressed.format == object::CompressionFormat::None {
-                match sec.data() {
-                    Ok(d) if !d.is_empty() => {
-                        let start = d.as_ptr() as usize - base;
-                        SectionData::Mapped(start..start + d.len())
-                    }
-                    _ => continue,
-                }
-            } else {
-                let limit = (compressed.data.len() as u64)
-                    .saturating_mul(MAX_DEBUG_SECTION_RATIO)
-                    .min(4 << 30);
-                if compressed.uncompressed_size > limit {
-                    continue;
-                }
-                match compressed.decompress() {
-                    Ok(Cow::Owned(v)) => SectionData::Owned(v),
-                    Ok(Cow::Borrowed(d)) => SectionData::Owned(d.to_vec()),
-                    Err(_) => continue,
-                }
-            };
-            dwarf.push((id, data));
-        }
+        let found: Vec<(gimli::SectionId, object::CompressedData<'_>)> = DWARF_SECTIONS
+            .iter()
+            .filter_map(|&id| Some((id, obj.section_by_name(id.name())?.compressed_data().ok()?)))
+            .collect();
+        // Compressed sections (.debug_info, .debug_line, .debug_str... of a distribution's
+        // debug file) are inflated on all cores at once.
+        let dwarf: Vec<(gimli::SectionId, SectionData)> = {
+            use rayon::prelude::*;
+            found
+                .into_par_iter()
+                .filter_map(|(id, compressed)| {
+                    let data = if compressed.format == object::CompressionFormat::None {
+                        if compressed.data.is_empty() {
+                            return None;
+                        }
+                        let start = compressed.data.as_ptr() as usize - base;
+                        SectionData::Mapped(start..start + compressed.data.len())
+                    } else {
+                        let limit = (compressed.data.len() as u64)
+                            .saturating_mul(MAX_DEBUG_SECTION_RATIO)
+                            .min(4 << 30);
+                        if compressed.uncompressed_size > limit {
+                            return None;
+                        }
+                        match compressed.decompress().ok()? {
+                            Cow::Owned(v) => SectionData::Owned(v),
+                            Cow::Borrowed(d) => SectionData::Owned(d.to_vec()),
+                        }
+                    };
+                    Some((id, data))
+                })
+                .collect()
+        };
         drop(obj);
         Ok(Self {
             path: path.to_path_buf(),

@@ -10,8 +10,10 @@ pub const MAX_KALLSYMS_BYTES: u64 = 256 << 20;
 /// Text symbols of the kernel and its modules, sorted by address.
 #[derive(Debug, Default)]
 pub struct Kallsyms {
-    /// (start, end, name, module) with module "" for the kernel image itself.
-    syms: Vec<(u64, u64, String, String)>,
+    /// (start, end, where its name is in `names`).
+    syms: Vec<(u64, u64, std::ops::Range<u32>)>,
+    /// The kept symbols' names, one after another (one allocation, not one per symbol).
+    names: String,
     /// Address of `_text`: the reference for KASLR relocation.
     pub text: Option<u64>,
 }
@@ -39,8 +41,8 @@ impl Kallsyms {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        // (address, kind letter, name, module)
-        let mut raw: Vec<(u64, u8, &str, &str)> = Vec::new();
+        // (address, name, in a module) of the text symbols, in file order.
+        let mut raw: Vec<(u64, &str, bool)> = Vec::new();
         let mut text_addr = None;
         for line in text.lines() {
             let mut it = line.split_ascii_whitespace();
@@ -56,11 +58,8 @@ impl Kallsyms {
             if !matches!(kind, "T" | "t" | "W" | "w") || addr == 0 {
                 continue;
             }
-            let module = it
-                .next()
-                .unwrap_or("")
-                .trim_matches(|c| c == '[' || c == ']');
-            raw.push((addr, kind.as_bytes()[0], name, module));
+            let in_module = it.next().is_some_and(|m| !m.trim_matches(['[', ']']).is_empty());
+            raw.push((addr, name, in_module));
         }
         if raw.is_empty() {
             return None;
@@ -69,37 +68,32 @@ impl Kallsyms {
         // Aliases at one address keep one name, the one perf shows: the last listed. (perf sizes
         // kallsyms symbols by the next symbol's address before it drops aliases, so every alias
         // but the last has size 0 and loses to it.)
-        let mut syms: Vec<(u64, u64, String, String)> = Vec::with_capacity(raw.len());
-        let mut best: Option<(u64, u8, &str, &str)> = None;
-        for r in raw {
-            match best {
-                Some(b) if b.0 == r.0 => best = Some(r),
-                _ => {
-                    if let Some(b) = best.take() {
-                        syms.push((b.0, b.0, b.2.to_string(), b.3.to_string()));
-                    }
-                    best = Some(r);
-                }
-            }
-        }
-        if let Some(b) = best {
-            syms.push((b.0, b.0, b.2.to_string(), b.3.to_string()));
-        }
+        let kept: Vec<(u64, &str, bool)> = raw
+            .iter()
+            .enumerate()
+            .filter(|&(i, r)| raw.get(i + 1).is_none_or(|n| n.0 != r.0))
+            .map(|(_, &r)| r)
+            .collect();
+        let mut names = String::with_capacity(kept.iter().map(|k| k.1.len()).sum());
+        let mut syms = Vec::with_capacity(kept.len());
         // kallsyms has no sizes: a symbol ends where the next begins, except at the boundary
         // between the kernel image and a module (perf rounds up to the next page there).
-        for i in 0..syms.len() {
-            let next = syms.get(i + 1).map(|n| (n.0, n.3.is_empty()));
-            let (start, in_kernel) = (syms[i].0, syms[i].3.is_empty());
-            syms[i].1 = match next {
-                Some((n, next_in_kernel)) if next_in_kernel == in_kernel => n,
+        for (i, &(start, name, in_module)) in kept.iter().enumerate() {
+            let end = match kept.get(i + 1) {
+                Some(&(n, _, next_in_module)) if next_in_module == in_module => n,
                 _ => start
                     .saturating_add(4096)
                     .checked_next_multiple_of(4096)
                     .unwrap_or(u64::MAX),
             };
+            let at = names.len();
+            names.push_str(name);
+            // The text is at most MAX_KALLSYMS_BYTES (< 4 GiB): offsets fit in u32.
+            syms.push((start, end, at as u32..names.len() as u32));
         }
         Some(Self {
             syms,
+            names,
             text: text_addr,
         })
     }
@@ -107,9 +101,9 @@ impl Kallsyms {
     /// The symbol containing `addr`.
     pub fn lookup(&self, addr: u64) -> Option<FoundFrame> {
         let i = self.syms.partition_point(|s| s.0 <= addr);
-        let (start, end, name, _) = self.syms.get(i.checked_sub(1)?)?;
+        let (start, end, name) = self.syms.get(i.checked_sub(1)?)?;
         (addr < *end).then(|| FoundFrame {
-            name: name.clone(),
+            name: self.names[name.start as usize..name.end as usize].to_string(),
             file: None,
             line: 0,
             symbol_start: Some(*start),

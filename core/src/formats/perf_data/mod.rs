@@ -308,7 +308,13 @@ fn parse_in_chunks(
     progress.lap("perf.data sideband pass");
 
     // Pass 2: samples, on several threads when the file allows.
-    if p.unwinder.is_none() && !p.compressed && p.splits.len() > 1 && workers > 1 {
+    if p.unwinder.is_none()
+        && p.offcpu.is_none()
+        && p.sample_times.is_none()
+        && !p.compressed
+        && p.splits.len() > 1
+        && workers > 1
+    {
         let mut chunks: Vec<std::ops::Range<usize>> =
             p.splits.windows(2).map(|w| w[0]..w[1]).collect();
         chunks.extend(p.splits.last().map(|&s| s..range.end));

@@ -8,8 +8,9 @@
 //! pass, then the chunk's samples are added in their order. Stacks, frames and threads are
 //! therefore created in the order one thread would create them, and the profile is the same.
 //!
-//! Only plain frame-pointer (or LBR) files take this path: DWARF samples are unwound in
-//! batches of their own, and compressed records form one stream that must be read in order.
+//! Only plain frame-pointer (or LBR) files without off-CPU analysis take this path: DWARF
+//! samples are unwound in batches of their own, compressed records form one stream that must be
+//! read in order, and off-CPU time follows each sample in file order.
 
 use super::chains::{self, ChainKey};
 use super::records::{self, Record};
@@ -17,6 +18,7 @@ use super::{Counts, Decoder, MISC_CPUMODE_MASK, PerfData};
 use crate::model::{ProfileBuilder, StackId};
 use crate::{Progress, Result};
 use hashbrown::HashTable;
+use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -30,50 +32,62 @@ pub const CHUNK: usize = 8 << 20;
 const AHEAD_PER_WORKER: usize = 2;
 
 /// A distinct callchain of a chunk, in the order of its first sample.
-struct LocalChain<'a> {
+struct LocalChain {
     hash: u64,
     key: ChainKey,
-    chain: &'a [u8],
+    /// Its bytes in [`Chunk::bytes`].
+    at: usize,
+    len: usize,
     /// Time of its first sample.
     time: u64,
 }
 
-/// A decoded sample waiting for its stack.
-struct ChunkSample {
-    chain: u32,
-    attr: u32,
+/// The samples of one thread in a chunk, in order, waiting for their stacks.
+#[derive(Default)]
+struct ThreadRows {
     pid: i32,
     tid: i32,
-    time: u64,
-    weight: i64,
+    /// Index of each sample's callchain in [`Chunk::chains`].
+    chain: Vec<u32>,
+    time: Vec<u64>,
+    sample_type: Vec<u16>,
+    weight: Vec<i64>,
 }
 
 #[derive(Default)]
-struct Chunk<'a> {
-    chains: Vec<LocalChain<'a>>,
-    samples: Vec<ChunkSample>,
+struct Chunk {
+    chains: Vec<LocalChain>,
+    /// The distinct callchains' bytes, one after another: compared against while the chunk
+    /// is decoded, they stay in the core's cache, where the first sample's bytes in the file
+    /// would not.
+    bytes: Vec<u8>,
+    /// Per thread, in the order of each thread's first sample in the chunk.
+    threads: Vec<ThreadRows>,
     counts: Counts,
 }
 
 /// Decodes the samples of `range` (which starts at a record) without the builder.
-fn decode_chunk<'a>(
-    data: &'a [u8],
+fn decode_chunk(
+    data: &[u8],
     range: Range<usize>,
     pipe: bool,
     decoder: Decoder<'_>,
     space: &super::maps::AddressSpace,
     progress: &Progress,
-) -> Result<Chunk<'a>> {
+) -> Result<Chunk> {
     crate::mapped::read_ahead(&data[range.clone()]);
     let mut out = Chunk::default();
-    let mut index: HashTable<u32> = HashTable::new();
+    // (hash, index in chains): a probe compares hashes without touching the chains.
+    let mut index: HashTable<(u64, u32)> = HashTable::new();
+    let mut thread_index: FxHashMap<(i32, i32), usize> = FxHashMap::default();
+    let mut last_thread: Option<((i32, i32), usize)> = None;
     // The walk's truncation report is pass 1's to give.
     records::walk(
         &data[range.clone()],
         range.start as u64,
         pipe,
         progress,
-        |rec: Record<'a>| {
+        |rec: Record<'_>| {
             let Some(d) = decoder.decode(&rec, &mut out.counts) else {
                 return Ok(());
             };
@@ -85,33 +99,50 @@ fn decode_chunk<'a>(
                 ip: s.ip,
             };
             let h = chains::hash(&key, s.callchain);
-            let known = &out.chains;
-            let chain = match index.find(h, |&i| {
-                let c = &known[i as usize];
-                c.hash == h && c.key == key && c.chain == s.callchain
+            let (known, bytes) = (&out.chains, &out.bytes);
+            let chain = match index.find(h, |&(eh, i)| {
+                eh == h && {
+                    let c = &known[i as usize];
+                    c.key == key && &bytes[c.at..c.at + c.len] == s.callchain
+                }
             }) {
-                Some(&i) => i,
+                Some(&(_, i)) => i,
                 None => {
                     let i = u32::try_from(out.chains.len()).unwrap_or(u32::MAX);
                     out.chains.push(LocalChain {
                         hash: h,
                         key,
-                        chain: s.callchain,
+                        at: out.bytes.len(),
+                        len: s.callchain.len(),
                         time: s.time,
                     });
-                    let known = &out.chains;
-                    index.insert_unique(h, i, |&i| known[i as usize].hash);
+                    out.bytes.extend_from_slice(s.callchain);
+                    index.insert_unique(h, (h, i), |&(h, _)| h);
                     i
                 }
             };
-            out.samples.push(ChunkSample {
-                chain,
-                attr: d.attr as u32,
-                pid: s.pid,
-                tid: s.tid,
-                time: s.time,
-                weight: d.weight,
-            });
+            let who = (s.pid, s.tid);
+            let t = match last_thread {
+                Some((k, t)) if k == who => t,
+                _ => {
+                    let t = *thread_index.entry(who).or_insert_with(|| {
+                        out.threads.push(ThreadRows {
+                            pid: s.pid,
+                            tid: s.tid,
+                            ..ThreadRows::default()
+                        });
+                        out.threads.len() - 1
+                    });
+                    last_thread = Some((who, t));
+                    t
+                }
+            };
+            let rows = &mut out.threads[t];
+            rows.chain.push(chain);
+            rows.time.push(s.time);
+            rows.sample_type
+                .push(u16::try_from(d.sample_type).unwrap_or(u16::MAX));
+            rows.weight.push(d.weight);
             Ok(())
         },
     )?;
@@ -158,7 +189,7 @@ impl PerfData<'_> {
         // How many chunks are merged; a worker waits while its chunk is too far ahead.
         let merged = (Mutex::new(0usize), Condvar::new());
         let ahead = AHEAD_PER_WORKER * workers;
-        let (tx, rx) = mpsc::channel::<(usize, Result<Chunk<'_>>)>();
+        let (tx, rx) = mpsc::channel::<(usize, Result<Chunk>)>();
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let tx = tx.clone();
@@ -187,7 +218,7 @@ impl PerfData<'_> {
                 });
             }
             drop(tx);
-            let mut waiting: BTreeMap<usize, Result<Chunk<'_>>> = BTreeMap::new();
+            let mut waiting: BTreeMap<usize, Result<Chunk>> = BTreeMap::new();
             let mut want = 0usize;
             let mut result = Ok(());
             'recv: for (i, r) in rx.iter() {
@@ -216,40 +247,57 @@ impl PerfData<'_> {
     }
 
     /// Adds a decoded chunk's samples, in order.
-    fn merge_chunk(&mut self, b: &mut ProfileBuilder, chunk: Chunk<'_>) {
+    fn merge_chunk(&mut self, b: &mut ProfileBuilder, chunk: Chunk) {
         self.counts.absorb(chunk.counts);
         // Per distinct chain: its stack, or NONE when it depends on each sample's time.
         let mut stacks: Vec<StackId> = Vec::with_capacity(chunk.chains.len());
+        let mut timed = false;
         for c in &chunk.chains {
-            let stack = match self.chains.get_hashed(c.hash, &c.key, c.chain) {
+            let chain = &chunk.bytes[c.at..c.at + c.len];
+            let stack = match self.chains.get_hashed(c.hash, &c.key, chain) {
                 Ok(stack) => stack,
                 Err(h) => {
-                    let stack = self.chain_stack(b, &c.key, c.chain, c.time);
+                    let stack = self.chain_stack(b, &c.key, chain, c.time);
                     if self.fallback_lookup {
+                        timed = true;
                         StackId::NONE
                     } else {
-                        self.chains.insert(h, c.key, c.chain, stack);
+                        self.chains.insert(h, c.key, chain, stack);
                         stack
                     }
                 }
             };
             stacks.push(stack);
         }
-        for s in &chunk.samples {
-            let c = s.chain as usize;
-            let stack = if stacks[c].is_some() {
-                stacks[c]
+        for rows in &chunk.threads {
+            let thread = self.thread(b, rows.pid, rows.tid);
+            if timed {
+                let row_stacks: Vec<StackId> = (rows.chain.iter().zip(&rows.time))
+                    .map(|(&c, &time)| {
+                        let stack = stacks[c as usize];
+                        if stack.is_some() {
+                            return stack;
+                        }
+                        let c = &chunk.chains[c as usize];
+                        self.chain_stack(b, &c.key, &chunk.bytes[c.at..c.at + c.len], time)
+                    })
+                    .collect();
+                b.add_samples_one(
+                    thread,
+                    row_stacks.into_iter(),
+                    &rows.time,
+                    &rows.sample_type,
+                    &rows.weight,
+                );
             } else {
-                let c = &chunk.chains[c];
-                self.chain_stack(b, &c.key, c.chain, s.time)
-            };
-            let ai = s.attr as usize;
-            let Some(Some(sample_type)) = self.attr_type.get(ai).copied() else {
-                continue;
-            };
-            let thread = self.thread(b, s.pid, s.tid);
-            self.add_sample_stack(b, stack, thread, s.time, sample_type, s.weight);
-            self.after_sample(ai, thread, s.tid, s.time, stack);
+                b.add_samples_one(
+                    thread,
+                    rows.chain.iter().map(|&c| stacks[c as usize]),
+                    &rows.time,
+                    &rows.sample_type,
+                    &rows.weight,
+                );
+            }
         }
     }
 }
