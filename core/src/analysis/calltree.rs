@@ -30,9 +30,11 @@ impl CallNodeTable {
     pub fn build(p: &Profile) -> Self {
         let n_stacks = p.stacks.len();
         // 1. Provisional nodes in stack order (parent before child).
-        let mut index: FxHashMap<(u32, u32), u32> = FxHashMap::default();
-        let mut prov_parent: Vec<u32> = Vec::new();
-        let mut prov_func: Vec<FuncId> = Vec::new();
+        // Sized for one node per stack (the most there can be): no rehash on big profiles.
+        let mut index: FxHashMap<(u32, u32), u32> =
+            FxHashMap::with_capacity_and_hasher(n_stacks, Default::default());
+        let mut prov_parent: Vec<u32> = Vec::with_capacity(n_stacks);
+        let mut prov_func: Vec<FuncId> = Vec::with_capacity(n_stacks);
         let mut stack_prov: Vec<u32> = Vec::with_capacity(n_stacks);
         for s in 0..n_stacks {
             let parent = match p.stacks.parent[s].get() {

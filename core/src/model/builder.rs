@@ -77,7 +77,9 @@ pub struct ProfileBuilder {
     pub(crate) frames: FrameTable,
     frame_index: HashTable<FrameId>,
     pub(crate) stacks: StackTable,
-    stack_index: HashTable<StackId>,
+    /// (key of (parent, frame), stack): the key is kept in the entry so that a lookup in a
+    /// table of millions of stacks touches the table only, not the stack columns.
+    stack_index: HashTable<(u64, StackId)>,
     threads: Vec<BuilderThread>,
     thread_index: FxHashMap<(i32, i32), ThreadId>,
     sample_types: Vec<SampleType>,
@@ -106,8 +108,12 @@ fn hash_func(name: StrId, module: ModuleId, file: StrId, address: u64) -> u64 {
 fn hash_frame(func: FuncId, module: ModuleId, address: u64, line: u32, depth: u16) -> u64 {
     HASHER.hash_one((func, module, address, line, depth))
 }
-fn hash_stack(parent: StackId, frame: FrameId) -> u64 {
-    HASHER.hash_one((parent, frame))
+/// A stack's (parent, frame) as one integer.
+fn stack_key(parent: StackId, frame: FrameId) -> u64 {
+    (u64::from(parent.0) << 32) | u64::from(frame.0)
+}
+fn hash_stack(key: u64) -> u64 {
+    HASHER.hash_one(key)
 }
 
 impl ProfileBuilder {
@@ -316,20 +322,16 @@ impl ProfileBuilder {
 
     /// The stack `parent` + `frame` (parent `StackId::NONE` for a root), added if new.
     pub fn add_stack(&mut self, parent: StackId, frame: FrameId) -> StackId {
-        let hash = hash_stack(parent, frame);
-        let s = &self.stacks;
-        if let Some(&id) = self.stack_index.find(hash, |&id| {
-            s.frame[id.index()] == frame && s.parent[id.index()] == parent
-        }) {
+        let key = stack_key(parent, frame);
+        let hash = hash_stack(key);
+        if let Some(&(_, id)) = self.stack_index.find(hash, |e| e.0 == key) {
             return id;
         }
         let id = StackId::from_index(next_row(self.stacks.len(), "stack"));
         self.stacks.parent.push(parent);
         self.stacks.frame.push(frame);
-        let s = &self.stacks;
-        self.stack_index.insert_unique(hash, id, |&id| {
-            hash_stack(s.parent[id.index()], s.frame[id.index()])
-        });
+        self.stack_index
+            .insert_unique(hash, (key, id), |e| hash_stack(e.0));
         id
     }
 
@@ -649,10 +651,10 @@ impl ProfileBuilder {
         let s = &self.stacks;
         self.stack_index = HashTable::with_capacity(s.len());
         for i in 0..s.len() {
-            let h = hash_stack(s.parent[i], s.frame[i]);
+            let key = stack_key(s.parent[i], s.frame[i]);
             self.stack_index
-                .insert_unique(h, StackId::from_index(i), |&id| {
-                    hash_stack(s.parent[id.index()], s.frame[id.index()])
+                .insert_unique(hash_stack(key), (key, StackId::from_index(i)), |e| {
+                    hash_stack(e.0)
                 });
         }
     }

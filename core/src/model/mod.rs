@@ -21,6 +21,7 @@
 //! ```
 
 mod builder;
+mod check;
 pub mod column;
 mod ids;
 mod strings;

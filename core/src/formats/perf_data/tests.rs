@@ -1055,3 +1055,16 @@ fn the_sample_pass_on_several_threads_makes_the_same_profile_as_one() {
     }
     assert!(parallel_files >= 10, "only {parallel_files} files");
 }
+
+#[test]
+fn every_committed_capture_is_consistent() {
+    for entry in std::fs::read_dir(sample_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.to_string_lossy().ends_with(".perf.data") {
+            continue;
+        }
+        let p = load(&std::fs::read(&path).unwrap()).unwrap();
+        p.check()
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+}
