@@ -113,7 +113,9 @@ fn stack_key(parent: StackId, frame: FrameId) -> u64 {
     (u64::from(parent.0) << 32) | u64::from(frame.0)
 }
 fn hash_stack(key: u64) -> u64 {
-    HASHER.hash_one(key)
+    // As the pair, not as one u64: Fx's single multiply would leave the parent's bits out
+    // of the low bits hashbrown picks buckets with.
+    HASHER.hash_one(((key >> 32) as u32, key as u32))
 }
 
 impl ProfileBuilder {
