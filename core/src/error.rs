@@ -53,6 +53,10 @@ pub enum Error {
     #[error("no event or sample type named {name:?}; this profile has: {available}")]
     NoSuchSampleType { name: String, available: String },
 
+    /// The file changed while it was being read.
+    #[error("{}: the file changed while it was read: {what}", path.display())]
+    Changed { path: PathBuf, what: String },
+
     /// The load was cancelled through its [`Progress`](crate::Progress).
     #[error("cancelled")]
     Cancelled,
@@ -71,7 +75,10 @@ impl Error {
     /// Adds the file path to an error that does not name it yet.
     pub fn with_path(self, path: impl Into<PathBuf>) -> Self {
         match self {
-            e @ (Error::Io { .. } | Error::WithPath { .. } | Error::Cancelled) => e,
+            e @ (Error::Io { .. }
+            | Error::WithPath { .. }
+            | Error::Changed { .. }
+            | Error::Cancelled) => e,
             e => Error::WithPath {
                 path: path.into(),
                 err: Box::new(e),

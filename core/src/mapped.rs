@@ -11,7 +11,11 @@
 //!
 //! The lease is refused when the file is already open for writing (a `perf record` still
 //! running), on file systems without leases, and for files of another user without
-//! `CAP_LEASE`; [`MappedFile::is_stable`] is then false and readers copy what they keep.
+//! `CAP_LEASE`; [`MappedFile::is_stable`] is then false and readers copy what they keep. Such a
+//! map is **guarded** instead: a SIGBUS handler recognises a fault inside it (the file was cut
+//! short while being read), maps zero pages over the rest of the map so the reader goes on, and
+//! marks the map [cut](MappedFile::was_cut); the load then fails with a clear error instead of the
+//! process dying.
 //! Renaming a new file over the old one (as stacklens' own writers do) never affects the map.
 //!
 //! Parsers that read a big file once, front to back, keep its resident memory small with
@@ -24,6 +28,31 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Opens `path` for reading only if it is a regular file. Paths named by a profile (binaries,
+/// debug files, perf maps, source files) are untrusted: a FIFO there would block the open or
+/// the read forever, and a device such as `/dev/zero` would never end. The open does not block
+/// (`O_NONBLOCK`, which means nothing for a regular file), and what it opened is checked, not
+/// the path before (which could change in between).
+pub fn open_regular(path: &Path) -> std::io::Result<File> {
+    #[cfg(unix)]
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?
+    };
+    #[cfg(not(unix))]
+    let file = File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(file)
+}
 
 /// A read-only memory map of a whole file.
 pub struct MappedFile {
@@ -38,6 +67,8 @@ pub struct MappedFile {
     /// Held while the bytes are moved to anonymous memory and while pages are dropped: pages of
     /// anonymous memory must never be dropped (they would read back as zeros).
     moving: std::sync::Mutex<()>,
+    /// The SIGBUS guard's slot of an unleased map.
+    guard: Option<usize>,
 }
 
 /// Every live map, for [`read_ahead`] and [`done_with`], which get only the bytes.
@@ -116,18 +147,28 @@ impl MappedFile {
                 leased: AtomicBool::new(false),
                 detached: AtomicBool::new(false),
                 moving: std::sync::Mutex::new(()),
+                guard: None,
             }));
         }
         // SAFETY: a read-only map. With the lease held, nobody can shrink the file without the
         // watcher first moving the bytes to anonymous memory; without it, the map is only read
         // during the load (see `formats::load`), the trade-off every mapping reader makes.
         let map = unsafe { memmap2::Mmap::map(&file) }?;
+        #[cfg(target_os = "linux")]
+        let guard = if leased {
+            None
+        } else {
+            guard::register(map.as_ptr() as usize, map.len())
+        };
+        #[cfg(not(target_os = "linux"))]
+        let guard = None;
         let m = Arc::new(Self {
             map,
             file,
             leased: AtomicBool::new(leased),
             detached: AtomicBool::new(false),
             moving: std::sync::Mutex::new(()),
+            guard,
         });
         {
             let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
@@ -155,11 +196,175 @@ impl MappedFile {
     pub fn is_detached(&self) -> bool {
         self.detached.load(Ordering::Acquire)
     }
+
+    /// True when the file was cut short while mapped without a lease: reading past its new end
+    /// found zeros (put there by the SIGBUS guard), not the file's bytes.
+    pub fn was_cut(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Some(slot) = self.guard {
+            return guard::was_cut(slot);
+        }
+        false
+    }
+}
+
+impl Drop for MappedFile {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let Some(slot) = self.guard {
+            guard::release(slot);
+        }
+    }
 }
 
 impl Backing for MappedFile {
     fn bytes(&self) -> &[u8] {
         &self.map
+    }
+}
+
+/// Survival of a mapped file cut short under us (see the module docs).
+///
+/// Unleased maps are listed in a fixed table of atomics (a signal handler may not lock). On
+/// SIGBUS at an address inside a listed map, the handler maps anonymous zero pages over the
+/// map from the faulting page to its end and returns: the read is retried and sees zeros. Any
+/// other SIGBUS goes to the handler that was installed before (Rust's own, or the default
+/// action, which ends the process as it would have).
+#[cfg(target_os = "linux")]
+mod guard {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    /// Unleased maps open at once, at most; more are still read, unguarded.
+    const SLOTS: usize = 64;
+
+    struct Slot {
+        /// Start address of the map; 0 when the slot is free.
+        start: AtomicUsize,
+        len: AtomicUsize,
+        cut: AtomicBool,
+    }
+
+    static TABLE: [Slot; SLOTS] = [const {
+        Slot {
+            start: AtomicUsize::new(0),
+            len: AtomicUsize::new(0),
+            cut: AtomicBool::new(false),
+        }
+    }; SLOTS];
+
+    /// The SIGBUS action that was in place before ours.
+    static PREVIOUS: OnceLock<Option<libc::sigaction>> = OnceLock::new();
+
+    fn install() -> bool {
+        PREVIOUS
+            .get_or_init(|| {
+                // SAFETY: installing a handler whose body only reads atomics and calls mmap(2)
+                // and sigaction(2), saving the previous action to chain to.
+                unsafe {
+                    let mut sa: libc::sigaction = std::mem::zeroed();
+                    sa.sa_sigaction = on_sigbus as *const () as usize;
+                    sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+                    libc::sigemptyset(&mut sa.sa_mask);
+                    let mut old: libc::sigaction = std::mem::zeroed();
+                    (libc::sigaction(libc::SIGBUS, &sa, &mut old) == 0).then_some(old)
+                }
+            })
+            .is_some()
+    }
+
+    extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+        // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+        let addr = unsafe { (*info).si_addr() } as usize;
+        for slot in &TABLE {
+            let start = slot.start.load(Ordering::Acquire);
+            let len = slot.len.load(Ordering::Acquire);
+            if start == 0 || addr < start || addr - start >= len {
+                continue;
+            }
+            // SAFETY: sysconf is async-signal-safe in practice (a read of a cached value).
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
+            let from = addr / page * page;
+            let end = (start + len).div_ceil(page) * page;
+            // SAFETY: the range lies inside a live read-only map of ours whose file no longer
+            // backs it; replacing those pages with private zero pages changes only what the
+            // reader sees there. mmap(2) is a plain system call.
+            let at = unsafe {
+                libc::mmap(
+                    from as *mut libc::c_void,
+                    end - from,
+                    libc::PROT_READ,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                    -1,
+                    0,
+                )
+            };
+            if at != libc::MAP_FAILED {
+                slot.cut.store(true, Ordering::Release);
+                return;
+            }
+        }
+        chain(sig, info, ctx);
+    }
+
+    /// Hands a SIGBUS that is not ours to the action installed before.
+    fn chain(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+        match PREVIOUS.get().copied().flatten() {
+            Some(old) if old.sa_sigaction != libc::SIG_DFL && old.sa_sigaction != libc::SIG_IGN => {
+                if old.sa_flags & libc::SA_SIGINFO != 0 {
+                    // SAFETY: the previous handler was installed with SA_SIGINFO: this is its
+                    // signature.
+                    let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                        unsafe { std::mem::transmute(old.sa_sigaction) };
+                    f(sig, info, ctx);
+                } else {
+                    // SAFETY: as above, the one-argument form.
+                    let f: extern "C" fn(libc::c_int) =
+                        unsafe { std::mem::transmute(old.sa_sigaction) };
+                    f(sig);
+                }
+            }
+            _ => {
+                // The default action: restore it and return; the fault repeats and ends the
+                // process as it would have without us.
+                // SAFETY: sigaction(2) is async-signal-safe.
+                unsafe {
+                    let mut sa: libc::sigaction = std::mem::zeroed();
+                    sa.sa_sigaction = libc::SIG_DFL;
+                    libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+                }
+            }
+        }
+    }
+
+    /// Lists the map at `start..start + len`; its slot, or `None` when all are taken or the
+    /// handler could not be installed.
+    pub(super) fn register(start: usize, len: usize) -> Option<usize> {
+        if start == 0 || !install() {
+            return None;
+        }
+        for (i, slot) in TABLE.iter().enumerate() {
+            if slot
+                .start
+                .compare_exchange(0, usize::MAX, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                // Reserved (usize::MAX matches no address); fill it in, start last.
+                slot.cut.store(false, Ordering::Relaxed);
+                slot.len.store(len, Ordering::Relaxed);
+                slot.start.store(start, Ordering::Release);
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    pub(super) fn was_cut(slot: usize) -> bool {
+        TABLE[slot].cut.load(Ordering::Acquire)
+    }
+
+    pub(super) fn release(slot: usize) {
+        TABLE[slot].start.store(0, Ordering::Release);
     }
 }
 

@@ -281,7 +281,12 @@ fn read_source(recorded: &str, roots: &[PathBuf]) -> SourceText {
             }
         ));
     };
-    let size = std::fs::metadata(&path)
+    // The path comes from the profile's debug information: only a regular file is read, and
+    // no more of it than can be shown (the size can change after it is checked).
+    let file = stacklens_core::mapped::open_regular(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let size = file
+        .metadata()
         .map_err(|e| format!("{}: {e}", path.display()))?
         .len();
     if size > MAX_SOURCE {
@@ -290,7 +295,9 @@ fn read_source(recorded: &str, roots: &[PathBuf]) -> SourceText {
             path.display()
         ));
     }
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_SOURCE), &mut bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let text = String::from_utf8_lossy(&bytes);
     let lines = text.lines().map(|l| l.replace('\t', "    ")).collect();
     Ok((path, lines))

@@ -115,7 +115,19 @@ pub fn load(path: &Path, opts: &LoadOptions, progress: &Progress) -> Result<Prof
         progress.start_phase(Phase::Done, 1);
         return Ok(p);
     }
-    load_bytes(map.bytes(), opts, progress).map_err(|e| e.with_path(path))
+    let loaded = load_bytes(map.bytes(), opts, progress);
+    if map.was_cut() {
+        // Whatever was parsed read zeros past the cut: not the file's content.
+        return Err(Error::Changed {
+            path: path.into(),
+            what: format!(
+                "it was cut short to fewer than its {} bytes while being read (by a program \
+                 still writing it?); open it again once it is complete",
+                map.bytes().len()
+            ),
+        });
+    }
+    loaded.map_err(|e| e.with_path(path))
 }
 
 /// Parses, symbolizes and freezes a profile held in memory. A `.stkl` capture is already all

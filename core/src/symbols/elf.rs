@@ -88,7 +88,7 @@ pub struct FoundFrame {
 impl ElfFile {
     /// Maps and parses `path`. Errors are plain strings for warnings.
     pub fn open(path: &Path) -> Result<Self, String> {
-        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        let file = crate::mapped::open_regular(path).map_err(|e| e.to_string())?;
         // SAFETY: read-only map of a binary; see `formats::load` for the trade-off.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?;
         let obj = object::File::parse(&map[..]).map_err(|e| format!("not an ELF file: {e}"))?;

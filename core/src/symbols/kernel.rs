@@ -24,15 +24,7 @@ impl Kallsyms {
     /// most [`MAX_KALLSYMS_BYTES`] are read; a FIFO at the path does not block the open.
     pub fn load(path: &Path) -> Option<Self> {
         use std::io::Read;
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)
-            .ok()?;
-        if !file.metadata().ok()?.is_file() {
-            return None;
-        }
+        let file = crate::mapped::open_regular(path).ok()?;
         let mut text = String::new();
         file.take(MAX_KALLSYMS_BYTES)
             .read_to_string(&mut text)
@@ -58,7 +50,9 @@ impl Kallsyms {
             if !matches!(kind, "T" | "t" | "W" | "w") || addr == 0 {
                 continue;
             }
-            let in_module = it.next().is_some_and(|m| !m.trim_matches(['[', ']']).is_empty());
+            let in_module = it
+                .next()
+                .is_some_and(|m| !m.trim_matches(['[', ']']).is_empty());
             raw.push((addr, name, in_module));
         }
         if raw.is_empty() {

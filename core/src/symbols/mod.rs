@@ -643,7 +643,7 @@ fn read_build_id(path: &Path) -> Option<String> {
 /// none), reading only headers and notes.
 fn read_build_id_and_code(path: &Path) -> Option<(String, bool)> {
     use object::{Object, ObjectSection};
-    let file = std::fs::File::open(path).ok()?;
+    let file = crate::mapped::open_regular(path).ok()?;
     let mut magic = [0u8; 4];
     use std::io::Read;
     (&file).read_exact(&mut magic).ok()?;

@@ -63,7 +63,7 @@ impl PerfMap {
     pub fn load(path: &Path) -> std::io::Result<Self> {
         use std::io::Read;
         let mut data = Vec::new();
-        std::fs::File::open(path)?
+        crate::mapped::open_regular(path)?
             .take(MAX_FILE_BYTES)
             .read_to_end(&mut data)?;
         Ok(Self::parse(&data))

@@ -950,3 +950,59 @@ fn the_vdso_is_read_from_the_running_kernel_when_it_is_the_recorded_one() {
         assert!(!names.iter().any(|n| n.starts_with("__vdso")), "{names:?}");
     }
 }
+
+/// Module paths come from the profile: a FIFO, a device that never ends and a directory are
+/// refused at once (the FIFO would block the open forever, /dev/zero the read), and the frames
+/// keep their weight under `module+0xaddress`.
+#[test]
+fn module_paths_that_are_not_regular_files_neither_hang_nor_read_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("libfifo.so");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let perf_map = dir.path().join("perf-4242.map");
+    // SAFETY: as above.
+    let c = std::ffi::CString::new(perf_map.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let paths = [
+        fifo.to_string_lossy().into_owned(),
+        "/dev/zero".to_string(),
+        dir.path().to_string_lossy().into_owned(),
+    ];
+    let map_path = perf_map.to_string_lossy().into_owned();
+    std::thread::spawn(move || {
+        let mut b = ProfileBuilder::new("test");
+        let cpu = b.add_sample_type("cpu", crate::model::Unit::Count);
+        let t = b.add_thread(1, 1);
+        for p in &paths {
+            let m = b.add_module(p, "", ModuleKind::Native);
+            let f = b.add_address_frame(m, 0x1234);
+            let s = b.add_stack(crate::model::StackId::NONE, f);
+            b.add_sample_one(t, s, 0, cpu, 1);
+        }
+        let m = b.add_module(&map_path, "", ModuleKind::Jit);
+        let f = b.add_address_frame(m, 0x1234);
+        let s = b.add_stack(crate::model::StackId::NONE, f);
+        b.add_sample_one(t, s, 0, cpu, 1);
+        let opts = SymbolOptions {
+            search_dirs: Vec::new(),
+            kallsyms: None,
+            system_paths: false,
+            ..SymbolOptions::default()
+        };
+        symbolize(&mut b, &opts, &Progress::new()).unwrap();
+        let p = b.freeze();
+        let names: Vec<String> = (0..p.funcs.len())
+            .map(|i| p.str(p.funcs.name[i]).to_string())
+            .collect();
+        tx.send((names, p.meta.modules.clone())).unwrap();
+    });
+    let (names, modules) = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("symbolization hung on a module path that is not a regular file");
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(names.iter().all(|n| n.contains("+0x")), "{names:?}");
+    assert!(modules.iter().all(|m| m.resolved == 0), "{modules:?}");
+}
