@@ -1576,3 +1576,102 @@ fn a_recording_that_cannot_start_says_why_in_the_dialog() {
     );
     assert!(h.state().tabs.is_empty());
 }
+
+/// A stack 100,000 frames deep opens, and every view draws it and answers clicks and keys:
+/// nothing in the window walks the call tree by recursion. (tests/tests/deep_stacks.rs runs
+/// the parsers, analyses and exporters on such stacks on a 256 KiB thread.)
+#[test]
+fn a_stack_100000_frames_deep_opens_in_every_view() {
+    const DEPTH: usize = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.folded");
+    let mut text = (0..DEPTH)
+        .map(|i| format!("f{i}"))
+        .collect::<Vec<_>>()
+        .join(";");
+    text.push_str(" 1000\nmain;work 2\nmain 1\n");
+    std::fs::write(&path, text).unwrap();
+
+    let mut h = window();
+    type_into(&mut h, "Path:", &path.display().to_string());
+    h.run_steps(2);
+    h.get_by_label("Open path").click();
+    h.run_steps(1);
+    wait_for(&mut h, "the deep profile to load", ready);
+    {
+        let doc = h.state().document().unwrap();
+        assert_eq!(doc.analysis.layout.rows as usize, DEPTH);
+        assert_eq!(doc.nodes.len(), DEPTH + 2);
+    }
+    assert!(flame_box(&h, "f0"));
+    // Zoom into the root of the deep chain; Down walks into its child, Up back out.
+    h.get_by_role_and_label(Role::Button, "f0").click();
+    h.run_steps(3);
+    assert!(h.state().document().unwrap().flame.zoom.is_some());
+    type_into(&mut h, "Search:", "^f99999$");
+    assert!(h.state().document().unwrap().search.matched >= 1000);
+    // Zoomed into the deepest frame, the breadcrumb trail keeps its ends: 99,999 crumbs laid
+    // out every frame would stall the window. Up and Down move the selection from there.
+    {
+        use stacklens::ui::flame::Graph;
+        let doc = h.state_mut().document_mut().unwrap();
+        let (nodes, analysis) = (doc.nodes.clone(), doc.analysis.clone());
+        let leaf = (0..nodes.len())
+            .find(|&i| nodes.depth[i] as usize == DEPTH - 1)
+            .unwrap();
+        let leaf = stacklens_core::model::CallNodeId::from_index(leaf);
+        doc.flame.zoom_to(&Graph::main(&nodes, &analysis), leaf);
+    }
+    h.run_steps(3);
+    assert!(
+        h.query_by_label(&format!("› … {} more", DEPTH - 24))
+            .is_some()
+    );
+    for key in [egui::Key::ArrowDown, egui::Key::ArrowUp, egui::Key::Escape] {
+        h.key_press(key);
+        h.run_steps(2);
+    }
+
+    switch_view(&mut h, "Inverted");
+    let doc = h.state().document().unwrap();
+    let inverted = doc
+        .inverted
+        .latest()
+        .expect("the bottom-up tree was computed");
+    let depth = inverted.nodes.depth.iter().max().copied();
+    assert_eq!(depth, Some(DEPTH as u32 - 1));
+
+    switch_view(&mut h, "Call tree");
+    // The heaviest path opens a few levels by itself; `*` expands everything below the
+    // selected first row (a bounded number of nodes per press).
+    assert!(h.query_by_label("f11").is_some());
+    assert!(h.query_by_label("f13").is_none());
+    h.key_press(egui::Key::ArrowDown);
+    h.run_steps(1);
+    h.event(egui::Event::Text("*".into()));
+    h.run_steps(2);
+    // Rows below the opened path fill the table (as many as the window shows).
+    assert!(h.query_all_by_label("f15").count() > 0);
+    h.get_by_label("Bottom-up").click();
+    h.run_steps(2);
+    wait_for(&mut h, "the bottom-up tree", ready);
+
+    switch_view(&mut h, "Sunburst");
+    assert!(h.state().document().unwrap().sunburst.painted > 0);
+    switch_view(&mut h, "Heat map");
+
+    switch_view(&mut h, "Flame graph");
+    h.get_all_by_role_and_label(Role::Button, "f0")
+        .next()
+        .unwrap()
+        .click_secondary();
+    h.run_steps(2);
+    h.get_by_label("Callers and callees").click();
+    h.run_steps(2);
+    wait_for(&mut h, "the sandwich", ready);
+    h.run_steps(3);
+    let doc = h.state().document().unwrap();
+    let s = doc.sandwich.latest().expect("computed");
+    let callees = s.callees.nodes.depth.iter().max().copied();
+    assert_eq!(callees, Some(DEPTH as u32 - 1));
+}

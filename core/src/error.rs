@@ -57,6 +57,14 @@ pub enum Error {
     #[error("{}: the file changed while it was read: {what}", path.display())]
     Changed { path: PathBuf, what: String },
 
+    /// The load grew past its memory budget (see [`Progress::set_memory_budget`](crate::Progress::set_memory_budget)).
+    #[error(
+        "too big to load in the memory this machine has free: the load took {} MiB, more than its budget of {} MiB (by default 80% of the memory available when it started; --memory-limit sets another)",
+        used.div_ceil(1 << 20),
+        budget >> 20
+    )]
+    TooBig { budget: u64, used: u64 },
+
     /// The load was cancelled through its [`Progress`](crate::Progress).
     #[error("cancelled")]
     Cancelled,

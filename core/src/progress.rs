@@ -25,6 +25,36 @@ pub struct Progress {
     cancelled: AtomicBool,
     /// When each step of the load ended, for `--timings`.
     laps: Mutex<Vec<(&'static str, Instant)>>,
+    /// Bytes of anonymous memory the load may add (0: no budget), over `memory_base`.
+    memory_budget: AtomicU64,
+    memory_base: AtomicU64,
+    /// When [`check`](Self::check) last measured the memory (ns since `created`).
+    memory_checked: AtomicU64,
+    created: std::sync::OnceLock<Instant>,
+}
+
+/// How often [`Progress::check`] measures the process's memory, at most.
+const MEMORY_CHECK_INTERVAL_NS: u64 = 10_000_000;
+
+/// Resident anonymous memory of this process (resident minus file-backed pages, from
+/// `/proc/self/statm`): what a load allocates, without the mapped profile file's pages, which
+/// the kernel can drop at any time.
+pub fn anonymous_rss() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let mut f = statm.split_ascii_whitespace().skip(1);
+    let resident: u64 = f.next()?.parse().ok()?;
+    let shared: u64 = f.next()?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    Some(resident.saturating_sub(shared) * page)
+}
+
+/// Memory the system can still give (`MemAvailable` of `/proc/meminfo`).
+pub fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 impl Progress {
@@ -32,6 +62,38 @@ impl Progress {
         let p = Self::default();
         p.lap("start");
         p
+    }
+
+    /// Gives the load a budget of `bytes` of memory on top of what the process holds now;
+    /// past it, [`check`](Self::check) fails with [`Error::TooBig`](crate::Error::TooBig)
+    /// instead of the machine running out of memory. 0 removes the budget.
+    pub fn set_memory_budget(&self, bytes: u64) {
+        self.memory_base
+            .store(anonymous_rss().unwrap_or(0), Ordering::Relaxed);
+        self.memory_checked.store(0, Ordering::Relaxed);
+        self.memory_budget.store(bytes, Ordering::Relaxed);
+    }
+
+    /// `Err(TooBig)` when the load has grown past its memory budget (measured at most every
+    /// 10 ms: reading the process's memory costs a system call).
+    fn check_memory(&self) -> crate::Result<()> {
+        let budget = self.memory_budget.load(Ordering::Relaxed);
+        if budget == 0 {
+            return Ok(());
+        }
+        let now = self.created.get_or_init(Instant::now).elapsed().as_nanos() as u64;
+        let last = self.memory_checked.load(Ordering::Relaxed);
+        if last != 0 && now.saturating_sub(last) < MEMORY_CHECK_INTERVAL_NS {
+            return Ok(());
+        }
+        self.memory_checked.store(now.max(1), Ordering::Relaxed);
+        let used = anonymous_rss()
+            .unwrap_or(0)
+            .saturating_sub(self.memory_base.load(Ordering::Relaxed));
+        if used > budget {
+            return Err(crate::Error::TooBig { budget, used });
+        }
+        Ok(())
     }
 
     /// Notes that a step of the load named `what` ends now.
@@ -107,12 +169,13 @@ impl Progress {
         self.cancelled.load(Ordering::Relaxed)
     }
 
-    /// `Err(Cancelled)` once [`cancel`](Self::cancel) was called.
+    /// `Err(Cancelled)` once [`cancel`](Self::cancel) was called; `Err(TooBig)` once the load
+    /// grew past its memory budget.
     pub fn check(&self) -> crate::Result<()> {
         if self.is_cancelled() {
             Err(crate::Error::Cancelled)
         } else {
-            Ok(())
+            self.check_memory()
         }
     }
 }

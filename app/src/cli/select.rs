@@ -24,6 +24,11 @@ pub struct InputArgs {
     /// A debuginfod server to ask (repeatable; implies --debuginfod).
     #[arg(long = "debuginfod-url", value_name = "URL")]
     pub debuginfod_urls: Vec<String>,
+    /// Most memory the load may take, in MiB (0: no limit). Past it, the load stops with a
+    /// "too big" error instead of the machine running out of memory. Default: 80% of the
+    /// memory available when the load starts.
+    #[arg(long, value_name = "MIB")]
+    pub memory_limit: Option<u64>,
     /// Print how long each step of loading took (open, parse passes, symbolize, freeze) to
     /// stderr.
     #[arg(long)]
@@ -198,6 +203,7 @@ pub fn transformed(profile: Profile, args: &SelectArgs) -> Result<Profile> {
 pub fn load(file: &Path, input: &InputArgs) -> Result<Profile> {
     let opts = LoadOptions {
         symbols: input.symbol_options(),
+        memory_limit: input.memory_limit.map(|mib| mib.saturating_mul(1 << 20)),
         ..LoadOptions::default()
     };
     let progress = Progress::new();

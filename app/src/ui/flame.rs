@@ -331,8 +331,19 @@ pub fn breadcrumbs(ui: &mut Ui, state: &mut FlameState, p: &Profile, a: &Graph<'
         }
         if let Some(z) = state.zoom {
             let path = ancestors(nodes, z);
+            // A zoom deep in a deep stack has an ancestor per level: 100,000 crumbs laid out
+            // every frame would stall the window. A long trail keeps both ends and says how
+            // many crumbs it leaves out.
+            const ENDS: usize = 12;
+            let hidden = path.len().saturating_sub(2 * ENDS);
             let mut jump = None;
             for (k, c) in path.iter().enumerate() {
+                if (ENDS..ENDS + hidden).contains(&k) {
+                    if k == ENDS {
+                        ui.label(format!("› … {hidden} more"));
+                    }
+                    continue;
+                }
                 ui.label("›");
                 let name = p.func_name(nodes.func[c.index()]);
                 let label = short(name, 40);

@@ -31,7 +31,19 @@ const SNIFF_LINES: usize = 8;
 /// Does `data` look like folded stacks: text whose first non-empty lines all end in a count
 /// after whitespace, with something before it.
 pub fn sniff(data: &[u8]) -> bool {
-    let head = &data[..data.len().min(64 * 1024)];
+    const WINDOW: usize = 64 * 1024;
+    if data[..data.len().min(WINDOW)].contains(&0) {
+        return false;
+    }
+    // At least the first non-blank line whole: one stack can be longer than the window
+    // (100,000 frames of a deep recursion), and a line cut short proves nothing.
+    let first = (data.iter())
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(data.len());
+    let first_end = (data[first..].iter())
+        .position(|&c| c == b'\n')
+        .map_or(data.len(), |i| first + i + 1);
+    let head = &data[..data.len().min(WINDOW.max(first_end))];
     if head.contains(&0) {
         return false;
     }
@@ -41,7 +53,7 @@ pub fn sniff(data: &[u8]) -> bool {
         return false;
     }
     // The last line of the head may be cut in the middle: only look at complete ones.
-    let complete = if head.len() < data.len() {
+    let complete = if head.len() < data.len() && !head.ends_with(b"\n") {
         text.lines().count().saturating_sub(1)
     } else {
         usize::MAX
@@ -114,6 +126,11 @@ pub fn parse(data: &[u8], b: &mut ProfileBuilder, progress: &Progress) -> Result
     let mut bad = 0u64;
     let mut first_bad = 0u64;
     let mut good = 0u64;
+    // Each count is at most 2^48, but 2^15 of them are not within an i64: a line that would
+    // overflow the total (which every view computes) is skipped.
+    let mut total = 0i64;
+    let mut overflowing = 0u64;
+    let mut first_overflowing = 0u64;
     let mut done = 0usize;
     for (i, line) in text.lines().enumerate() {
         done += line.len() + 1;
@@ -131,6 +148,14 @@ pub fn parse(data: &[u8], b: &mut ProfileBuilder, progress: &Progress) -> Result
             }
             continue;
         };
+        let Some(new_total) = total.checked_add(count as i64) else {
+            overflowing += 1;
+            if first_overflowing == 0 {
+                first_overflowing = i as u64 + 1;
+            }
+            continue;
+        };
+        total = new_total;
         let mut stack = StackId::NONE;
         for frame in stack_text.split(';').filter(|f| !f.is_empty()) {
             let (name, loc) = split_location(frame);
@@ -165,6 +190,12 @@ pub fn parse(data: &[u8], b: &mut ProfileBuilder, progress: &Progress) -> Result
             "{bad} line(s) were not `stack count` and were skipped (first: line {first_bad})"
         ));
     }
+    if overflowing > 0 {
+        b.warn(format!(
+            "{overflowing} line(s) had a count that would make the total overflow a 64-bit \
+             integer and were skipped (first: line {first_overflowing})"
+        ));
+    }
     Ok(())
 }
 
@@ -177,6 +208,20 @@ mod tests {
         let mut b = ProfileBuilder::new(FORMAT);
         parse(text.as_bytes(), &mut b, &Progress::new())?;
         Ok(b.freeze())
+    }
+
+    #[test]
+    fn counts_that_would_overflow_the_total_are_skipped() {
+        let line = format!("a {MAX_COUNT}\n");
+        let p = load(&line.repeat(1 << 15)).unwrap();
+        p.check().unwrap();
+        assert_eq!(p.samples.len(), (1 << 15) - 1);
+        assert!(
+            p.meta.warnings[0].starts_with("1 line(s) had a count")
+                && p.meta.warnings[0].ends_with("(first: line 32768)"),
+            "{:?}",
+            p.meta.warnings
+        );
     }
 
     #[test]

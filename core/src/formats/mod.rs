@@ -92,6 +92,20 @@ pub struct LoadOptions {
     /// Cap on bytes that compressed data may expand to; `None` = the format's default
     /// (`max(256 MiB, 64 × file size)`).
     pub decompression_limit: Option<u64>,
+    /// Most memory a load may add, in bytes: past it the load fails with
+    /// [`Error::TooBig`] instead of the machine running out of memory. `None` = 80% of the
+    /// memory available when the load starts; `Some(0)` = no limit.
+    pub memory_limit: Option<u64>,
+}
+
+impl LoadOptions {
+    /// The memory budget of a load starting now (0: none).
+    pub fn memory_budget(&self) -> u64 {
+        match self.memory_limit {
+            Some(n) => n,
+            None => crate::progress::available_memory().map_or(0, |a| a / 5 * 4),
+        }
+    }
 }
 
 /// Opens, parses, symbolizes and freezes the profile at `path`.
@@ -136,6 +150,7 @@ pub fn load_bytes(data: &[u8], opts: &LoadOptions, progress: &Progress) -> Resul
     if data.is_empty() {
         return Err(Error::Empty);
     }
+    progress.set_memory_budget(opts.memory_budget());
     let (inner, wrapper) = unwrap_compression(data, opts)?;
     if wrapper.is_some() {
         progress.lap("decompress");
@@ -178,11 +193,16 @@ fn unwrap_compression(
         return Err(Error::Empty);
     }
     if let Some(c2) = compression::detect(&inner) {
-        return Err(Error::Unsupported(format!(
-            "{} data inside {} data: unpack the outer layer first",
-            c2.name(),
-            c.name()
-        )));
+        return Err(Error::at(
+            c.name(),
+            0,
+            format!(
+                "a profile once unpacked, but this {} file holds {} data: unpack the outer \
+                 layer first",
+                c.name(),
+                c2.name()
+            ),
+        ));
     }
     Ok((Some(inner), Some(c)))
 }

@@ -124,6 +124,7 @@ pub(super) struct Issues {
     pub unknown_samples: u64,
     pub bad_deltas: u64,
     pub delta_mismatch: u64,
+    pub huge_gaps: u64,
 }
 
 impl Issues {
@@ -169,6 +170,10 @@ impl Issues {
         warn(
             self.delta_mismatch,
             "time: `samples` and `timeDeltas` have different lengths; missing deltas count as 0",
+        );
+        warn(
+            self.huge_gaps,
+            "gap(s) between samples were over 2^48 ns (78 hours) and were clamped to it",
         );
     }
 }
@@ -333,6 +338,11 @@ pub(super) struct SampleTypes {
     pub n: usize,
 }
 
+/// Longest "cpu time" of one sample (2^48 ns, 78 hours), as the perf.data reader clamps
+/// periods: a bigger gap comes from a damaged time, and the weights must add up without
+/// overflowing.
+const MAX_GAP_NS: i64 = 1 << 48;
+
 /// µs (the formats' unit, possibly fractional) → ns, saturating.
 pub(super) fn us_to_ns(us: f64) -> i64 {
     // `as` saturates on overflow and maps NaN to 0.
@@ -368,6 +378,12 @@ pub(super) fn add_samples(
     {
         let span = times_ns[last as usize].saturating_sub(times_ns[first as usize]);
         cpu[last as usize] = span / (n as i64 - 1);
+    }
+    for c in &mut cpu {
+        if *c > MAX_GAP_NS {
+            *c = MAX_GAP_NS;
+            issues.huge_gaps += 1;
+        }
     }
     let mut weights = vec![0i64; types.n];
     for i in 0..n {

@@ -561,19 +561,30 @@ impl Reader {
     }
 
     /// Turns what was gathered into threads, samples and spans.
-    fn finish(mut self, b: &mut ProfileBuilder, progress: &Progress) -> Result<()> {
+    /// `end`: the length of the data.
+    fn finish(mut self, b: &mut ProfileBuilder, progress: &Progress, end: usize) -> Result<()> {
         let has_profile = self
             .profiles
             .iter()
             .any(|p| p.chunks.iter().any(|c| !c.samples.is_empty()));
         let has_spans = !self.span_threads.is_empty();
         if !has_profile && !has_spans {
-            return Err(Error::Unsupported(format!(
-                "{FORMAT}: none of the {} events is a duration event (B/E/X) or a CPU profile sample{}",
-                self.events,
-                self.skipped_text()
-                    .map_or(String::new(), |s| format!(" (the trace has {s})"))
-            )));
+            // Where the events ran out: the cut, if the trace is cut short, else its end.
+            let (offset, cut) = match &self.cut {
+                Some(c) => (c.offset, " (the trace is cut short here)"),
+                None => (end, ""),
+            };
+            return Err(Error::at(
+                FORMAT,
+                offset as u64,
+                format!(
+                    "a duration event (B/E/X) or a CPU profile sample before this point, but none \
+                     of the {} events is one{}{cut}",
+                    self.events,
+                    self.skipped_text()
+                        .map_or(String::new(), |s| format!(" (the trace has {s})"))
+                ),
+            ));
         }
         let mut n = 0;
         let mut types = SampleTypes {
@@ -724,25 +735,28 @@ impl Reader {
             };
             progress.check()?;
             evs.sort_by_key(|e| e.ts);
-            let mut intervals: Vec<(i64, i64, StrId)> = Vec::with_capacity(evs.len());
-            let mut open: Vec<(i64, StrId)> = Vec::new();
-            for e in &evs {
+            // (start, end, name, place of the `B` or `X` among the sorted events).
+            let mut intervals: Vec<(i64, i64, StrId, usize)> = Vec::with_capacity(evs.len());
+            let mut open: Vec<(i64, StrId, usize)> = Vec::new();
+            for (i, e) in evs.iter().enumerate() {
                 match e.dur {
-                    BEGIN => open.push((e.ts, e.name)),
+                    BEGIN => open.push((e.ts, e.name, i)),
                     END => match open.pop() {
-                        Some((s, name)) => intervals.push((s, e.ts, name)),
+                        Some((s, name, at)) => intervals.push((s, e.ts, name, at)),
                         None => unmatched += 1,
                     },
-                    d => intervals.push((e.ts, e.ts.saturating_add(d), e.name)),
+                    d => intervals.push((e.ts, e.ts.saturating_add(d), e.name, i)),
                 }
             }
-            for (s, name) in open.drain(..) {
+            for (s, name, at) in open.drain(..) {
                 unclosed += 1;
-                intervals.push((s, last_ns.max(s), name));
+                intervals.push((s, last_ns.max(s), name, at));
             }
             drop(evs);
-            // Parents before children: by start, then longest first; ties keep file order.
-            intervals.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            // Parents before children: by start, then longest first; ties in the order the
+            // spans began (a `B`/`E` pair is pushed when it ends, innermost first, so push
+            // order would turn `B a, B b, E b, E a` at one timestamp into b calling a).
+            intervals.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.3.cmp(&b.3)));
             let thread = b.add_thread(key.0, key.1);
             let mut nest = Nest {
                 thread,
@@ -750,7 +764,7 @@ impl Reader {
                 weights: &mut weights,
                 open: Vec::new(),
             };
-            for (i, &(s, mut e, name)) in intervals.iter().enumerate() {
+            for (i, &(s, mut e, name, _)) in intervals.iter().enumerate() {
                 if i.is_multiple_of(65536) {
                     progress.check()?;
                 }
@@ -963,5 +977,5 @@ pub(super) fn parse(data: &[u8], b: &mut ProfileBuilder, progress: &Progress) ->
         }
     }
     progress.set_done(data.len() as u64);
-    r.finish(b, progress)
+    r.finish(b, progress, data.len())
 }

@@ -109,8 +109,11 @@ impl FileHeader {
             )
         })?;
         if magic == MAGIC_BIG_ENDIAN {
-            return Err(Error::Unsupported(
-                "perf.data recorded on a big-endian machine: stacklens reads little-endian perf.data only".into(),
+            return Err(Error::at(
+                FORMAT,
+                0,
+                "the little-endian magic PERFILE2, found 2ELIFREP: perf.data recorded on a \
+                 big-endian machine; stacklens reads little-endian perf.data only",
             ));
         }
         if magic != MAGIC {

@@ -235,6 +235,9 @@ struct PerfData<'a> {
     /// Set when a mapping lookup fell back on one not live at the sample's time.
     fallback_lookup: bool,
     last_thread: Option<((i32, i32), ThreadId)>,
+    /// Where the data section should end, when the file ends before: warned about at the end,
+    /// once, with the records' own cut if one was cut in the middle.
+    cut_short: Option<u64>,
 }
 
 /// Parses perf.data bytes into `b`. Loads what it can: a file cut short yields the samples
@@ -364,6 +367,7 @@ impl<'a> PerfData<'a> {
             compressed: false,
             frames: Vec::with_capacity(128),
             last_thread: None,
+            cut_short: None,
         }
     }
 
@@ -442,6 +446,11 @@ impl<'a> PerfData<'a> {
             return; // perf record did not finish: no features were written
         }
         let table = h.data.offset.saturating_add(h.data.size);
+        if table > self.data.len() as u64 {
+            // The file ends inside the data section: the one warning about that cut says it
+            // (see `data_range`), the missing features are part of it.
+            return;
+        }
         for (i, id) in h.feature_ids().enumerate() {
             let at = table.saturating_add(16 * i as u64);
             let sec = usize::try_from(at).ok().and_then(|at| {
@@ -469,7 +478,7 @@ impl<'a> PerfData<'a> {
 
     /// The byte range of the data section, clamped to the file, with a warning when perf did
     /// not finish writing it.
-    fn data_range(&self, b: &mut ProfileBuilder) -> Result<std::ops::Range<usize>> {
+    fn data_range(&mut self, b: &mut ProfileBuilder) -> Result<std::ops::Range<usize>> {
         let h = &self.header;
         let len = self.data.len() as u64;
         if h.data.offset < FILE_HEADER_SIZE || h.data.offset > len {
@@ -493,9 +502,7 @@ impl<'a> PerfData<'a> {
         } else {
             let end = h.data.offset.saturating_add(h.data.size);
             if end > len {
-                b.warn(format!(
-                    "the file is cut short: the data section should end at byte {end} but the file has {len} bytes; loaded the records before the cut"
-                ));
+                self.cut_short = Some(end);
                 len
             } else {
                 end
@@ -1426,11 +1433,22 @@ impl<'a> PerfData<'a> {
         let lost = self.counts.lost.max(self.counts.lost_samples);
         m.lost_samples = lost;
         let c = &self.counts;
+        // One warning for a cut: where a record was cut, else where the file ends.
         if let Some(t) = truncation {
+            let cut = self.cut_short.map_or(String::new(), |end| {
+                format!(" (the file is cut short: the data section should end at byte {end})")
+            });
             b.warn(format!(
-                "the data ends early at byte offset {}: {}; loaded the {} samples before it",
+                "the data ends early at byte offset {}: {}{cut}; loaded the {} samples before it",
                 t.offset,
                 t.reason,
+                b.sample_count()
+            ));
+        } else if let Some(end) = self.cut_short {
+            b.warn(format!(
+                "the data ends early at byte offset {}: the file is cut short (the data section \
+                 should end at byte {end}); loaded the {} samples before it",
+                self.data.len(),
                 b.sample_count()
             ));
         }

@@ -637,3 +637,20 @@ fn a_100k_frame_call_chain() {
     let root = stack_of(&p, 0);
     assert_eq!(root.first().map(String::as_str), Some("f0@deep"));
 }
+
+#[test]
+fn periods_that_would_overflow_the_total_are_skipped() {
+    // Each clamped period is 2^48: the 2^15-th of them would overflow the event's total.
+    let text = "a 1 1.000001: 99999999999999999999999 ev: \n\t  12b7 f (/x)\n\n".repeat(1 << 15);
+    let p = load(&text).unwrap();
+    p.check().unwrap();
+    assert_eq!(p.samples.len(), (1 << 15) - 1);
+    assert!(
+        p.meta
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("1 sample(s) would have made")),
+        "{:?}",
+        p.meta.warnings
+    );
+}

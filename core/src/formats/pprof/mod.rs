@@ -38,6 +38,10 @@ const FORMAT: &str = "pprof";
 /// named by id, so a few kilobytes (a location of 10 000 lines, named 10 000 times by a sample)
 /// would expand to 10^8 stack nodes. Beyond [`frame_budget`], stacks are cut (with a warning).
 const MIN_FRAME_BUDGET: u64 = 1 << 22;
+/// Largest sample value taken as is, either sign (2^48 ns is 78 hours, 2^48 bytes 256 TiB in
+/// one sample); damaged values are clamped to it so that sums cannot overflow, as the perf.data
+/// reader clamps periods.
+const MAX_VALUE: i64 = 1 << 48;
 /// … and per byte of input (real profiles expand to a few frames per byte).
 const FRAMES_PER_BYTE: u64 = 8;
 
@@ -327,13 +331,14 @@ fn import(
     let thread = b.add_thread(0, 0);
     b.set_thread_name(thread, "all");
     let mut missing_locations = 0u64;
+    let mut huge_values = 0u64;
     let mut cut_stacks = 0u64;
     let mut weights = vec![0i64; scale.len()];
     let mut labels = Vec::new();
     let s_ok = |i: i64| usize::try_from(i).ok().and_then(|i| strings.get(i));
     for (n, sample) in p.sample.iter().enumerate() {
-        if n % 65536 == 0 && progress.is_cancelled() {
-            return Err(Error::Cancelled);
+        if n % 65536 == 0 {
+            progress.check()?; // cancelled, or past the memory budget
         }
         let mut stack = crate::model::StackId::NONE;
         for id in sample.location_id.iter().rev() {
@@ -369,6 +374,10 @@ fn import(
                 .copied()
                 .unwrap_or(0)
                 .saturating_mul(scale[i]);
+            if w.abs() > MAX_VALUE {
+                *w = (*w).clamp(-MAX_VALUE, MAX_VALUE);
+                huge_values += 1;
+            }
         }
         labels.clear();
         for l in &sample.label {
@@ -390,6 +399,11 @@ fn import(
     if missing_locations > 0 {
         b.warn(format!(
             "pprof: {missing_locations} stack entries name a location the file does not define"
+        ));
+    }
+    if huge_values > 0 {
+        b.warn(format!(
+            "pprof: {huge_values} sample values were beyond ±2^48 and were clamped to it"
         ));
     }
     if cut_stacks > 0 {

@@ -46,7 +46,8 @@
 //!   65 535), named by the scope's name, with its data in parentheses when it has any.
 //! - Each scope → one sample of type `wall time` (ns) whose weight is its **self** time
 //!   (duration minus its direct children's durations, 0 if the children overlap it) at the stack
-//!   of scope names, outermost first, timed at the scope's start. So the call tree's total is
+//!   of scope names, outermost first, timed at the scope's start; a scope without self time
+//!   adds no sample (its stack is still there for its children). So the call tree's total is
 //!   the sum of the top-level scopes' durations, and a scope's total is its duration.
 //!   Function = scope name (puffin's `ScopeDetails::name`: the scope name, or the function
 //!   name for `profile_function!`), file = puffin's file path, line on the frame,
@@ -420,6 +421,9 @@ struct Reader<'b> {
     /// (start, end, index) of the frames read, for the `frames` track made at the end.
     frame_spans: Vec<(u64, u64, u64)>,
     scope_count: u64,
+    /// Sum of the self times added so far: the weights of one sample type must add up
+    /// without overflowing.
+    total_ns: i64,
     first_ns: i64,
     last_ns: i64,
     frame_range: (u64, u64),
@@ -456,6 +460,7 @@ impl<'b> Reader<'b> {
             threads: FxHashMap::default(),
             frame_spans: Vec::new(),
             scope_count: 0,
+            total_ns: 0,
             first_ns: i64::MAX,
             last_ns: i64::MIN,
             frame_range: (u64::MAX, 0),
@@ -705,6 +710,19 @@ impl<'b> Reader<'b> {
                 } else {
                     self_ns
                 };
+                // Each duration fits in an i64, but many (of a damaged stream, or a small file
+                // that unpacks to millions of scopes) need not add up in one.
+                let Some(total_ns) = self.total_ns.checked_add(self_ns) else {
+                    r.pos -= 8;
+                    return Err(r
+                        .bad(format!(
+                            "a stop time that keeps the capture's total time below 2^63 ns, \
+                             found {stop} ns ({self_ns} ns of self time after {} ns)",
+                            self.total_ns
+                        ))
+                        .into());
+                };
+                self.total_ns = total_ns;
                 if let Some(p) = open.last_mut() {
                     p.children_ns = p.children_ns.saturating_add(duration);
                 }
@@ -718,8 +736,15 @@ impl<'b> Reader<'b> {
                 let (start_ns, stop_ns) = (ns(o.start_ns), ns(stop));
                 self.b
                     .add_span(thread, depth, start_ns, stop_ns, &span_name);
-                self.b
-                    .add_sample_one(thread, o.stack, start_ns, self.wall, self_ns);
+                // A scope its children fill has no self time: no sample row, as for Chrome
+                // trace spans. Its stack stays (its children's stacks hang from it), and a
+                // deep nest of such scopes costs one row for its innermost, not one per level
+                // (rows at every level would make the bottom-up tree and the exports quadratic
+                // in the depth).
+                if self_ns > 0 {
+                    self.b
+                        .add_sample_one(thread, o.stack, start_ns, self.wall, self_ns);
+                }
                 self.first_ns = self.first_ns.min(o.start_ns);
                 self.last_ns = self.last_ns.max(stop);
                 self.scope_count += 1;

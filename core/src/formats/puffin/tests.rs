@@ -451,6 +451,24 @@ fn huge_length_fields_are_checked_before_use() {
 }
 
 #[test]
+fn self_times_that_would_overflow_the_total_end_the_stream() {
+    // Found by fuzzing: two scopes of i64::MAX / 2 + 1 ns each fit an i64, their sum does not.
+    use Ev::*;
+    let half = i64::MAX / 2 + 1;
+    let s = stream(&[Open(1, 0, ""), Close(half), Open(1, 0, ""), Close(half)]);
+    let details = [(1, Some("a"), "", "", 0)];
+    let p = load(&capture(&[frame(0, (0, half), &[("t", &s)], &details, 0)])).unwrap();
+    p.check().unwrap();
+    assert_eq!(self_by_name(&p).1, half, "the first scope only");
+    assert_eq!(p.meta.warnings.len(), 1, "{:?}", p.meta.warnings);
+    assert!(
+        p.meta.warnings[0].contains("total time below 2^63 ns"),
+        "{}",
+        p.meta.warnings[0]
+    );
+}
+
+#[test]
 fn a_damaged_stream_keeps_the_scopes_closed_before_it() {
     use Ev::*;
     let mut s = stream(&[

@@ -60,8 +60,8 @@
 //! kind of problem, with the first place it happened): a frame index outside `shared.frames`
 //! becomes an `[invalid frame]` frame (weights are kept); `samples` and `weights` of different
 //! lengths load the common part; a weight or time that is not a finite number (JavaScript
-//! writes NaN as `null`) or that overflows in nanoseconds skips its sample or event; a
-//! profile of unknown `type` is skipped; an unknown or missing unit reads as `none`; a close
+//! writes NaN as `null`) or that overflows in nanoseconds skips its sample or event, and so
+//! does a weight that would make its sample type's total overflow an `i64`; a profile of unknown `type` is skipped; an unknown or missing unit reads as `none`; a close
 //! event with no open frame of that index is ignored; a close event for a frame below the top
 //! also closes the frames above it; events going back in time are taken at the previous
 //! event's time; frames still open at the end close at `endValue` (or at the last event).
@@ -91,8 +91,9 @@ const SCHEMA: &[u8] = b"speedscope.app/file-format-schema.json\"";
 /// first (py-spy, pyinstrument) or among the small top-level fields before or after the
 /// profiles (speedscope's exporter), never inside them.
 const SNIFF_BYTES: usize = 64 * 1024;
-/// Largest converted value accepted (weights, times in ns): sums of up to 2^20 of them still
-/// fit an `i64`, and 2^62 ns is 146 years.
+/// Largest converted value accepted (weights, times in ns): 2^62 ns is 146 years, and the
+/// difference of two such times still fits an `i64`. Their sums need not: each sample type
+/// keeps a running total, and a sample that would overflow it is skipped.
 const MAX_VALUE: f64 = (1u64 << 62) as f64;
 /// Samples or events between two cancellation checks.
 const CHECK_EVERY: usize = 4096;
@@ -460,6 +461,7 @@ struct Issues {
     bad_frame_refs: Tally,
     length_mismatch: Tally,
     bad_weights: Tally,
+    overflowing_totals: Tally,
     unknown_type: Tally,
     unknown_unit: Tally,
     bad_events: Tally,
@@ -497,6 +499,8 @@ struct Converter<'a> {
     /// Extent of the time-unit profiles, in ns.
     start_ns: Option<i64>,
     end_ns: Option<i64>,
+    /// Sum of the weights added, per sample type: every view adds them up.
+    totals: Vec<i64>,
     issues: Issues,
 }
 
@@ -514,6 +518,7 @@ impl<'a> Converter<'a> {
             cache: StackCache::default(),
             start_ns: None,
             end_ns: None,
+            totals: Vec::new(),
             issues: Issues::default(),
         }
     }
@@ -663,7 +668,7 @@ impl<'a> Converter<'a> {
             };
             let s = self.stack_of(cx.index, k, stack);
             let time = if cx.timed { time_ns(t) } else { 0 };
-            self.b.add_sample_one(cx.thread, s, time, cx.ty, w);
+            self.add_sample(cx, s, time, Some(w), || format!("sample {k}"));
             t = t.saturating_add(w);
         }
         Ok(())
@@ -758,8 +763,8 @@ impl<'a> Converter<'a> {
                     && at > l
                 {
                     let time = if cx.timed { time_ns(l) } else { 0 };
-                    self.b
-                        .add_sample_one(cx.thread, top.stack, time, cx.ty, at - l);
+                    let stack = top.stack;
+                    self.add_sample(cx, stack, time, at.checked_sub(l), || format!("event {k}"));
                 }
             }
             last = Some(at);
@@ -815,8 +820,10 @@ impl<'a> Converter<'a> {
                 && end > last
             {
                 let time = if cx.timed { time_ns(last) } else { 0 };
-                self.b
-                    .add_sample_one(cx.thread, top.stack, time, cx.ty, end - last);
+                let stack = top.stack;
+                self.add_sample(cx, stack, time, end.checked_sub(last), || {
+                    "the end".to_string()
+                });
             }
             let unclosed = open.len();
             self.issues
@@ -827,6 +834,31 @@ impl<'a> Converter<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Adds a sample of weight `w` unless it (`None`: a difference of times that overflowed)
+    /// would make its sample type's total overflow; `at` names the sample for the warning.
+    fn add_sample(
+        &mut self,
+        cx: &ProfileCx,
+        stack: StackId,
+        time: u64,
+        w: Option<i64>,
+        at: impl FnOnce() -> String,
+    ) {
+        if self.totals.len() <= cx.ty {
+            self.totals.resize(cx.ty + 1, 0);
+        }
+        match w.and_then(|w| Some((w, self.totals[cx.ty].checked_add(w)?))) {
+            Some((w, total)) => {
+                self.totals[cx.ty] = total;
+                self.b.add_sample_one(cx.thread, stack, time, cx.ty, w);
+            }
+            None => {
+                let i = cx.index;
+                (self.issues.overflowing_totals).note(|| format!("profile {i}, {}", at()));
+            }
+        }
     }
 
     /// The span of frame `o`, closed at `end`, at nesting `depth` (time units only).
@@ -867,6 +899,11 @@ impl<'a> Converter<'a> {
         is.bad_weights.warn(
             b,
             "sample(s) with a weight that is not a usable number, skipped",
+        );
+        is.overflowing_totals.warn(
+            b,
+            "sample(s) whose weight would make the total of their sample type overflow a \
+             64-bit integer, skipped",
         );
         is.unknown_type.warn(
             b,

@@ -508,3 +508,37 @@ fn a_100k_deep_evented_nest() {
     assert_eq!(p.meta.warnings.len(), 1, "{:?}", p.meta.warnings);
     assert!(p.meta.warnings[0].contains("deeper than 65535"));
 }
+
+#[test]
+fn weights_that_would_overflow_the_total_are_skipped() {
+    // Found by fuzzing: each weight is within 2^62, two of them are not within an i64.
+    let big = 1u64 << 62;
+    let s = sampled(
+        "t",
+        "none",
+        "[[0], [1], [2]]",
+        &format!("[{big}, {big}, 5]"),
+    );
+    let p = load(&doc(&s)).unwrap();
+    p.check().unwrap();
+    assert_eq!(weights(&p, 0).0, (1 << 62) + 5);
+    assert_eq!(p.meta.warnings.len(), 1, "{:?}", p.meta.warnings);
+    let w = &p.meta.warnings[0];
+    assert!(
+        w.starts_with("1 sample(s) whose weight") && w.contains("profile 0, sample 1"),
+        "{w}"
+    );
+    // An evented profile from -2^62 to 2^62: the difference of two valid times overflows.
+    let big = big as f64;
+    let e = evented("none", big, &[('O', -big, 0), ('C', big, 0)]);
+    let p = load(&doc(&e)).unwrap();
+    p.check().unwrap();
+    assert!(
+        p.meta
+            .warnings
+            .iter()
+            .any(|w| w.contains("profile 0, event 1")),
+        "{:?}",
+        p.meta.warnings
+    );
+}

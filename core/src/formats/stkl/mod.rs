@@ -49,8 +49,9 @@
 //! number and keeps a reader for every earlier one; `sample-profiles/` holds a file of each.
 //!
 //! Validation (every id in range, `parent < self` for stacks, thread ranges in order and in
-//! bounds, times sorted within a thread, strings on UTF-8 boundaries, equal column lengths) runs
-//! before the profile is handed out, so the views can index without checks failing at random.
+//! bounds, times sorted within a thread, strings on UTF-8 boundaries, equal column lengths, the
+//! weights of each sample type adding up within an i64) runs before the profile is handed out,
+//! so the views can index and sum without checks failing at random.
 
 use crate::model::column::{Backing, Column, Plain};
 use crate::model::*;
@@ -594,6 +595,16 @@ fn same_len(secs: &Sections, id: u32, what: &str, len: usize, want: usize) -> Re
     }
 }
 
+/// A weight that makes its sample type's total overflow: every view adds weights up, so a
+/// file the writer could not have made (its profile's totals fit) is refused here.
+fn weight_overflow(offset: u64) -> Error {
+    Error::at(
+        FORMAT,
+        offset,
+        "a weight that keeps its sample type's total within a signed 64-bit integer",
+    )
+}
+
 fn wrap<T>(v: Vec<u32>, f: impl Fn(u32) -> T) -> Vec<T> {
     v.into_iter().map(f).collect()
 }
@@ -830,6 +841,16 @@ fn read_from(
                     format!("a sample type below {n_types}"),
                 ));
             }
+            let mut totals = vec![0i64; n_types];
+            let overflow = (sample_type.iter().zip(weight.iter())).position(|(&t, &w)| {
+                let total = &mut totals[usize::from(t)];
+                total.checked_add(w).map(|s| *total = s).is_none()
+            });
+            if let Some(row) = overflow {
+                return Err(weight_overflow(
+                    secs.offset(sec::SAMPLE_TAG_WEIGHT) + 8 * row as u64,
+                ));
+            }
             SampleWeights::Tagged {
                 sample_type,
                 weight,
@@ -839,11 +860,20 @@ fn read_from(
             let all = secs.raw(sec::SAMPLE_PER_TYPE, 8)?.len() / 8;
             let want = n_types.saturating_mul(n_sample);
             same_len(&secs, sec::SAMPLE_PER_TYPE, "weights", all, want)?;
-            SampleWeights::PerType(
-                (0..n_types)
-                    .map(|t| secs.column_part(sec::SAMPLE_PER_TYPE, t * n_sample, n_sample))
-                    .collect::<Result<_>>()?,
-            )
+            let cols: Vec<Column<i64>> = (0..n_types)
+                .map(|t| secs.column_part(sec::SAMPLE_PER_TYPE, t * n_sample, n_sample))
+                .collect::<Result<_>>()?;
+            for (t, col) in cols.iter().enumerate() {
+                let mut total = 0i64;
+                let overflow =
+                    (col.iter()).position(|&w| total.checked_add(w).map(|s| total = s).is_none());
+                if let Some(row) = overflow {
+                    return Err(weight_overflow(
+                        secs.offset(sec::SAMPLE_PER_TYPE) + 8 * (t * n_sample + row) as u64,
+                    ));
+                }
+            }
+            SampleWeights::PerType(cols)
         }
         other => {
             return Err(Error::at(

@@ -172,6 +172,39 @@ fn a_100k_deep_stack_round_trips_on_a_small_thread_stack() {
         .unwrap();
 }
 
+#[test]
+fn weights_whose_total_overflows_are_refused_at_the_weight() {
+    // Found by the stkl fuzz target: each weight is fine, their sum is not. The builder keeps
+    // them (its check says so); the writer writes what it is given; the reader refuses them.
+    let tagged = {
+        let mut b = ProfileBuilder::new("tagged");
+        b.add_sample_type("cycles", Unit::Events);
+        let t = b.add_thread(1, 1);
+        let f = b.add_named_frame("f", ModuleId::NONE, FuncKind::Native);
+        let s = b.add_stack_root_first([f]);
+        b.add_sample_one(t, s, 1, 0, i64::MAX);
+        b.add_sample_one(t, s, 2, 0, 1);
+        b.freeze()
+    };
+    let mut per_type = rich();
+    if let SampleWeights::PerType(cols) = &mut per_type.samples.weights {
+        cols[1] = vec![64, i64::MAX, 1].into();
+    }
+    for (p, id, row) in [
+        (tagged, sec::SAMPLE_TAG_WEIGHT, 1),
+        (per_type, sec::SAMPLE_PER_TYPE, 3 + 1),
+    ] {
+        let data = bytes(&p);
+        let at = Sections::parse(&data, None).unwrap().offset(id) + 8 * row;
+        let err = read(&data, &Progress::new()).unwrap_err();
+        assert_eq!(err.offset(), Some(at), "{err}");
+        assert!(
+            err.to_string().contains("total within a signed 64-bit"),
+            "{err}"
+        );
+    }
+}
+
 /// A tagged (perf-style) profile of `n` samples over a few stacks, times increasing.
 fn many_samples(n: usize) -> Profile {
     let mut b = ProfileBuilder::new("many");

@@ -1,0 +1,10 @@
+//! `formats::speedscope::parse` on any bytes: a parsed profile passes `Profile::check`, an error
+//! explains itself (see `stacklens_fuzz`).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use stacklens_core::formats::speedscope;
+
+fuzz_target!(|data: &[u8]| {
+    stacklens_fuzz::parse_and_check("speedscope", data, speedscope::parse);
+});
