@@ -77,13 +77,23 @@ impl Progress {
     /// `Err(TooBig)` when the load has grown past its memory budget (measured at most every
     /// 10 ms: reading the process's memory costs a system call).
     fn check_memory(&self) -> crate::Result<()> {
+        self.check_memory_at(false)
+    }
+
+    /// [`check`](Self::check)'s memory test, now (between the steps of a load, where no
+    /// parser's periodic check would see what the step allocated).
+    pub fn check_memory_now(&self) -> crate::Result<()> {
+        self.check_memory_at(true)
+    }
+
+    fn check_memory_at(&self, now_anyway: bool) -> crate::Result<()> {
         let budget = self.memory_budget.load(Ordering::Relaxed);
         if budget == 0 {
             return Ok(());
         }
         let now = self.created.get_or_init(Instant::now).elapsed().as_nanos() as u64;
         let last = self.memory_checked.load(Ordering::Relaxed);
-        if last != 0 && now.saturating_sub(last) < MEMORY_CHECK_INTERVAL_NS {
+        if !now_anyway && last != 0 && now.saturating_sub(last) < MEMORY_CHECK_INTERVAL_NS {
             return Ok(());
         }
         self.memory_checked.store(now.max(1), Ordering::Relaxed);

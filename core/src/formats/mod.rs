@@ -164,6 +164,7 @@ pub fn load_bytes(data: &[u8], opts: &LoadOptions, progress: &Progress) -> Resul
     }
     let b = parse_plain(bytes, opts, progress, wrapper)?;
     progress.lap("parse");
+    progress.check_memory_now()?;
     symbolize_and_freeze(b, opts, progress)
 }
 

@@ -86,6 +86,10 @@ pub struct ProfileBuilder {
     /// True once a sample carried several weights: every thread then stores one column per
     /// sample type.
     per_type: bool,
+    /// Sum of the weights added so far, per sample type: a sample that would overflow its
+    /// type's total (damaged values; every view adds weights up) is left out and counted.
+    totals: Vec<i64>,
+    overflowing_samples: u64,
     labels: LabelTable,
     label_index: FxHashMap<(StrId, StrId, i64, StrId), u32>,
     label_set_index: FxHashMap<Box<[u32]>, u32>,
@@ -135,6 +139,8 @@ impl ProfileBuilder {
             thread_index: FxHashMap::default(),
             sample_types: Vec::new(),
             per_type: false,
+            totals: Vec::new(),
+            overflowing_samples: 0,
             labels: LabelTable::default(),
             label_index: FxHashMap::default(),
             label_set_index: FxHashMap::default(),
@@ -454,7 +460,9 @@ impl ProfileBuilder {
         weights: &[i64],
         label_set: u32,
     ) {
-        self.add_sample(thread, stack, time_ns, weights);
+        if !self.add_sample(thread, stack, time_ns, weights) {
+            return;
+        }
         let set = if (label_set as usize) < self.labels.set_count() {
             label_set
         } else {
@@ -479,7 +487,26 @@ impl ProfileBuilder {
 
     /// Adds a sample with one weight per sample type (`weights.len()` should equal the number
     /// of sample types; missing weights count as 0, extra ones are ignored).
-    pub fn add_sample(&mut self, thread: ThreadId, stack: StackId, time_ns: u64, weights: &[i64]) {
+    /// Returns false when the sample was left out: its weights would overflow a type's total.
+    pub fn add_sample(
+        &mut self,
+        thread: ThreadId,
+        stack: StackId,
+        time_ns: u64,
+        weights: &[i64],
+    ) -> bool {
+        let n_types = self.sample_types.len();
+        self.totals.resize(n_types.max(self.totals.len()), 0);
+        let fits = (self.totals.iter())
+            .zip(weights)
+            .all(|(t, &w)| t.checked_add(w).is_some());
+        if !fits || thread.index() >= self.threads.len() {
+            self.overflowing_samples += u64::from(!fits);
+            return false;
+        }
+        for (t, &w) in self.totals.iter_mut().zip(weights) {
+            *t += w;
+        }
         if !self.per_type {
             let n = self.sample_types.len();
             for t in &mut self.threads {
@@ -488,7 +515,7 @@ impl ProfileBuilder {
             self.per_type = true;
         }
         let Some(t) = self.threads.get_mut(thread.index()) else {
-            return;
+            return false;
         };
         t.samples.stack.push(stack);
         t.samples.time_ns.push(time_ns);
@@ -497,6 +524,24 @@ impl ProfileBuilder {
         }
         if !t.samples.labels.is_empty() {
             t.samples.labels.push(0);
+        }
+        true
+    }
+
+    /// Adds `weight` to the total of `sample_type`; false (and counted) when it would overflow.
+    fn fits(&mut self, sample_type: usize, weight: i64) -> bool {
+        if self.totals.len() <= sample_type {
+            self.totals.resize(sample_type + 1, 0);
+        }
+        match self.totals[sample_type].checked_add(weight) {
+            Some(t) => {
+                self.totals[sample_type] = t;
+                true
+            }
+            None => {
+                self.overflowing_samples += 1;
+                false
+            }
         }
     }
 
@@ -516,11 +561,31 @@ impl ProfileBuilder {
             .min(time_ns.len())
             .min(sample_type.len())
             .min(weight.len());
-        if self.per_type {
+        // The rows fit as a batch when every type's total plus the batch's sum stays in range
+        // (i128 sums cannot overflow); else they go one by one, leaving out what overflows.
+        let mut batch: Vec<i128> = vec![0; self.sample_types.len()];
+        let mut known_types = true;
+        for (&k, &w) in sample_type[..n].iter().zip(&weight[..n]) {
+            match batch.get_mut(k as usize) {
+                Some(b) => *b += i128::from(w),
+                None => known_types = false,
+            }
+        }
+        self.totals.resize(batch.len().max(self.totals.len()), 0);
+        let fits = known_types
+            && (self.totals.iter().zip(&batch))
+                .all(|(&t, &b)| i64::try_from(i128::from(t) + b).is_ok());
+        if self.per_type || !fits {
             for (i, s) in stack.take(n).enumerate() {
                 self.add_sample_one(thread, s, time_ns[i], sample_type[i] as usize, weight[i]);
             }
             return;
+        }
+        if thread.index() >= self.threads.len() {
+            return;
+        }
+        for (t, &b) in self.totals.iter_mut().zip(&batch) {
+            *t = (i128::from(*t) + b) as i64; // in range: checked above
         }
         let Some(t) = self.threads.get_mut(thread.index()) else {
             return;
@@ -543,6 +608,9 @@ impl ProfileBuilder {
         sample_type: usize,
         weight: i64,
     ) {
+        if thread.index() >= self.threads.len() || !self.fits(sample_type, weight) {
+            return;
+        }
         let per_type = self.per_type;
         let Some(t) = self.threads.get_mut(thread.index()) else {
             return;
@@ -665,6 +733,12 @@ impl ProfileBuilder {
     /// of each thread sorted by time (stable, so equal times keep arrival order), spans by start.
     /// Frames still unsymbolized get a function named `module+0xaddress`.
     pub fn freeze(mut self) -> Profile {
+        if self.overflowing_samples > 0 {
+            let n = self.overflowing_samples;
+            self.warn(format!(
+                "{n} samples were left out: their weights would make their event's total overflow 64 bits (damaged values?)"
+            ));
+        }
         self.resolve_leftover_frames();
         let mut order: Vec<usize> = (0..self.threads.len()).collect();
         order.sort_by_key(|&i| (self.threads[i].pid, self.threads[i].tid));

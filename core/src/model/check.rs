@@ -248,19 +248,30 @@ mod tests {
         let work = b.add_named_frame("work", ModuleId::NONE, FuncKind::Native);
         let stack = b.add_stack_root_first([main, work]);
         b.add_sample_one(t, stack, 5, cpu, 3);
-        b.add_sample_one(t, stack, 7, cpu, i64::MAX);
+        b.add_sample_one(t, stack, 7, cpu, 1);
+        // Would overflow the total: the builder leaves it out and says so.
+        b.add_sample_one(t, stack, 9, cpu, i64::MAX);
         b.freeze()
     }
 
     #[test]
     fn a_consistent_profile_passes_and_each_kind_of_damage_is_named() {
-        let mut p = small();
-        // Two weights that overflow when added: the builder keeps them, the check says so.
-        assert!(p.check().unwrap_err().contains("overflow"));
-        if let super::SampleWeights::Tagged { weight, .. } = &mut p.samples.weights {
-            weight.make_mut()[1] = 1;
-        }
+        let p = small();
+        assert_eq!(p.samples.len(), 2);
+        assert!(
+            p.meta
+                .warnings
+                .iter()
+                .any(|w| w.contains("1 samples were left out"))
+        );
         p.check().unwrap();
+
+        // Weights that overflow when added (as a damaged table would hold): named.
+        let mut big = p.clone();
+        if let super::SampleWeights::Tagged { weight, .. } = &mut big.samples.weights {
+            weight.make_mut()[1] = i64::MAX;
+        }
+        assert!(big.check().unwrap_err().contains("overflow"));
 
         let mut forward = p.clone();
         forward.stacks.parent.make_mut()[0] = StackId::from_index(1);

@@ -174,18 +174,22 @@ fn a_100k_deep_stack_round_trips_on_a_small_thread_stack() {
 
 #[test]
 fn weights_whose_total_overflows_are_refused_at_the_weight() {
-    // Found by the stkl fuzz target: each weight is fine, their sum is not. The builder keeps
-    // them (its check says so); the writer writes what it is given; the reader refuses them.
-    let tagged = {
+    // Found by the stkl fuzz target: each weight is fine, their sum is not. The builder leaves
+    // such a sample out, so the damaged tables are made by hand; the writer writes what it is
+    // given; the reader refuses them.
+    let mut tagged = {
         let mut b = ProfileBuilder::new("tagged");
         b.add_sample_type("cycles", Unit::Events);
         let t = b.add_thread(1, 1);
         let f = b.add_named_frame("f", ModuleId::NONE, FuncKind::Native);
         let s = b.add_stack_root_first([f]);
-        b.add_sample_one(t, s, 1, 0, i64::MAX);
+        b.add_sample_one(t, s, 1, 0, 1);
         b.add_sample_one(t, s, 2, 0, 1);
         b.freeze()
     };
+    if let SampleWeights::Tagged { weight, .. } = &mut tagged.samples.weights {
+        *weight = vec![i64::MAX, 1].into();
+    }
     let mut per_type = rich();
     if let SampleWeights::PerType(cols) = &mut per_type.samples.weights {
         cols[1] = vec![64, i64::MAX, 1].into();
