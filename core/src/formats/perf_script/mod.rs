@@ -479,11 +479,6 @@ struct State {
     unknown_module: Option<ModuleId>,
     samples: u64,
     clamped: u64,
-    /// Sum of the weights added, per sample type: a period is at most 2^48, but 2^15 of them
-    /// are not within an i64, and every view adds them up.
-    totals: Vec<i64>,
-    /// Samples skipped because they would have overflowed their type's total.
-    overflowing: u64,
     bad: u64,
     first_bad: u64,
     lossy: u64,
@@ -696,17 +691,10 @@ impl State {
             stack = b.add_stack(StackId::NONE, frame);
         }
         if let Some(t) = s.sample_type {
-            if self.totals.len() <= t {
-                self.totals.resize(t + 1, 0);
-            }
-            match self.totals[t].checked_add(s.weight) {
-                Some(total) => {
-                    self.totals[t] = total;
-                    b.add_sample_one(s.thread, stack, s.time_ns, t, s.weight);
-                    self.samples += 1;
-                }
-                None => self.overflowing += 1,
-            }
+            // A period is at most 2^48, but 2^15 of them overflow an i64: the builder leaves
+            // out a sample that would overflow its event's total, and says so.
+            b.add_sample_one(s.thread, stack, s.time_ns, t, s.weight);
+            self.samples += 1;
         }
     }
 
@@ -889,13 +877,6 @@ pub fn parse(data: &[u8], b: &mut ProfileBuilder, progress: &Progress) -> Result
         b.warn(format!(
             "{} sample(s) had a period above 2^48; clamped",
             st.clamped
-        ));
-    }
-    if st.overflowing > 0 {
-        b.warn(format!(
-            "{} sample(s) would have made the total period of their event overflow a 64-bit \
-             integer and were skipped",
-            st.overflowing
         ));
     }
     if st.dropped_events > 0 {

@@ -649,7 +649,7 @@ fn periods_that_would_overflow_the_total_are_skipped() {
         p.meta
             .warnings
             .iter()
-            .any(|w| w.starts_with("1 sample(s) would have made")),
+            .any(|w| w.starts_with("1 samples were left out")),
         "{:?}",
         p.meta.warnings
     );
