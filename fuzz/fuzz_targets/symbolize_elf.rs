@@ -9,7 +9,6 @@
 use libfuzzer_sys::fuzz_target;
 use stacklens_core::Progress;
 use stacklens_core::formats::symbolize_and_freeze;
-use stacklens_core::model::{ModuleKind, ProfileBuilder, Unit};
 use stacklens_core::symbols;
 use std::sync::OnceLock;
 
@@ -33,26 +32,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = std::fs::remove_file(&path);
     std::fs::write(&path, data).expect("writing the input");
 
-    let mut b = ProfileBuilder::new("fuzz");
-    b.add_sample_type("samples", Unit::Count);
-    let module = b.add_module(&format!("/fuzz/{NAME}"), "", ModuleKind::Native);
-    let thread = b.add_thread(1, 1);
     // Addresses are file offsets in the module: spread over the file (and one past it), in
     // short stacks so that symbolization rebuilds a tree.
-    let len = data.len() as u64;
-    let step = (len / ADDRESSES).max(1);
-    let offsets: Vec<u64> = (0..=len)
-        .step_by(step as usize)
-        .take(ADDRESSES as usize + 1)
-        .collect();
-    for (i, chunk) in offsets.chunks(4).enumerate() {
-        let frames: Vec<_> = chunk
-            .iter()
-            .map(|&a| b.add_address_frame(module, a))
-            .collect();
-        let stack = b.add_stack_root_first(frames);
-        b.add_sample(thread, stack, i as u64, &[1]);
-    }
+    let b = symbols::probe_profile(NAME, data.len() as u64, ADDRESSES);
 
     let mut opts = stacklens_fuzz::options(vec![dir.to_path_buf()]);
     // Both ways of naming inlined code (odd lengths: only the real function).

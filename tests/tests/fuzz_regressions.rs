@@ -8,7 +8,7 @@ use stacklens_core::formats::{
     self, LoadOptions, chrome, compression, folded, perf_data, perf_script, pprof, puffin,
     speedscope, stkl,
 };
-use stacklens_core::model::{ModuleKind, Profile, ProfileBuilder, Unit};
+use stacklens_core::model::{Profile, ProfileBuilder};
 use stacklens_core::symbols::SymbolOptions;
 use stacklens_core::{Error, Progress, Result};
 use std::path::{Path, PathBuf};
@@ -71,21 +71,8 @@ fn symbolize_elf(data: &[u8]) -> Result<Profile> {
     const NAME: &str = "libfuzz.so";
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(NAME), data).unwrap();
-    let mut b = ProfileBuilder::new("fuzz");
-    b.add_sample_type("samples", Unit::Count);
-    let module = b.add_module(&format!("/fuzz/{NAME}"), "", ModuleKind::Native);
-    let thread = b.add_thread(1, 1);
-    let len = data.len() as u64;
-    let step = (len / 64).max(1);
-    let offsets: Vec<u64> = (0..=len).step_by(step as usize).take(65).collect();
-    for (i, chunk) in offsets.chunks(4).enumerate() {
-        let frames: Vec<_> = chunk
-            .iter()
-            .map(|&a| b.add_address_frame(module, a))
-            .collect();
-        let stack = b.add_stack_root_first(frames);
-        b.add_sample(thread, stack, i as u64, &[1]);
-    }
+    // As the fuzz target does: addresses spread over the file, symbolized from its directory.
+    let b = stacklens_core::symbols::probe_profile(NAME, data.len() as u64, 64);
     let mut opts = options(vec![dir.path().to_path_buf()]);
     opts.symbols.inline_frames = data.len().is_multiple_of(2);
     formats::symbolize_and_freeze(b, &opts, &Progress::new())

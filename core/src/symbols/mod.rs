@@ -129,6 +129,35 @@ pub fn clear_file_cache() {
     cache::clear();
 }
 
+/// A profile of one native module `/probe/NAME` whose frames are `addresses + 1` file offsets
+/// spread evenly over its `len` bytes (and one past them), four to a stack: what the ELF fuzz
+/// target and its regression replay symbolize with a hostile file as the module.
+#[doc(hidden)]
+pub fn probe_profile(name: &str, len: u64, addresses: u64) -> ProfileBuilder {
+    let mut b = ProfileBuilder::new("probe");
+    b.add_sample_type("samples", crate::model::Unit::Count);
+    let module = b.add_module(&format!("/probe/{name}"), "", ModuleKind::Native);
+    let thread = b.add_thread(1, 1);
+    let step = (len / addresses.max(1)).max(1);
+    let offsets: Vec<u64> = (0..=len)
+        .step_by(usize::try_from(step).unwrap_or(usize::MAX))
+        .take(
+            usize::try_from(addresses)
+                .unwrap_or(usize::MAX)
+                .saturating_add(1),
+        )
+        .collect();
+    for (i, chunk) in offsets.chunks(4).enumerate() {
+        let frames: Vec<FrameId> = chunk
+            .iter()
+            .map(|&a| b.add_address_frame(module, a))
+            .collect();
+        let stack = b.add_stack_root_first(frames);
+        b.add_sample_one(thread, stack, i as u64, 0, 1);
+    }
+    b
+}
+
 /// How the addresses of one module are resolved.
 enum Resolver {
     Elf(ElfModule),
