@@ -92,6 +92,7 @@ impl<T: Plain> Column<T> {
     }
 
     /// The rows as a `Vec` to change, copying borrowed or shared rows first.
+    #[inline]
     pub fn make_mut(&mut self) -> &mut Vec<T> {
         if let Repr::Borrowed { .. } = self.repr {
             self.repr = Repr::Owned(Arc::new(self.to_vec()));
@@ -102,6 +103,7 @@ impl<T: Plain> Column<T> {
         }
     }
 
+    #[inline]
     pub fn push(&mut self, value: T) {
         self.make_mut().push(value);
     }

@@ -4,8 +4,10 @@
 //!
 //! The message has no magic number: [`sniff`] walks the top-level fields and accepts the bytes
 //! only if every field is one of `Profile`'s with its wire type and the last one ends exactly at
-//! the end. Then prost decodes it (lengths are checked against the bytes that remain, so nothing is
-//! allocated beyond what the input holds).
+//! the end. Prost decodes everything but the samples (lengths are checked against the bytes that
+//! remain, so nothing is allocated beyond what the input holds); the samples, most of a big
+//! profile, are decoded one at a time by hand into reused buffers and go straight into the
+//! builder.
 //!
 //! Mapping to the model:
 //! - every `sample_type` is a sample type, named by its type (`cpu`, `alloc_space`), its unit
@@ -65,16 +67,47 @@ fn varint(data: &[u8], pos: usize) -> Option<(u64, usize)> {
     None
 }
 
-/// Walks the top-level fields of a `Profile` message; the byte offset and a description of the
-/// first thing that does not fit.
-fn walk(data: &[u8]) -> std::result::Result<usize, (usize, String)> {
-    let mut pos = 0;
-    let mut fields = 0;
-    while pos < data.len() {
-        let (tag, n) = varint(data, pos).ok_or((pos, "a field tag (varint)".to_string()))?;
-        let field = tag >> 3;
+/// One top-level field of a `Profile` message: its number, and the byte range of its body
+/// (after the length, for a length-delimited field) and of the whole field (tag included).
+#[derive(Clone, Copy)]
+struct Field {
+    number: u64,
+    body: usize,
+    start: usize,
+    end: usize,
+}
+
+/// The top-level fields of a `Profile` message in file order; after the first thing that does
+/// not fit, its byte offset and a description of what was expected, then nothing.
+struct Fields<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Iterator for Fields<'_> {
+    type Item = std::result::Result<Field, (usize, String)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let data = self.data;
+        if self.pos >= data.len() {
+            return None;
+        }
+        let field = self.field();
+        if field.is_err() {
+            self.pos = data.len();
+        }
+        Some(field)
+    }
+}
+
+impl Fields<'_> {
+    fn field(&mut self) -> std::result::Result<Field, (usize, String)> {
+        let data = self.data;
+        let start = self.pos;
+        let (tag, n) = varint(data, start).ok_or((start, "a field tag (varint)".to_string()))?;
+        let number = tag >> 3;
         let wire = tag & 7;
-        let ok = match field {
+        let ok = match number {
             1..=6 | 11 | 16 => wire == 2,
             7..=10 | 12 | 14 => wire == 0,
             13 | 15 => wire == 0 || wire == 2,
@@ -82,40 +115,52 @@ fn walk(data: &[u8]) -> std::result::Result<usize, (usize, String)> {
         };
         if !ok {
             return Err((
-                pos,
-                format!("a profile.proto field (got field {field}, wire type {wire})"),
+                start,
+                format!("a profile.proto field (got field {number}, wire type {wire})"),
             ));
         }
-        let body = pos + n;
-        pos = match wire {
+        let at = start + n;
+        let (body, end) = match wire {
             0 => {
-                let (_, m) = varint(data, body).ok_or((body, "a varint".to_string()))?;
-                body + m
+                let (_, m) = varint(data, at).ok_or((at, "a varint".to_string()))?;
+                (at, at + m)
             }
             _ => {
-                let (len, m) = varint(data, body).ok_or((body, "a length".to_string()))?;
-                (body + m)
+                let (len, m) = varint(data, at).ok_or((at, "a length".to_string()))?;
+                let end = (at + m)
                     .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
                     .filter(|&e| e <= data.len())
                     .ok_or((
-                        body,
+                        at,
                         format!(
                             "a field of {len} bytes within the {} bytes that remain",
-                            data.len() - body - m
+                            data.len() - at - m
                         ),
-                    ))?
+                    ))?;
+                (at + m, end)
             }
         };
-        fields += 1;
+        self.pos = end;
+        Ok(Field {
+            number,
+            body,
+            start,
+            end,
+        })
     }
-    Ok(fields)
+}
+
+fn fields(data: &[u8]) -> Fields<'_> {
+    Fields { data, pos: 0 }
 }
 
 /// Does `data` look like an (unzipped) pprof profile: a non-empty run of `Profile` fields, each
 /// with the right wire type, ending exactly at the end, with a string table.
 pub fn sniff(data: &[u8]) -> bool {
     // Field 1 (sample_type) or 2 (sample) usually comes first; any Profile field may.
-    matches!(walk(data), Ok(n) if n > 0) && data.first().is_some_and(|&b| b & 7 <= 2)
+    fields(data).next().is_some()
+        && fields(data).all(|f| f.is_ok())
+        && data.first().is_some_and(|&b| b & 7 <= 2)
 }
 
 /// The unit of a pprof unit string, and the factor that converts its values.
@@ -156,29 +201,170 @@ fn utc_time(ns: i64) -> String {
     )
 }
 
+/// A byte offset and what was expected there.
+type At = (usize, String);
+
+/// One `Sample` message, decoded by hand into buffers that are reused from sample to sample:
+/// prost would allocate three vectors for each of the millions of samples a big profile holds
+/// (2 M samples took 1.1 GB before import began).
+#[derive(Default)]
+struct RawSample {
+    /// Location ids, leaf first.
+    locations: Vec<u64>,
+    values: Vec<i64>,
+    labels: Vec<proto::Label>,
+}
+
+/// Calls `each(number, wire, value, body)` on every field of the message in `data[start..end]`:
+/// `value` is a varint's value or a length-delimited field's length, `body` where the
+/// field's bytes start.
+fn message_fields(
+    data: &[u8],
+    start: usize,
+    end: usize,
+    mut each: impl FnMut(u64, u64, u64, usize) -> std::result::Result<(), At>,
+) -> std::result::Result<(), At> {
+    let data = &data[..end];
+    let mut pos = start;
+    while pos < end {
+        let (tag, n) = varint(data, pos).ok_or((pos, "a field tag (varint)".to_string()))?;
+        let (number, wire) = (tag >> 3, tag & 7);
+        let at = pos + n;
+        let (value, body, next) = match wire {
+            0 => {
+                let (v, m) = varint(data, at).ok_or((at, "a varint".to_string()))?;
+                (v, at, at + m)
+            }
+            1 | 5 => {
+                let size = if wire == 1 { 8 } else { 4 };
+                let next = at + size;
+                if next > end {
+                    return Err((at, format!("{size} bytes of a fixed-size field")));
+                }
+                (0, at, next)
+            }
+            2 => {
+                let (len, m) = varint(data, at).ok_or((at, "a length".to_string()))?;
+                let next = usize::try_from(len)
+                    .ok()
+                    .and_then(|len| (at + m).checked_add(len))
+                    .filter(|&e| e <= end)
+                    .ok_or((
+                        at,
+                        format!(
+                            "a field of {len} bytes within the {} bytes left of its message",
+                            end - at - m
+                        ),
+                    ))?;
+                (len, at + m, next)
+            }
+            _ => return Err((pos, format!("a wire type of 0, 1, 2 or 5 (got {wire})"))),
+        };
+        each(number, wire, value, body)?;
+        pos = next;
+    }
+    Ok(())
+}
+
+/// The varints packed in `data[start..end]`, each passed to `each`.
+fn packed(
+    data: &[u8],
+    start: usize,
+    end: usize,
+    mut each: impl FnMut(u64),
+) -> std::result::Result<(), At> {
+    let data = &data[..end];
+    let mut pos = start;
+    while pos < end {
+        let (v, n) = varint(data, pos).ok_or((pos, "a packed varint".to_string()))?;
+        each(v);
+        pos += n;
+    }
+    Ok(())
+}
+
+impl RawSample {
+    /// Decodes the `Sample` message in `data[start..end]`. Unknown fields are skipped, as prost
+    /// and pprof skip them; repeated numbers may be packed or not.
+    fn decode(&mut self, data: &[u8], start: usize, end: usize) -> std::result::Result<(), At> {
+        self.locations.clear();
+        self.values.clear();
+        self.labels.clear();
+        message_fields(data, start, end, |number, wire, value, body| {
+            match (number, wire) {
+                (1, 0) => self.locations.push(value),
+                (1, 2) => packed(data, body, body + value as usize, |v| {
+                    self.locations.push(v)
+                })?,
+                (2, 0) => self.values.push(value as i64),
+                (2, 2) => packed(data, body, body + value as usize, |v| {
+                    self.values.push(v as i64)
+                })?,
+                (3, 2) => {
+                    let mut l = proto::Label::default();
+                    message_fields(data, body, body + value as usize, |n, w, v, _| {
+                        match (n, w) {
+                            (1, 0) => l.key = v as i64,
+                            (2, 0) => l.str = v as i64,
+                            (3, 0) => l.num = v as i64,
+                            (4, 0) => l.num_unit = v as i64,
+                            _ => {}
+                        }
+                        Ok(())
+                    })?;
+                    self.labels.push(l);
+                }
+                (1..=3, _) => {
+                    return Err((
+                        body,
+                        format!("field {number} of a Sample with its wire type (got {wire})"),
+                    ));
+                }
+                _ => {}
+            }
+            Ok(())
+        })
+    }
+}
+
+fn at_error((offset, expected): At) -> Error {
+    Error::at(FORMAT, offset as u64, expected)
+}
+
 /// Parses an unzipped pprof profile into `b`.
+///
+/// Everything but the samples is decoded by prost, from a copy of those fields (a few percent
+/// of a big profile); the samples are then decoded one at a time, straight from `data`.
 pub fn parse(data: &[u8], b: &mut ProfileBuilder, progress: &Progress) -> Result<()> {
     progress.start_phase(Phase::Reading, data.len() as u64);
-    walk(data).map_err(|(offset, expected)| Error::at(FORMAT, offset as u64, expected))?;
-    let p = proto::Profile::decode(data).map_err(|e| {
+    let mut head = Vec::new();
+    for f in fields(data) {
+        let f = f.map_err(at_error)?;
+        if f.number != 2 {
+            head.extend_from_slice(&data[f.start..f.end]);
+        }
+    }
+    let p = proto::Profile::decode(head.as_slice()).map_err(|e| {
         Error::at(
             FORMAT,
             0,
             format!("a valid profile.proto message (prost: {e})"),
         )
     })?;
-    progress.set_done(data.len() as u64 / 2);
+    drop(head);
     if progress.is_cancelled() {
         return Err(Error::Cancelled);
     }
-    import(&p, b, progress, frame_budget(data.len()))?;
+    import(&p, data, b, progress, frame_budget(data.len()))?;
     progress.set_done(data.len() as u64);
     Ok(())
 }
 
-/// Fills `b` from a decoded profile; stacks expand to at most `frame_budget` frames in all.
+/// Fills `b` from a decoded profile (all but its samples) and the samples of `data`; stacks
+/// expand to at most `frame_budget` frames in all.
 fn import(
     p: &proto::Profile,
+    data: &[u8],
     b: &mut ProfileBuilder,
     progress: &Progress,
     mut frame_budget: u64,
@@ -336,12 +522,25 @@ fn import(
     let mut weights = vec![0i64; scale.len()];
     let mut labels = Vec::new();
     let s_ok = |i: i64| usize::try_from(i).ok().and_then(|i| strings.get(i));
-    for (n, sample) in p.sample.iter().enumerate() {
-        if n % 65536 == 0 {
+    let mut sample = RawSample::default();
+    // The previous sample's path, root first: (location id, stack after it). Consecutive
+    // samples often share their outer frames; those are taken from here, not looked up.
+    let mut path: Vec<(u64, crate::model::StackId)> = Vec::new();
+    let mut n = 0usize;
+    for f in fields(data) {
+        let f = f.map_err(at_error)?;
+        if f.number != 2 {
+            continue;
+        }
+        if n.is_multiple_of(65536) {
+            progress.set_done(f.start as u64);
             progress.check()?; // cancelled, or past the memory budget
         }
+        n += 1;
+        sample.decode(data, f.body, f.end).map_err(at_error)?;
         let mut stack = crate::model::StackId::NONE;
-        for id in sample.location_id.iter().rev() {
+        let mut same = true;
+        for (depth, id) in sample.locations.iter().rev().enumerate() {
             let frames = locations.get(id);
             let n_frames = frames.map_or(1, Vec::len) as u64;
             if n_frames > frame_budget {
@@ -350,6 +549,12 @@ fn import(
                 break;
             }
             frame_budget -= n_frames;
+            if same && path.get(depth).is_some_and(|&(p, _)| p == *id) {
+                stack = path[depth].1;
+                missing_locations += u64::from(frames.is_none());
+                continue;
+            }
+            same = false;
             match frames {
                 Some(frames) => {
                     for &f in frames {
@@ -366,10 +571,12 @@ fn import(
                     stack = b.add_stack(stack, f);
                 }
             }
+            path.truncate(depth);
+            path.push((*id, stack));
         }
         for (i, w) in weights.iter_mut().enumerate() {
             *w = sample
-                .value
+                .values
                 .get(i)
                 .copied()
                 .unwrap_or(0)
@@ -380,7 +587,7 @@ fn import(
             }
         }
         labels.clear();
-        for l in &sample.label {
+        for l in &sample.labels {
             let Some(key) = s_ok(l.key).filter(|k| !k.is_empty()) else {
                 continue;
             };

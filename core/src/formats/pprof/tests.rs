@@ -292,3 +292,171 @@ fn inlined_lines_named_many_times_do_not_expand_without_bound() {
     assert!(prof.stacks.len() as u64 <= frame_budget(bytes.len()));
     assert_eq!(prof.samples.len(), 3);
 }
+
+/// Protobuf varint of `v`.
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A length-delimited field `number` holding `body`.
+fn put_bytes(out: &mut Vec<u8>, number: u64, body: &[u8]) {
+    put_varint(out, number << 3 | 2);
+    put_varint(out, body.len() as u64);
+    out.extend_from_slice(body);
+}
+
+/// A sample's function names (root first), weight and labels.
+type Row = (Vec<String>, Option<i64>, Vec<(String, String)>);
+
+/// Each sample's row.
+fn rows(prof: &Profile) -> Vec<Row> {
+    (0..prof.samples.len())
+        .map(|r| {
+            let labels = prof
+                .labels
+                .set(prof.samples.label_set[r])
+                .iter()
+                .map(|&l| (prof.label_key(l).into(), prof.label_value(l)))
+                .collect();
+            (
+                names(prof, prof.samples.stack[r]),
+                prof.samples.weights.get(0, r),
+                labels,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn samples_decoded_by_hand_match_prost_packed_or_not_with_unknown_fields() {
+    // strings: 0 "", 1 samples, 2 count, 3 main, 4 mid, 5 a, 6 b, 7 k, 8 v
+    let mut p = profile(&["", "samples", "count", "main", "mid", "a", "b", "k", "v"]);
+    p.sample_type = vec![vt(1, 2)];
+    p.function = (1..=4).map(|i| func(i, i as i64 + 2)).collect();
+    p.location = (1..=4)
+        .map(|i| proto::Location {
+            id: i,
+            line: vec![line(i, 1)],
+            ..Default::default()
+        })
+        .collect();
+    // Leaf first. Consecutive samples share their outer locations (taken from the previous
+    // sample's path). The first three would take a stale entry of that path if it were not
+    // cut where they differ; then one is shorter than the one before, two name a missing
+    // location 9.
+    let stacks: [&[u64]; 9] = [
+        &[1],
+        &[3, 2],
+        &[2, 1],
+        &[3, 2, 1],
+        &[4, 2, 1],
+        &[2, 1],
+        &[4, 2, 1],
+        &[9, 1],
+        &[9, 1],
+    ];
+    p.sample = stacks
+        .iter()
+        .enumerate()
+        .map(|(i, s)| proto::Sample {
+            location_id: s.to_vec(),
+            value: vec![i as i64 + 1],
+            label: if i == 4 {
+                vec![proto::Label {
+                    key: 7,
+                    str: 8,
+                    ..Default::default()
+                }]
+            } else {
+                vec![]
+            },
+        })
+        .collect();
+    let by_prost = load(&p).unwrap();
+
+    // The same samples written unpacked, with fields pprof does not define in between.
+    let samples = std::mem::take(&mut p.sample);
+    let mut bytes = p.encode_to_vec();
+    for s in &samples {
+        let mut m = Vec::new();
+        put_varint(&mut m, 9 << 3); // unknown varint field 9
+        put_varint(&mut m, 12345);
+        for &l in &s.location_id {
+            put_varint(&mut m, 1 << 3);
+            put_varint(&mut m, l);
+        }
+        put_varint(&mut m, 10 << 3 | 1); // unknown fixed64
+        m.extend_from_slice(&[0xff; 8]);
+        for &v in &s.value {
+            put_varint(&mut m, 2 << 3);
+            put_varint(&mut m, v as u64);
+        }
+        put_varint(&mut m, 11 << 3 | 5); // unknown fixed32
+        m.extend_from_slice(&[0xee; 4]);
+        for l in &s.label {
+            let mut lb = Vec::new();
+            put_varint(&mut lb, 1 << 3);
+            put_varint(&mut lb, l.key as u64);
+            put_bytes(&mut lb, 7, b"unknown"); // unknown field inside the label
+            put_varint(&mut lb, 2 << 3);
+            put_varint(&mut lb, l.str as u64);
+            put_bytes(&mut m, 3, &lb);
+        }
+        put_bytes(&mut bytes, 2, &m);
+    }
+    let mut b = ProfileBuilder::new("pprof");
+    parse(&bytes, &mut b, &Progress::new()).unwrap();
+    let by_hand = b.freeze();
+
+    assert_eq!(rows(&by_hand), rows(&by_prost));
+    let mut r: Vec<(String, i64, usize)> = rows(&by_hand)
+        .into_iter()
+        .map(|(names, w, labels)| (names.join(";"), w.unwrap(), labels.len()))
+        .collect();
+    r.sort();
+    assert_eq!(
+        r,
+        [
+            ("main".to_string(), 1, 0),
+            ("main;[unknown location 9]".to_string(), 8, 0),
+            ("main;[unknown location 9]".to_string(), 9, 0),
+            ("main;mid".to_string(), 3, 0),
+            ("main;mid".to_string(), 6, 0),
+            ("main;mid;a".to_string(), 4, 0),
+            ("main;mid;b".to_string(), 5, 1),
+            ("main;mid;b".to_string(), 7, 0),
+            ("mid;a".to_string(), 2, 0),
+        ]
+    );
+    let w = by_hand.meta.warnings.join("\n");
+    assert!(w.contains("2 stack entries name a location"), "{w}");
+    assert_eq!(by_hand.meta.warnings, by_prost.meta.warnings);
+}
+
+#[test]
+fn a_damaged_sample_is_an_error_at_its_offset() {
+    let mut p = profile(&["", "samples", "count"]);
+    p.sample_type = vec![vt(1, 2)];
+    let mut bytes = p.encode_to_vec();
+    // A sample whose location_id has wire type 5 (a 32-bit fixed field), at this offset:
+    let sample_at = bytes.len();
+    let mut m = Vec::new();
+    put_varint(&mut m, 1 << 3 | 5);
+    m.extend_from_slice(&[1, 0, 0, 0]);
+    put_bytes(&mut bytes, 2, &m);
+    let err = parse(&bytes, &mut ProfileBuilder::new("pprof"), &Progress::new()).unwrap_err();
+    assert_eq!(err.offset(), Some(sample_at as u64 + 3), "{err}");
+    assert!(err.to_string().contains("field 1 of a Sample"), "{err}");
+
+    // A packed run that ends inside a varint.
+    let mut bytes = p.encode_to_vec();
+    let mut m = Vec::new();
+    put_bytes(&mut m, 1, &[0x80, 0x80]);
+    put_bytes(&mut bytes, 2, &m);
+    let err = parse(&bytes, &mut ProfileBuilder::new("pprof"), &Progress::new()).unwrap_err();
+    assert!(err.to_string().contains("a packed varint"), "{err}");
+}
