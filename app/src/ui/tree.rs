@@ -11,21 +11,44 @@ use super::table::cell;
 use crate::format;
 use egui::{Key, Sense, Ui};
 use egui_extras::{Column, TableBuilder};
+use rustc_hash::{FxHashMap, FxHashSet};
 use stacklens_core::analysis::{CallNodeTable, CallTree};
 use stacklens_core::model::{Profile, Unit};
-use std::collections::HashSet;
 
 /// A node is named by the functions on its path, so expansions survive a new selection (call
-/// node numbers of the bottom-up tree change with it).
-type Path = Vec<u32>;
+/// node numbers of the bottom-up tree change with it). A path is a number given by [`Paths`].
+type Path = u32;
+
+/// Paths from a root, as numbers: (the parent path, function) → path. A row's path, an open
+/// path and the selection are one number each, so a chain expanded `d` deep costs memory and
+/// time in proportion to `d`, not `d²` as whole paths per row would.
+#[derive(Default)]
+struct Paths {
+    index: FxHashMap<(u32, u32), Path>,
+}
+
+impl Paths {
+    /// The path of function `func` under `parent` (`None`: a root).
+    fn child(&mut self, parent: Option<Path>, func: u32) -> Path {
+        let next = self.index.len() as Path;
+        *self
+            .index
+            .entry((parent.map_or(0, |p| p + 1), func))
+            .or_insert(next)
+    }
+}
+
+/// Depth levels indented at most; deeper rows say their depth instead.
+const MAX_INDENT: u32 = 48;
 
 #[derive(Default)]
 pub struct TreeState {
     pub bottom_up: bool,
-    expanded: [HashSet<Path>; 2],
+    known: Paths,
+    expanded: [FxHashSet<Path>; 2],
     selected: [Option<Path>; 2],
     /// Rows in display order: (call node, depth, has children).
-    rows: Vec<(u32, u16, bool)>,
+    rows: Vec<(u32, u32, bool)>,
     paths: Vec<Path>,
     /// (tree identity, expansion version) the rows are for.
     rows_for: Option<(usize, u64)>,
@@ -80,21 +103,21 @@ impl TreeState {
         let side = self.side();
         if self.expanded[side].is_empty() && self.selected[side].is_none() {
             // First look: open the heaviest path a few levels down.
-            let mut path = Vec::new();
+            let mut path = None;
             let mut at = Self::roots(nodes, tree).first().copied();
-            while let Some(n) = at {
-                path.push(nodes.func[n].0);
-                self.expanded[side].insert(path.clone());
-                if path.len() >= 12 {
-                    break;
-                }
+            for _ in 0..12 {
+                let Some(n) = at else { break };
+                let p = self.known.child(path, nodes.func[n].0);
+                self.expanded[side].insert(p);
+                path = Some(p);
                 at = Self::children(nodes, tree, n).first().copied();
             }
         }
         self.rows.clear();
         self.paths.clear();
-        let mut path: Path = Vec::new();
-        let mut todo: Vec<(usize, u16)> = Self::roots(nodes, tree)
+        // The path of the row last placed at each level.
+        let mut path: Vec<Path> = Vec::new();
+        let mut todo: Vec<(usize, u32)> = Self::roots(nodes, tree)
             .into_iter()
             .rev()
             .map(|n| (n, 0))
@@ -104,31 +127,32 @@ impl TreeState {
                 break;
             }
             path.truncate(level as usize);
-            path.push(nodes.func[n].0);
+            let p = self.known.child(path.last().copied(), nodes.func[n].0);
+            path.push(p);
             let kids = Self::children(nodes, tree, n);
             self.rows.push((n as u32, level, !kids.is_empty()));
-            self.paths.push(path.clone());
-            if self.expanded[side].contains(&path) {
+            self.paths.push(p);
+            if self.expanded[side].contains(&p) {
                 todo.extend(kids.into_iter().rev().map(|c| (c, level + 1)));
             }
         }
     }
 
     fn selected_row(&self) -> Option<usize> {
-        let sel = self.selected[self.side()].as_ref()?;
-        self.paths.iter().position(|p| p == sel)
+        let sel = self.selected[self.side()]?;
+        self.paths.iter().position(|&p| p == sel)
     }
 
     fn select(&mut self, row: usize) {
-        if let Some(p) = self.paths.get(row) {
-            self.selected[self.side()] = Some(p.clone());
+        if let Some(&p) = self.paths.get(row) {
+            self.selected[self.side()] = Some(p);
             self.scroll_to_selected = true;
         }
     }
 
     fn set_expanded(&mut self, row: usize, open: bool) {
         let side = self.side();
-        if let Some(p) = self.paths.get(row).cloned() {
+        if let Some(&p) = self.paths.get(row) {
             let changed = if open {
                 self.expanded[side].insert(p)
             } else {
@@ -142,8 +166,7 @@ impl TreeState {
 
     /// Expands everything under `row` (up to a bound on the number of nodes).
     fn expand_all(&mut self, nodes: &CallNodeTable, tree: &CallTree, row: usize) {
-        let (Some(&(n, _, _)), Some(path)) = (self.rows.get(row), self.paths.get(row).cloned())
-        else {
+        let (Some(&(n, _, _)), Some(&path)) = (self.rows.get(row), self.paths.get(row)) else {
             return;
         };
         let side = self.side();
@@ -159,9 +182,7 @@ impl TreeState {
                 continue;
             }
             for c in kids {
-                let mut p = path.clone();
-                p.push(nodes.func[c].0);
-                todo.push((c, p));
+                todo.push((c, self.known.child(Some(path), nodes.func[c].0)));
             }
             self.expanded[side].insert(path);
         }
@@ -278,7 +299,7 @@ pub fn show(
                 row.col(|ui| cell(ui, format::weight(sw, unit)));
                 row.col(|ui| cell(ui, percent(sw, total)));
                 row.col(|ui| {
-                    ui.add_space(level as f32 * 14.0);
+                    ui.add_space(level.min(MAX_INDENT) as f32 * 14.0);
                     let open = state.expanded[state.side()].contains(&state.paths[r]);
                     let (rect, resp) =
                         ui.allocate_exact_size(egui::vec2(14.0, 14.0), Sense::click());
@@ -290,10 +311,16 @@ pub fn show(
                     }
                     let name = p.func_name(func);
                     let module = p.func_module_name(func);
-                    if module.is_empty() {
-                        cell(ui, name);
+                    // Past the deepest indent, the depth is written out instead.
+                    let depth = if level > MAX_INDENT {
+                        format!("⋯{level} ")
                     } else {
-                        cell(ui, format!("{name}  [{module}]"));
+                        String::new()
+                    };
+                    if module.is_empty() {
+                        cell(ui, format!("{depth}{name}"));
+                    } else {
+                        cell(ui, format!("{depth}{name}  [{module}]"));
                     }
                 });
                 let resp = row.response();
@@ -356,4 +383,51 @@ fn disclosure(ui: &Ui, r: egui::Rect, open: bool) {
         ui.visuals().text_color(),
         egui::Stroke::NONE,
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stacklens_core::analysis::Selection;
+    use stacklens_core::{LoadOptions, Progress};
+
+    /// A chain 100,000 calls deep, opened all the way down, flattens to one row per level. With
+    /// a whole path kept per row and per open node, this was 2·10^10 bytes and as many steps.
+    #[test]
+    fn a_chain_100000_deep_opened_all_the_way_is_linear() {
+        const DEPTH: usize = 100_000;
+        let mut text = (0..DEPTH)
+            .map(|i| format!("f{i}"))
+            .collect::<Vec<_>>()
+            .join(";");
+        text.push_str(" 7\n");
+        let p =
+            stacklens_core::load_bytes(text.as_bytes(), &LoadOptions::default(), &Progress::new())
+                .unwrap();
+        let nodes = CallNodeTable::build(&p);
+        let tree = nodes.tree(&p, &Selection::all(0));
+        let mut state = TreeState::default();
+        state.update_rows(&nodes, &tree, 1);
+        // The first look opens a few levels by itself.
+        assert_eq!(state.rows.len(), 13);
+        // Open every row as it appears, `*` (5,000 nodes a press) from the last row each time.
+        while state.rows.len() < DEPTH {
+            let before = state.rows.len();
+            state.expand_all(&nodes, &tree, before - 1);
+            state.update_rows(&nodes, &tree, 1);
+            assert!(state.rows.len() > before, "each press opens more");
+        }
+        assert_eq!(state.rows.len(), DEPTH);
+        let (n, level, has_kids) = state.rows[DEPTH - 1];
+        assert_eq!((level as usize, has_kids), (DEPTH - 1, false));
+        assert_eq!(p.func_name(nodes.func[n as usize]), "f99999");
+        // The rows' paths are distinct numbers, one per level: nothing quadratic is kept.
+        assert_eq!(state.known.index.len(), DEPTH);
+        // Left from the deepest row closes nothing (a leaf) and selects its parent's row.
+        state.select(DEPTH - 1);
+        assert_eq!(state.selected_row(), Some(DEPTH - 1));
+        state.set_expanded(DEPTH - 2, false);
+        state.update_rows(&nodes, &tree, 1);
+        assert_eq!(state.rows.len(), DEPTH - 1);
+    }
 }
