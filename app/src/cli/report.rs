@@ -85,7 +85,14 @@ pub struct JsonFunction {
 
 pub fn run(args: &ReportArgs) -> Result<()> {
     let profile = select::transformed(select::load(&args.file, &args.input)?, &args.select)?;
+    let t0 = std::time::Instant::now();
     let report = build(&profile, args)?;
+    if args.input.timings {
+        eprintln!(
+            "  {:>9.1} ms  report (call tree, top functions, threads)",
+            t0.elapsed().as_secs_f64() * 1e3
+        );
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.format {
