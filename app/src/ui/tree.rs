@@ -312,15 +312,13 @@ pub fn show(
                     let name = p.func_name(func);
                     let module = p.func_module_name(func);
                     // Past the deepest indent, the depth is written out instead.
-                    let depth = if level > MAX_INDENT {
-                        format!("⋯{level} ")
-                    } else {
-                        String::new()
-                    };
+                    if level > MAX_INDENT {
+                        ui.weak(format!("⋯{level}"));
+                    }
                     if module.is_empty() {
-                        cell(ui, format!("{depth}{name}"));
+                        cell(ui, name);
                     } else {
-                        cell(ui, format!("{depth}{name}  [{module}]"));
+                        cell(ui, format!("{name}  [{module}]"));
                     }
                 });
                 let resp = row.response();

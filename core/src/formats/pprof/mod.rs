@@ -104,7 +104,7 @@ impl Fields<'_> {
     fn field(&mut self) -> std::result::Result<Field, (usize, String)> {
         let data = self.data;
         let start = self.pos;
-        let (tag, n) = varint(data, start).ok_or((start, "a field tag (varint)".to_string()))?;
+        let (tag, _) = varint(data, start).ok_or((start, "a field tag (varint)".to_string()))?;
         let number = tag >> 3;
         let wire = tag & 7;
         let ok = match number {
@@ -119,27 +119,7 @@ impl Fields<'_> {
                 format!("a profile.proto field (got field {number}, wire type {wire})"),
             ));
         }
-        let at = start + n;
-        let (body, end) = match wire {
-            0 => {
-                let (_, m) = varint(data, at).ok_or((at, "a varint".to_string()))?;
-                (at, at + m)
-            }
-            _ => {
-                let (len, m) = varint(data, at).ok_or((at, "a length".to_string()))?;
-                let end = (at + m)
-                    .checked_add(usize::try_from(len).unwrap_or(usize::MAX))
-                    .filter(|&e| e <= data.len())
-                    .ok_or((
-                        at,
-                        format!(
-                            "a field of {len} bytes within the {} bytes that remain",
-                            data.len() - at - m
-                        ),
-                    ))?;
-                (at + m, end)
-            }
-        };
+        let (_, _, _, body, end) = read_field(data, start, data.len())?;
         self.pos = end;
         Ok(Field {
             number,
@@ -215,51 +195,62 @@ struct RawSample {
     labels: Vec<proto::Label>,
 }
 
-/// Calls `each(number, wire, value, body)` on every field of the message in `data[start..end]`:
-/// `value` is a varint's value or a length-delimited field's length, `body` where the
-/// field's bytes start.
+/// The field at `pos` of a message ending at `end`: (number, wire type, value, body, next),
+/// `value` being a varint's value or a length-delimited field's length, `body` where the
+/// field's bytes start and `next` where the next field does.
+fn read_field(
+    data: &[u8],
+    pos: usize,
+    end: usize,
+) -> std::result::Result<(u64, u64, u64, usize, usize), At> {
+    let data = &data[..end];
+    let (tag, n) = varint(data, pos).ok_or((pos, "a field tag (varint)".to_string()))?;
+    let (number, wire) = (tag >> 3, tag & 7);
+    let at = pos + n;
+    let (value, body, next) = match wire {
+        0 => {
+            let (v, m) = varint(data, at).ok_or((at, "a varint".to_string()))?;
+            (v, at, at + m)
+        }
+        1 | 5 => {
+            let size = if wire == 1 { 8 } else { 4 };
+            let next = at + size;
+            if next > end {
+                return Err((at, format!("{size} bytes of a fixed-size field")));
+            }
+            (0, at, next)
+        }
+        2 => {
+            let (len, m) = varint(data, at).ok_or((at, "a length".to_string()))?;
+            let next = usize::try_from(len)
+                .ok()
+                .and_then(|len| (at + m).checked_add(len))
+                .filter(|&e| e <= end)
+                .ok_or((
+                    at,
+                    format!(
+                        "a field of {len} bytes within the {} bytes that remain",
+                        end - at - m
+                    ),
+                ))?;
+            (len, at + m, next)
+        }
+        _ => return Err((pos, format!("a wire type of 0, 1, 2 or 5 (got {wire})"))),
+    };
+    Ok((number, wire, value, body, next))
+}
+
+/// Calls `each(number, wire, value, body)` on every field of the message in `data[start..end]`
+/// (see [`read_field`]).
 fn message_fields(
     data: &[u8],
     start: usize,
     end: usize,
     mut each: impl FnMut(u64, u64, u64, usize) -> std::result::Result<(), At>,
 ) -> std::result::Result<(), At> {
-    let data = &data[..end];
     let mut pos = start;
     while pos < end {
-        let (tag, n) = varint(data, pos).ok_or((pos, "a field tag (varint)".to_string()))?;
-        let (number, wire) = (tag >> 3, tag & 7);
-        let at = pos + n;
-        let (value, body, next) = match wire {
-            0 => {
-                let (v, m) = varint(data, at).ok_or((at, "a varint".to_string()))?;
-                (v, at, at + m)
-            }
-            1 | 5 => {
-                let size = if wire == 1 { 8 } else { 4 };
-                let next = at + size;
-                if next > end {
-                    return Err((at, format!("{size} bytes of a fixed-size field")));
-                }
-                (0, at, next)
-            }
-            2 => {
-                let (len, m) = varint(data, at).ok_or((at, "a length".to_string()))?;
-                let next = usize::try_from(len)
-                    .ok()
-                    .and_then(|len| (at + m).checked_add(len))
-                    .filter(|&e| e <= end)
-                    .ok_or((
-                        at,
-                        format!(
-                            "a field of {len} bytes within the {} bytes left of its message",
-                            end - at - m
-                        ),
-                    ))?;
-                (len, at + m, next)
-            }
-            _ => return Err((pos, format!("a wire type of 0, 1, 2 or 5 (got {wire})"))),
-        };
+        let (number, wire, value, body, next) = read_field(data, pos, end)?;
         each(number, wire, value, body)?;
         pos = next;
     }

@@ -293,13 +293,9 @@ fn inlined_lines_named_many_times_do_not_expand_without_bound() {
     assert_eq!(prof.samples.len(), 3);
 }
 
-/// Protobuf varint of `v`.
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+/// Protobuf varint of `v` (prost's encoder).
+fn put_varint(out: &mut Vec<u8>, v: u64) {
+    prost::encoding::encode_varint(v, out);
 }
 
 /// A length-delimited field `number` holding `body`.
