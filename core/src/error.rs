@@ -58,12 +58,10 @@ pub enum Error {
     Changed { path: PathBuf, what: String },
 
     /// The load grew past its memory budget (see [`Progress::set_memory_budget`](crate::Progress::set_memory_budget)).
-    #[error(
-        "too big to load in the memory this machine has free: the load took {} MiB, more than its budget of {} MiB (by default 80% of the memory available when it started; --memory-limit sets another)",
-        used.div_ceil(1 << 20),
-        budget >> 20
-    )]
-    TooBig { budget: u64, used: u64 },
+    /// `more`: what the growth that was refused asked for (0 when the load had already
+    /// grown past its budget).
+    #[error("{}", too_big(*budget, *used, *more))]
+    TooBig { budget: u64, used: u64, more: u64 },
 
     /// The load was cancelled through its [`Progress`](crate::Progress).
     #[error("cancelled")]
@@ -102,4 +100,22 @@ impl Error {
             _ => None,
         }
     }
+}
+
+fn too_big(budget: u64, used: u64, more: u64) -> String {
+    let mib = |b: u64| b.div_ceil(1 << 20);
+    let took = if more == 0 {
+        format!("the load took {} MiB, more than", mib(used))
+    } else {
+        format!(
+            "the load held {} MiB and needed {} MiB more, past",
+            mib(used),
+            mib(more)
+        )
+    };
+    format!(
+        "too big to load in the memory this machine has free: {took} its budget of {} MiB (by \
+         default 80% of the memory available when it started; --memory-limit sets another)",
+        budget >> 20
+    )
 }

@@ -1,7 +1,7 @@
 //! Progress and cancellation shared between a loading thread and the thread watching it.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What a load is doing.
@@ -25,12 +25,73 @@ pub struct Progress {
     cancelled: AtomicBool,
     /// When each step of the load ended, for `--timings`.
     laps: Mutex<Vec<(&'static str, Instant)>>,
-    /// Bytes of anonymous memory the load may add (0: no budget), over `memory_base`.
-    memory_budget: AtomicU64,
-    memory_base: AtomicU64,
+    /// The load's memory budget, shared with the [`MemoryGate`]s of its builders.
+    memory: Arc<Budget>,
     /// When [`check`](Self::check) last measured the memory (ns since `created`).
     memory_checked: AtomicU64,
     created: std::sync::OnceLock<Instant>,
+}
+
+/// A load's memory budget.
+#[derive(Debug, Default)]
+struct Budget {
+    /// Bytes of anonymous memory the load may add (0: no budget), over `base`.
+    budget: AtomicU64,
+    base: AtomicU64,
+    /// Set when a [`MemoryGate`] refused a growth: the memory the load held then, and how
+    /// much more the growth asked for (0: nothing refused).
+    refused_used: AtomicU64,
+    refused_more: AtomicU64,
+}
+
+impl Budget {
+    fn too_big(&self) -> Option<crate::Error> {
+        let more = self.refused_more.load(Ordering::Relaxed);
+        (more != 0).then(|| crate::Error::TooBig {
+            budget: self.budget.load(Ordering::Relaxed),
+            used: self.refused_used.load(Ordering::Relaxed),
+            more,
+        })
+    }
+}
+
+/// Asked by a profile builder before one of its big tables grows: the growth is refused when
+/// it would take the load past its memory budget. A refusal also fails the load's next
+/// [`Progress::check`] with [`Error::TooBig`](crate::Error::TooBig).
+///
+/// The periodic check of [`Progress`] measures what a load holds, after the fact: between two
+/// checks, one doubling of a table of hundreds of MB would overshoot the budget by its whole
+/// size. The gate looks before the allocation instead.
+#[derive(Clone, Debug, Default)]
+pub struct MemoryGate(Option<Arc<Budget>>);
+
+/// Growths smaller than this are let through without a look (the periodic check sees them).
+pub const GATE_MIN_BYTES: u64 = 1 << 20;
+
+impl MemoryGate {
+    /// Whether the load may allocate `more` bytes now. Refusing is sticky: once refused, the
+    /// load is over.
+    pub fn admit(&self, more: u64) -> bool {
+        let Some(b) = &self.0 else {
+            return true;
+        };
+        if b.refused_more.load(Ordering::Relaxed) != 0 {
+            return false;
+        }
+        let budget = b.budget.load(Ordering::Relaxed);
+        if budget == 0 || more < GATE_MIN_BYTES {
+            return true;
+        }
+        let used = anonymous_rss()
+            .unwrap_or(0)
+            .saturating_sub(b.base.load(Ordering::Relaxed));
+        if used.saturating_add(more) <= budget {
+            return true;
+        }
+        b.refused_used.store(used, Ordering::Relaxed);
+        b.refused_more.store(more, Ordering::Relaxed);
+        false
+    }
 }
 
 /// How often [`Progress::check`] measures the process's memory, at most.
@@ -68,10 +129,17 @@ impl Progress {
     /// past it, [`check`](Self::check) fails with [`Error::TooBig`](crate::Error::TooBig)
     /// instead of the machine running out of memory. 0 removes the budget.
     pub fn set_memory_budget(&self, bytes: u64) {
-        self.memory_base
+        let m = &self.memory;
+        m.base
             .store(anonymous_rss().unwrap_or(0), Ordering::Relaxed);
+        m.refused_more.store(0, Ordering::Relaxed);
         self.memory_checked.store(0, Ordering::Relaxed);
-        self.memory_budget.store(bytes, Ordering::Relaxed);
+        m.budget.store(bytes, Ordering::Relaxed);
+    }
+
+    /// The gate a builder filling this load asks before its big tables grow.
+    pub fn memory_gate(&self) -> MemoryGate {
+        MemoryGate(Some(Arc::clone(&self.memory)))
     }
 
     /// `Err(TooBig)` when the load has grown past its memory budget (measured at most every
@@ -87,7 +155,10 @@ impl Progress {
     }
 
     fn check_memory_at(&self, now_anyway: bool) -> crate::Result<()> {
-        let budget = self.memory_budget.load(Ordering::Relaxed);
+        if let Some(e) = self.memory.too_big() {
+            return Err(e);
+        }
+        let budget = self.memory.budget.load(Ordering::Relaxed);
         if budget == 0 {
             return Ok(());
         }
@@ -99,9 +170,13 @@ impl Progress {
         self.memory_checked.store(now.max(1), Ordering::Relaxed);
         let used = anonymous_rss()
             .unwrap_or(0)
-            .saturating_sub(self.memory_base.load(Ordering::Relaxed));
+            .saturating_sub(self.memory.base.load(Ordering::Relaxed));
         if used > budget {
-            return Err(crate::Error::TooBig { budget, used });
+            return Err(crate::Error::TooBig {
+                budget,
+                used,
+                more: 0,
+            });
         }
         Ok(())
     }
@@ -187,5 +262,72 @@ impl Progress {
         } else {
             self.check_memory()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ModuleId, ProfileBuilder, StackId, Unit};
+
+    /// With a budget smaller than any large step, the builder's stack table and sample columns
+    /// stop before the step that would cross it, and the load's next check says why, with
+    /// the size of the step it refused.
+    #[test]
+    fn big_tables_ask_the_gate_before_they_grow() {
+        let progress = Progress::new();
+        progress.set_memory_budget(1);
+        let mut b = ProfileBuilder::new("test");
+        b.set_memory_gate(progress.memory_gate());
+        let frame = b.add_address_frame(ModuleId::NONE, 0x1000);
+        let mut s = StackId::NONE;
+        for _ in 0..1_000_000 {
+            s = b.add_stack(s, frame);
+        }
+        let stacks = b.stacks.len();
+        // 17 bytes of table per stack: its step from 32 Ki to 64 Ki buckets (1.1 MB, when it
+        // holds 28,672) is the first of 1 MiB or more; the 8 bytes of columns grow later.
+        assert!((16_384..=65_536).contains(&stacks), "{stacks}");
+        match progress.check() {
+            Err(crate::Error::TooBig {
+                budget: 1, more, ..
+            }) => {
+                assert!(more >= GATE_MIN_BYTES, "{more}")
+            }
+            other => panic!("expected TooBig, got {other:?}"),
+        }
+
+        // Samples, on a builder whose stacks could grow: rows stop at the first 1 MiB step.
+        let progress = Progress::new();
+        let mut b = ProfileBuilder::new("test");
+        let t = b.add_thread(1, 1);
+        b.add_sample_type("samples", Unit::Count);
+        b.set_memory_gate(progress.memory_gate());
+        progress.set_memory_budget(1);
+        for i in 0..1_000_000 {
+            b.add_sample_one(t, StackId::NONE, i, 0, 1);
+        }
+        let p = b.freeze();
+        assert!(
+            (1..=65_536).contains(&p.samples.len()),
+            "{}",
+            p.samples.len()
+        );
+        assert!(matches!(progress.check(), Err(crate::Error::TooBig { .. })));
+    }
+
+    /// Without a budget the gate lets everything through.
+    #[test]
+    fn no_budget_no_refusal() {
+        let progress = Progress::new();
+        let mut b = ProfileBuilder::new("test");
+        b.set_memory_gate(progress.memory_gate());
+        let frame = b.add_address_frame(ModuleId::NONE, 0x1000);
+        let mut s = StackId::NONE;
+        for _ in 0..200_000 {
+            s = b.add_stack(s, frame);
+        }
+        assert_eq!(b.stacks.len(), 200_000);
+        assert!(progress.check().is_ok());
     }
 }

@@ -226,6 +226,7 @@ fn parse_plain(
         });
     };
     let mut b = ProfileBuilder::new(format.name());
+    b.set_memory_gate(progress.memory_gate());
     if let Some(c) = wrapper {
         b.meta.source_format = format!("{} ({})", format.name(), c.name());
     }

@@ -6,6 +6,7 @@ use super::column::Column;
 use super::ids::*;
 use super::strings::StringTable;
 use super::tables::*;
+use crate::progress::MemoryGate;
 use hashbrown::HashTable;
 use rayon::prelude::*;
 use rustc_hash::{FxBuildHasher, FxHashMap};
@@ -93,8 +94,27 @@ pub struct ProfileBuilder {
     labels: LabelTable,
     label_index: FxHashMap<(StrId, StrId, i64, StrId), u32>,
     label_set_index: FxHashMap<Box<[u32]>, u32>,
+    /// Asked before the stack table or a thread's samples grow by a large step: refused, the
+    /// stack or sample is not added and the load fails at its next progress check.
+    gate: MemoryGate,
     /// Facts about the profile; parsers fill it directly.
     pub meta: Meta,
+}
+
+/// Bytes a `Vec` of `len` of `cap` elements of `elem` bytes allocates to take `add` more
+/// (0 when they fit).
+fn vec_growth(len: usize, cap: usize, add: usize, elem: usize) -> u64 {
+    if len.saturating_add(add) <= cap {
+        return 0;
+    }
+    (cap.saturating_mul(2).max(len.saturating_add(add)) as u64).saturating_mul(elem as u64)
+}
+
+/// Bytes a hashbrown table full at `cap` entries of `entry` bytes allocates when it grows: a
+/// power of two of buckets for 8/7 of the entries, each an entry and a control byte.
+fn table_growth(cap: usize, entry: usize) -> u64 {
+    let buckets = ((cap as u64 + 1) * 8 / 7).next_power_of_two();
+    buckets.saturating_mul(entry as u64 + 1)
 }
 
 impl Default for ProfileBuilder {
@@ -144,11 +164,36 @@ impl ProfileBuilder {
             labels: LabelTable::default(),
             label_index: FxHashMap::default(),
             label_set_index: FxHashMap::default(),
+            gate: MemoryGate::default(),
             meta: Meta {
                 source_format: source_format.to_string(),
                 ..Meta::default()
             },
         }
+    }
+
+    /// Makes the builder ask `gate` (a load's [`Progress::memory_gate`](crate::Progress::memory_gate))
+    /// before its stack table or a thread's samples grow by a large step.
+    pub fn set_memory_gate(&mut self, gate: MemoryGate) {
+        self.gate = gate;
+    }
+
+    /// Whether `rows` more samples fit in `thread`'s columns, or the memory gate lets them grow.
+    fn sample_room(&self, thread: ThreadId, rows: usize) -> bool {
+        let Some(t) = self.threads.get(thread.index()) else {
+            return true;
+        };
+        let s = &t.samples;
+        let row = 4
+            + 8
+            + if self.per_type {
+                8 * s.columns.len()
+            } else {
+                2 + 8
+            }
+            + if s.labels.is_empty() { 0 } else { 4 };
+        let more = vec_growth(s.stack.len(), s.stack.capacity(), rows, row);
+        more == 0 || self.gate.admit(more)
     }
 
     /// Adds a warning shown to the user.
@@ -335,6 +380,19 @@ impl ProfileBuilder {
         if let Some(&(_, id)) = self.stack_index.find(hash, |e| e.0 == key) {
             return id;
         }
+        let (n, cap) = (self.stacks.len(), self.stacks.parent.capacity());
+        if n == cap || self.stack_index.len() == self.stack_index.capacity() {
+            let more = vec_growth(n, cap, 1, 8)
+                + if self.stack_index.len() == self.stack_index.capacity() {
+                    table_growth(self.stack_index.capacity(), 16)
+                } else {
+                    0
+                };
+            if !self.gate.admit(more) {
+                // The load is over (its next progress check fails): the stack stays short.
+                return parent;
+            }
+        }
         let id = StackId::from_index(next_row(self.stacks.len(), "stack"));
         self.stacks.parent.push(parent);
         self.stacks.frame.push(frame);
@@ -504,6 +562,9 @@ impl ProfileBuilder {
             self.overflowing_samples += u64::from(!fits);
             return false;
         }
+        if !self.sample_room(thread, 1) {
+            return false;
+        }
         for (t, &w) in self.totals.iter_mut().zip(weights) {
             *t += w;
         }
@@ -575,6 +636,9 @@ impl ProfileBuilder {
         let fits = known_types
             && (self.totals.iter().zip(&batch))
                 .all(|(&t, &b)| i64::try_from(i128::from(t) + b).is_ok());
+        if !self.sample_room(thread, n) {
+            return;
+        }
         if self.per_type || !fits {
             for (i, s) in stack.take(n).enumerate() {
                 self.add_sample_one(thread, s, time_ns[i], sample_type[i] as usize, weight[i]);
@@ -608,7 +672,10 @@ impl ProfileBuilder {
         sample_type: usize,
         weight: i64,
     ) {
-        if thread.index() >= self.threads.len() || !self.fits(sample_type, weight) {
+        if thread.index() >= self.threads.len()
+            || !self.sample_room(thread, 1)
+            || !self.fits(sample_type, weight)
+        {
             return;
         }
         let per_type = self.per_type;

@@ -103,6 +103,14 @@ impl<T: Plain> Column<T> {
         }
     }
 
+    /// Rows the column holds without growing (its length when borrowed).
+    pub fn capacity(&self) -> usize {
+        match &self.repr {
+            Repr::Owned(v) => v.capacity(),
+            Repr::Borrowed { len, .. } => *len,
+        }
+    }
+
     #[inline]
     pub fn push(&mut self, value: T) {
         self.make_mut().push(value);
