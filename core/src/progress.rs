@@ -45,6 +45,18 @@ struct Budget {
 }
 
 impl Budget {
+    /// Anonymous memory the load holds now, over its base.
+    fn used(&self) -> u64 {
+        anonymous_rss()
+            .unwrap_or(0)
+            .saturating_sub(self.base.load(Ordering::Relaxed))
+    }
+
+    fn refuse(&self, used: u64, more: u64) {
+        self.refused_used.store(used, Ordering::Relaxed);
+        self.refused_more.store(more.max(1), Ordering::Relaxed);
+    }
+
     fn too_big(&self) -> Option<crate::Error> {
         let more = self.refused_more.load(Ordering::Relaxed);
         (more != 0).then(|| crate::Error::TooBig {
@@ -55,8 +67,9 @@ impl Budget {
     }
 }
 
-/// Asked by a profile builder before one of its big tables grows: the growth is refused when
-/// it would take the load past its memory budget. A refusal also fails the load's next
+/// Asked before a load's big allocations grow (a builder's stack table and sample columns,
+/// the output of decompression): the growth is refused when it would take the load past its
+/// memory budget. A refusal also fails the load's next
 /// [`Progress::check`] with [`Error::TooBig`](crate::Error::TooBig).
 ///
 /// The periodic check of [`Progress`] measures what a load holds, after the fact: between two
@@ -82,15 +95,31 @@ impl MemoryGate {
         if budget == 0 || more < GATE_MIN_BYTES {
             return true;
         }
-        let used = anonymous_rss()
-            .unwrap_or(0)
-            .saturating_sub(b.base.load(Ordering::Relaxed));
+        let used = b.used();
         if used.saturating_add(more) <= budget {
             return true;
         }
-        b.refused_used.store(used, Ordering::Relaxed);
-        b.refused_more.store(more, Ordering::Relaxed);
+        b.refuse(used, more);
         false
+    }
+
+    /// Refuses a growth of `more` bytes without looking: the load is over.
+    pub fn refuse(&self, more: u64) {
+        if let Some(b) = &self.0 {
+            b.refuse(b.used(), more);
+        }
+    }
+
+    /// The load's memory budget in bytes (0: none).
+    pub fn budget(&self) -> u64 {
+        self.0
+            .as_ref()
+            .map_or(0, |b| b.budget.load(Ordering::Relaxed))
+    }
+
+    /// The "too big" error once the gate has refused a growth.
+    pub fn refusal(&self) -> Option<crate::Error> {
+        self.0.as_ref().and_then(|b| b.too_big())
     }
 }
 
@@ -168,9 +197,7 @@ impl Progress {
             return Ok(());
         }
         self.memory_checked.store(now.max(1), Ordering::Relaxed);
-        let used = anonymous_rss()
-            .unwrap_or(0)
-            .saturating_sub(self.memory.base.load(Ordering::Relaxed));
+        let used = self.memory.used();
         if used > budget {
             return Err(crate::Error::TooBig {
                 budget,

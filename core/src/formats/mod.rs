@@ -151,7 +151,7 @@ pub fn load_bytes(data: &[u8], opts: &LoadOptions, progress: &Progress) -> Resul
         return Err(Error::Empty);
     }
     progress.set_memory_budget(opts.memory_budget());
-    let (inner, wrapper) = unwrap_compression(data, opts)?;
+    let (inner, wrapper) = unwrap_compression(data, opts, progress)?;
     if wrapper.is_some() {
         progress.lap("decompress");
     }
@@ -174,7 +174,7 @@ pub fn parse_bytes(data: &[u8], opts: &LoadOptions, progress: &Progress) -> Resu
     if data.is_empty() {
         return Err(Error::Empty);
     }
-    let (inner, wrapper) = unwrap_compression(data, opts)?;
+    let (inner, wrapper) = unwrap_compression(data, opts, progress)?;
     parse_plain(inner.as_deref().unwrap_or(data), opts, progress, wrapper)
 }
 
@@ -182,14 +182,18 @@ pub fn parse_bytes(data: &[u8], opts: &LoadOptions, progress: &Progress) -> Resu
 fn unwrap_compression(
     data: &[u8],
     opts: &LoadOptions,
-) -> Result<(Option<Vec<u8>>, Option<compression::Compression>)> {
+    progress: &Progress,
+) -> Result<(
+    Option<compression::Unpacked>,
+    Option<compression::Compression>,
+)> {
     let Some(c) = compression::detect(data) else {
         return Ok((None, None));
     };
     let limit = opts
         .decompression_limit
         .unwrap_or_else(|| compression::default_limit(data.len()));
-    let inner = compression::decompress(c, data, limit)?;
+    let inner = compression::decompress(c, data, limit, &progress.memory_gate())?;
     if inner.is_empty() {
         return Err(Error::Empty);
     }
