@@ -182,10 +182,10 @@ impl CallNodeTable {
     pub fn tree_from(&self, sw: &StackWeights) -> CallTree {
         let n = self.len();
         let mut tree = CallTree {
-            self_weight: vec![0; n],
-            total_weight: vec![0; n],
-            self_samples: vec![0; n],
-            total_samples: vec![0; n],
+            self_weight: super::zeroed(n),
+            total_weight: super::zeroed(n),
+            self_samples: super::zeroed(n),
+            total_samples: super::zeroed(n),
             total: 0,
             samples: 0,
         };
@@ -327,8 +327,8 @@ pub fn stack_weights(p: &Profile, sel: &Selection) -> StackWeights {
         });
     };
     let empty = || StackWeights {
-        weight: vec![0; n],
-        count: vec![0; n],
+        weight: super::zeroed(n),
+        count: super::zeroed(n),
     };
     if chunks.len() <= 1 {
         let mut acc = empty();

@@ -102,8 +102,20 @@ impl Profile {
         }
         let first = match &self.samples.weights {
             SampleWeights::PerType(cols) => cols.iter().position(|c| c.iter().any(|&w| w != 0)),
+            // The lowest type: done at the first row of type 0, usually the first row (this
+            // is asked on every selection change; reading 8 M rows each time showed).
             SampleWeights::Tagged { sample_type, .. } => {
-                sample_type.iter().min().map(|&t| usize::from(t))
+                let lowest = sample_type
+                    .iter()
+                    .try_fold(u16::MAX, |lo, &t| match lo.min(t) {
+                        0 => Err(()),
+                        lo => Ok(lo),
+                    });
+                match lowest {
+                    Err(()) => Some(0),
+                    Ok(_) if sample_type.is_empty() => None,
+                    Ok(lo) => Some(usize::from(lo)),
+                }
             }
         };
         first.unwrap_or(0)

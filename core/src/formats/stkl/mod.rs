@@ -557,6 +557,75 @@ fn check_ids<T: Copy + Into<u32> + Sync>(
     }
 }
 
+/// The first of tagged rows (type, weight) where the running total of its type, from
+/// `totals`, would leave `i64` (`totals` then holds the totals before it).
+fn first_overflow(types: &[u16], weights: &[i64], totals: &mut [i64]) -> Option<usize> {
+    (types.iter().zip(weights)).position(|(&t, &w)| {
+        let total = &mut totals[usize::from(t)];
+        total.checked_add(w).map(|s| *total = s).is_none()
+    })
+}
+
+/// Checks that the running total of each sample type over tagged rows stays in `i64`: the
+/// first row where one would not. In parallel over chunks
+/// when there are few types: each chunk's sums per type (in `i128`, which cannot overflow)
+/// say whether the totals so far plus the chunk stay in range; only a chunk where they might
+/// not is read again, row by row.
+fn tagged_totals(types: &[u16], weights: &[i64], n_types: usize) -> Option<usize> {
+    /// Rows per chunk, and most types for the parallel path (each chunk keeps a run per type).
+    const CHUNK: usize = 1 << 16;
+    const MAX_TYPES: usize = 64;
+    let n = types.len().min(weights.len());
+    let (types, weights) = (&types[..n], &weights[..n]);
+    if n_types > MAX_TYPES || n <= CHUNK {
+        let mut totals = vec![0i64; n_types];
+        return first_overflow(types, weights, &mut totals);
+    }
+    // Per chunk: each type's sum, and the lowest weight. With no
+    // negative weight a type's running sum only grows, so its sum is its highest running sum
+    // and 0 its lowest; a chunk with a negative weight is read row by row.
+    struct Run {
+        sums: Vec<i128>,
+        lowest: i64,
+    }
+    let runs: Vec<Run> = (types.par_chunks(CHUNK).zip(weights.par_chunks(CHUNK)))
+        .map(|(ts, ws)| {
+            let mut r = Run {
+                sums: vec![0; n_types],
+                lowest: 0,
+            };
+            for (&t, &w) in ts.iter().zip(ws) {
+                if let Some(x) = r.sums.get_mut(usize::from(t)) {
+                    *x += i128::from(w);
+                }
+                r.lowest = r.lowest.min(w);
+            }
+            r
+        })
+        .collect();
+    let mut base = vec![0i128; n_types];
+    for (c, r) in runs.iter().enumerate() {
+        let fits = r.lowest >= 0
+            && (base.iter().zip(&r.sums)).all(|(&b, &x)| b + x <= i128::from(i64::MAX));
+        if !fits {
+            // Read this chunk row by row, from the totals so far (in range: i64s).
+            let mut totals: Vec<i64> = base.iter().map(|&b| b as i64).collect();
+            let (from, end) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
+            if let Some(row) = first_overflow(&types[from..end], &weights[from..end], &mut totals) {
+                return Some(from + row);
+            }
+            for (b, &t) in base.iter_mut().zip(&totals) {
+                *b = i128::from(t);
+            }
+            continue;
+        }
+        for (b, &x) in base.iter_mut().zip(&r.sums) {
+            *b += x;
+        }
+    }
+    None
+}
+
 /// The first row `i` of `values` for which `bad(i, values[i])`. Validation of a capture with
 /// millions of samples is the whole cost of opening it, so the test runs branch-free over
 /// chunks (which vectorizes) and the chunks in parallel; only a bad chunk is searched again.
@@ -841,12 +910,7 @@ fn read_from(
                     format!("a sample type below {n_types}"),
                 ));
             }
-            let mut totals = vec![0i64; n_types];
-            let overflow = (sample_type.iter().zip(weight.iter())).position(|(&t, &w)| {
-                let total = &mut totals[usize::from(t)];
-                total.checked_add(w).map(|s| *total = s).is_none()
-            });
-            if let Some(row) = overflow {
+            if let Some(row) = tagged_totals(&sample_type, &weight, n_types) {
                 return Err(weight_overflow(
                     secs.offset(sec::SAMPLE_TAG_WEIGHT) + 8 * row as u64,
                 ));

@@ -285,3 +285,32 @@ fn an_open_capture_borrows_from_the_file_and_survives_its_truncation() {
         assert_same(&p, &q);
     }
 }
+
+/// The chunked, parallel check of running totals finds the same first overflowing row as a
+/// row-by-row one, with negative weights, in any chunk.
+#[test]
+fn tagged_totals_in_chunks_agree_with_row_by_row() {
+    let n = 300_000;
+    let types: Vec<u16> = (0..n).map(|i| ((i * 7) % 3) as u16 + 1).collect();
+    let mut weights: Vec<i64> = (0..n).map(|i| (i % 1000) as i64).collect();
+    assert_eq!(tagged_totals(&types, &weights, 4), None);
+    let row_by_row =
+        |types: &[u16], weights: &[i64]| first_overflow(types, weights, &mut [0i64; 4]);
+    // One huge weight late, in a chunk of its own; then a negative one before it that pulls
+    // the total back; then a type whose running sum dips below i64::MIN and comes back.
+    weights[250_000] = i64::MAX - 10;
+    let want = row_by_row(&types, &weights);
+    assert!(want.is_some());
+    assert_eq!(tagged_totals(&types, &weights, 4), want);
+    weights[100_000] = -(i64::MAX / 2);
+    weights[types.iter().position(|&t| t == types[250_000]).unwrap()] = -(i64::MAX / 2);
+    assert_eq!(
+        tagged_totals(&types, &weights, 4),
+        row_by_row(&types, &weights)
+    );
+    let mut w2: Vec<i64> = vec![1; n];
+    w2[70_000] = i64::MIN + 5;
+    w2[70_003] = -(1 << 40);
+    assert_eq!(tagged_totals(&types, &w2, 4), row_by_row(&types, &w2));
+    assert!(row_by_row(&types, &w2).is_some());
+}
