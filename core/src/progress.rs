@@ -297,6 +297,18 @@ mod tests {
     use super::*;
     use crate::model::{ModuleId, ProfileBuilder, StackId, Unit};
 
+    /// A builder filling `progress`'s load, after it was asked for a chain `depth` stacks deep.
+    fn chain(progress: &Progress, depth: usize) -> ProfileBuilder {
+        let mut b = ProfileBuilder::new("test");
+        b.set_memory_gate(progress.memory_gate());
+        let frame = b.add_address_frame(ModuleId::NONE, 0x1000);
+        let mut s = StackId::NONE;
+        for _ in 0..depth {
+            s = b.add_stack(s, frame);
+        }
+        b
+    }
+
     /// With a budget smaller than any large step, the builder's stack table and sample columns
     /// stop before the step that would cross it, and the load's next check says why, with
     /// the size of the step it refused.
@@ -304,14 +316,7 @@ mod tests {
     fn big_tables_ask_the_gate_before_they_grow() {
         let progress = Progress::new();
         progress.set_memory_budget(1);
-        let mut b = ProfileBuilder::new("test");
-        b.set_memory_gate(progress.memory_gate());
-        let frame = b.add_address_frame(ModuleId::NONE, 0x1000);
-        let mut s = StackId::NONE;
-        for _ in 0..1_000_000 {
-            s = b.add_stack(s, frame);
-        }
-        let stacks = b.stacks.len();
+        let stacks = chain(&progress, 1_000_000).stacks.len();
         // 17 bytes of table per stack: its step from 32 Ki to 64 Ki buckets (1.1 MB, when it
         // holds 28,672) is the first of 1 MiB or more; the 8 bytes of columns grow later.
         assert!((16_384..=65_536).contains(&stacks), "{stacks}");
@@ -347,14 +352,7 @@ mod tests {
     #[test]
     fn no_budget_no_refusal() {
         let progress = Progress::new();
-        let mut b = ProfileBuilder::new("test");
-        b.set_memory_gate(progress.memory_gate());
-        let frame = b.add_address_frame(ModuleId::NONE, 0x1000);
-        let mut s = StackId::NONE;
-        for _ in 0..200_000 {
-            s = b.add_stack(s, frame);
-        }
-        assert_eq!(b.stacks.len(), 200_000);
+        assert_eq!(chain(&progress, 200_000).stacks.len(), 200_000);
         assert!(progress.check().is_ok());
     }
 }

@@ -3,6 +3,7 @@
 //! the tests here take turns ([`ALONE`]).
 
 use stacklens_core::formats::perf_data::synth;
+use stacklens_core::model::Profile;
 use stacklens_core::{Error, LoadOptions, Progress, load_bytes};
 use stacklens_tests::*;
 use std::sync::Mutex;
@@ -10,16 +11,27 @@ use std::sync::Mutex;
 /// Held by each test: one load at a time in this process.
 static ALONE: Mutex<()> = Mutex::new(());
 
+/// `hot.perf.data`'s samples repeated to about `size` bytes.
+fn hot_repeated(size: usize) -> Vec<u8> {
+    let small = std::fs::read(sample("hot.perf.data")).unwrap();
+    synth::repeat_samples(&small, size).unwrap()
+}
+
+/// Load options that read no system symbol files (their memory is not the point here).
+fn offline() -> LoadOptions {
+    let mut o = LoadOptions::default();
+    o.symbols.system_paths = false;
+    o.symbols.kallsyms = None;
+    o
+}
+
 /// A load that outgrows its budget stops with "too big" (the default is 80% of the memory
 /// available; here 1 MiB against a 16 MB capture); without a limit the same file loads.
 #[test]
 fn a_load_past_its_memory_budget_is_too_big_not_an_out_of_memory_kill() {
     let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
-    let small = std::fs::read(sample("hot.perf.data")).unwrap();
-    let big = synth::repeat_samples(&small, 16 << 20).unwrap();
-    let mut o = LoadOptions::default();
-    o.symbols.system_paths = false;
-    o.symbols.kallsyms = None;
+    let big = hot_repeated(16 << 20);
+    let mut o = offline();
     o.memory_limit = Some(1 << 20);
     match load_bytes(&big, &o, &Progress::new()) {
         Err(e @ Error::TooBig { .. }) => {
@@ -49,9 +61,13 @@ fn peak_rss() -> u64 {
         * 1024
 }
 
-/// Resets [`peak_rss`] to what the process holds now.
-fn reset_peak_rss() {
+/// Loads `bytes`, and by how much the process's peak resident memory grew meanwhile.
+fn load_measured(bytes: &[u8], o: &LoadOptions) -> (stacklens_core::Result<Profile>, u64) {
+    // Resets the peak to what the process holds now.
     std::fs::write("/proc/self/clear_refs", "5").unwrap();
+    let before = peak_rss();
+    let r = load_bytes(bytes, o, &Progress::new());
+    (r, peak_rss().saturating_sub(before))
 }
 
 /// The budget holds before the big steps, not after them: a load refused at its budget has
@@ -62,18 +78,12 @@ fn reset_peak_rss() {
 #[test]
 fn a_refused_load_stays_near_its_budget() {
     let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
-    let small = std::fs::read(sample("hot.perf.data")).unwrap();
-    let big = synth::repeat_samples(&small, 256 << 20).unwrap();
-    let mut o = LoadOptions::default();
-    o.symbols.system_paths = false;
-    o.symbols.kallsyms = None;
+    let big = hot_repeated(256 << 20);
+    let mut o = offline();
     let mut gated = 0;
     for budget_mib in [16u64, 32] {
         o.memory_limit = Some(budget_mib << 20);
-        reset_peak_rss();
-        let before = peak_rss();
-        let r = load_bytes(&big, &o, &Progress::new());
-        let grew = peak_rss().saturating_sub(before);
+        let (r, grew) = load_measured(&big, &o);
         match r {
             Err(e @ Error::TooBig { more, .. }) => {
                 gated += u32::from(more > 0);
@@ -102,10 +112,7 @@ fn decompression_stops_at_the_memory_budget() {
         memory_limit: Some(32 << 20),
         ..LoadOptions::default()
     };
-    reset_peak_rss();
-    let before = peak_rss();
-    let r = load_bytes(&bomb, &o, &Progress::new());
-    let grew = peak_rss().saturating_sub(before);
+    let (r, grew) = load_measured(&bomb, &o);
     match r {
         Err(e @ Error::TooBig { more, .. }) => {
             assert!(more >= 1 << 20, "{e}");

@@ -40,21 +40,20 @@ pub fn default_limit(input_len: usize) -> u64 {
 }
 
 /// Decompressed bytes. They go into an anonymous map reserved up front for all they may grow
-/// to: a page exists only once written, and the output never moves, doubles or is copied, so
-/// the memory it holds is what was written. When the system refuses the reservation they go
-/// into a `Vec` instead.
-pub struct Unpacked {
-    map: Option<memmap2::MmapMut>,
-    vec: Vec<u8>,
-    len: usize,
+/// to (with how much of it is written): a page exists only once written, and the output
+/// never moves, doubles or is copied, so the memory it holds is what was written. When the
+/// system refuses the reservation they go into a `Vec` instead.
+pub enum Unpacked {
+    Map(memmap2::MmapMut, usize),
+    Vec(Vec<u8>),
 }
 
 impl std::ops::Deref for Unpacked {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        match &self.map {
-            Some(m) => &m[..self.len],
-            None => &self.vec,
+        match self {
+            Unpacked::Map(m, len) => &m[..*len],
+            Unpacked::Vec(v) => v,
         }
     }
 }
@@ -77,20 +76,19 @@ fn step_after(filled: usize) -> usize {
 /// to grow its output past what `gate` admits.
 pub fn decompress(c: Compression, data: &[u8], limit: u64, gate: &MemoryGate) -> Result<Unpacked> {
     let format = c.name();
-    let mut out = Unpacked {
-        map: None,
-        vec: Vec::new(),
-        len: 0,
-    };
     // Room for limit + 1 bytes (the extra byte is the error), or, under a memory budget, for
     // what the gate can admit: it refuses a step before the output passes the budget.
     let want = match gate.budget() {
         0 => limit.saturating_add(1),
         b => limit.saturating_add(1).min(b.saturating_add(STEP as u64)),
     };
-    out.map = usize::try_from(want)
+    let map = usize::try_from(want)
         .ok()
         .and_then(|n| memmap2::MmapOptions::new().len(n).map_anon().ok());
+    let mut out = match map {
+        Some(m) => Unpacked::Map(m, 0),
+        None => Unpacked::Vec(Vec::new()),
+    };
     let read = match c {
         // MultiGzDecoder: `cat a.gz b.gz` is a valid gzip file too.
         Compression::Gzip => read_gated(
@@ -139,42 +137,43 @@ fn read_gated(
     out: &mut Unpacked,
 ) -> std::io::Result<()> {
     let mut r = r.take(limit.saturating_add(1));
-    if let Some(map) = &mut out.map {
-        let mut admitted = 0;
-        while out.len < map.len() {
-            if out.len == admitted {
-                let step = step_after(out.len).min(map.len() - admitted);
-                if !gate.admit(step as u64) {
-                    return Ok(());
+    match out {
+        Unpacked::Map(map, len) => {
+            let mut admitted = 0;
+            while *len < map.len() {
+                if *len == admitted {
+                    let step = step_after(*len).min(map.len() - admitted);
+                    if !gate.admit(step as u64) {
+                        return Ok(());
+                    }
+                    admitted += step;
                 }
-                admitted += step;
+                match r.read(&mut map[*len..admitted]) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => *len += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
             }
-            match r.read(&mut map[out.len..admitted]) {
-                Ok(0) => return Ok(()),
-                Ok(n) => out.len += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+            if (map.len() as u64) <= limit {
+                // Full before the limit: the map was sized to the budget, which the gate
+                // should have refused first. Refuse now rather than return a cut output.
+                gate.refuse(step_after(*len) as u64);
             }
+            Ok(())
         }
-        if (map.len() as u64) <= limit {
-            // Full before the limit: the map was sized to the budget, which the gate should
-            // have refused first. Refuse now rather than return a cut output.
-            gate.refuse(step_after(out.len) as u64);
-        }
-        return Ok(());
-    }
-    // No reservation: a Vec, whose every step allocates its whole new size (the old one is
-    // freed only after the copy).
-    let v = &mut out.vec;
-    loop {
-        let step = step_after(v.len());
-        if !gate.admit((v.len() + step) as u64) {
-            return Ok(());
-        }
-        v.reserve_exact(step);
-        if (&mut r).take(step as u64).read_to_end(v)? == 0 {
-            return Ok(());
-        }
+        // A Vec, whose every step allocates its whole new size (the old one is freed only
+        // after the copy).
+        Unpacked::Vec(v) => loop {
+            let step = step_after(v.len());
+            if !gate.admit((v.len() + step) as u64) {
+                return Ok(());
+            }
+            v.reserve_exact(step);
+            if (&mut r).take(step as u64).read_to_end(v)? == 0 {
+                return Ok(());
+            }
+        },
     }
 }
 

@@ -380,18 +380,16 @@ impl ProfileBuilder {
         if let Some(&(_, id)) = self.stack_index.find(hash, |e| e.0 == key) {
             return id;
         }
-        let (n, cap) = (self.stacks.len(), self.stacks.parent.capacity());
-        if n == cap || self.stack_index.len() == self.stack_index.capacity() {
-            let more = vec_growth(n, cap, 1, 8)
-                + if self.stack_index.len() == self.stack_index.capacity() {
-                    table_growth(self.stack_index.capacity(), 16)
-                } else {
-                    0
-                };
-            if !self.gate.admit(more) {
-                // The load is over (its next progress check fails): the stack stays short.
-                return parent;
-            }
+        let table_full = self.stack_index.len() == self.stack_index.capacity();
+        let more = vec_growth(self.stacks.len(), self.stacks.parent.capacity(), 1, 8)
+            + if table_full {
+                table_growth(self.stack_index.capacity(), 16)
+            } else {
+                0
+            };
+        if more > 0 && !self.gate.admit(more) {
+            // The load is over (its next progress check fails): the stack stays short.
+            return parent;
         }
         let id = StackId::from_index(next_row(self.stacks.len(), "stack"));
         self.stacks.parent.push(parent);
