@@ -101,7 +101,9 @@ fn a_refused_load_stays_near_its_budget() {
 
 /// Decompression grows its output in steps the budget admits first: the corpus' 1 GiB gzip
 /// bomb, under the default decompression limit (256 MiB) but a 32 MiB memory budget, stops at
-/// the budget.
+/// the budget (give or take what the decoder itself holds, and the drift of the process's
+/// memory under the load's baseline: the same 2 MiB as above; without the gate it would
+/// reach the 256 MiB limit).
 #[test]
 fn decompression_stops_at_the_memory_budget() {
     let _alone = ALONE.lock().unwrap_or_else(|e| e.into_inner());
@@ -116,7 +118,7 @@ fn decompression_stops_at_the_memory_budget() {
     match r {
         Err(e @ Error::TooBig { more, .. }) => {
             assert!(more >= 1 << 20, "{e}");
-            assert!(grew <= 32 << 20, "grew {} KiB: {e}", grew >> 10);
+            assert!(grew <= (32 + 2) << 20, "grew {} KiB: {e}", grew >> 10);
         }
         other => panic!("expected TooBig, got {:?}", other.map(|p| p.samples.len())),
     }
