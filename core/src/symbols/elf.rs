@@ -427,7 +427,11 @@ fn frames_at(
     out
 }
 
-const DWARF_SECTIONS: [gimli::SectionId; 14] = [
+/// The DWARF sections addr2line reads for function names, inlined calls and lines. Location
+/// lists (`.debug_loc`, `.debug_loclists`: where variables live) and macro tables are left
+/// alone: in libc's debug file the location lists are a fifth of the compressed bytes, and
+/// inflating them was time spent on every load that touched libc.
+const DWARF_SECTIONS: [gimli::SectionId; 11] = [
     gimli::SectionId::DebugAbbrev,
     gimli::SectionId::DebugAddr,
     gimli::SectionId::DebugAranges,
@@ -438,10 +442,7 @@ const DWARF_SECTIONS: [gimli::SectionId; 14] = [
     gimli::SectionId::DebugStrOffsets,
     gimli::SectionId::DebugRanges,
     gimli::SectionId::DebugRngLists,
-    gimli::SectionId::DebugLoc,
-    gimli::SectionId::DebugLocLists,
     gimli::SectionId::DebugTypes,
-    gimli::SectionId::DebugMacinfo,
 ];
 
 /// Function symbols from `.symtab`, or `.dynsym` (and MiniDebugInfo) when the file is

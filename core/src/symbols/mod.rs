@@ -228,17 +228,28 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
     let mut search = Search::new(&opts.search_dirs);
     let infos: Vec<ModuleInfo> = modules.iter().map(|(m, _)| module_info(b, *m)).collect();
     search.index_build_ids(&infos);
-    let kernel = KernelContext::new(b, opts);
     let client = debuginfod::Client::new(&opts.debuginfod_urls, opts.debuginfod_cache.as_deref());
     let cx = Lookup {
         opts,
         search: &search,
-        kernel: &kernel,
         debuginfod: client.as_ref(),
     };
+    // The kernel's symbols (reading /proc/kallsyms: the kernel formats 100k+ lines, a
+    // dozen ms) load while the files of the other modules are opened.
+    let builder: &ProfileBuilder = b;
+    let (kernel, opened) = rayon::join(
+        || KernelContext::new(builder, opts),
+        || {
+            infos
+                .par_iter()
+                .map(|info| (info.kind != ModuleKind::Kernel).then(|| resolver_for(info, &cx)))
+                .collect::<Vec<_>>()
+        },
+    );
     let resolutions: Vec<Resolution> = infos
-        .par_iter()
-        .map(|info| resolver_for(info, &cx))
+        .iter()
+        .zip(opened)
+        .map(|(info, r)| r.unwrap_or_else(|| kernel_resolution(info, &kernel, opts)))
         .collect();
     let mut warnings = Vec::new();
     let mut resolvers = Vec::with_capacity(resolutions.len());
@@ -859,7 +870,6 @@ fn cached_kallsyms(bid: &str, opts: &SymbolOptions) -> Option<(PathBuf, Kallsyms
 struct Lookup<'a> {
     opts: &'a SymbolOptions,
     search: &'a Search,
-    kernel: &'a KernelContext,
     debuginfod: Option<&'a debuginfod::Client>,
 }
 
@@ -892,7 +902,9 @@ fn path_list(paths: &[PathBuf]) -> String {
 
 fn resolver_for(info: &ModuleInfo, cx: &Lookup<'_>) -> Resolution {
     match info.kind {
-        ModuleKind::Kernel => return kernel_resolution(info, cx),
+        ModuleKind::Kernel => {
+            unreachable!("kernel modules are resolved with the kernel's symbols")
+        }
         ModuleKind::Jit => return jit_resolution(info, cx),
         // The vDSO is found by build-id (perf saves it in its build-id cache).
         ModuleKind::Native | ModuleKind::Vdso => {}
@@ -1063,8 +1075,12 @@ fn with_debug_file(
     }
 }
 
-fn kernel_resolution(info: &ModuleInfo, cx: &Lookup<'_>) -> Resolution {
-    match &cx.kernel.kallsyms {
+fn kernel_resolution(
+    info: &ModuleInfo,
+    kernel: &KernelContext,
+    opts: &SymbolOptions,
+) -> Resolution {
+    match &kernel.kallsyms {
         Some(k) => {
             let shift = match (k.text, info.text_at_record) {
                 (Some(now), then) if then != 0 => now.wrapping_sub(then),
@@ -1077,13 +1093,13 @@ fn kernel_resolution(info: &ModuleInfo, cx: &Lookup<'_>) -> Resolution {
                     image: info.image.clone(),
                 },
                 warnings: Vec::new(),
-                symbols_from: cx.kernel.from.clone(),
+                symbols_from: kernel.from.clone(),
                 lines_from: None,
                 problem: None,
             }
         }
         None => {
-            let problem = match (&cx.opts.kallsyms, &cx.kernel.warning) {
+            let problem = match (&opts.kallsyms, &kernel.warning) {
                 (None, _) => "kernel symbols off".to_string(),
                 (Some(_), Some(w)) => w.clone(),
                 (Some(p), None) => format!("{} unavailable", p.display()),

@@ -33,7 +33,7 @@ mod unwind;
 use self::header::*;
 use self::maps::{AddressSpace, Mapping};
 use self::records::{Decompressor, Record};
-use self::unwind::{Arch, DwarfUnwinder, MappingInfo, Pending, UserRegs};
+use self::unwind::{Arch, DwarfUnwinder, MappingInfo, Pending, StackCopy, UserRegs};
 use super::bytes::{c_str, hex, i32_at, u32_at, u64_at};
 use crate::model::{
     FrameId, FuncKind, ModuleId, ModuleKind, ProfileBuilder, StackId, ThreadId, Unit,
@@ -535,8 +535,13 @@ impl<'a> PerfData<'a> {
             |rec| {
                 let at = rec.offset as usize;
                 if at >= ahead {
-                    crate::mapped::done_with(&data[behind..at]);
-                    behind = at;
+                    // Pages a pending DWARF sample will read its stack from stay.
+                    let keep = match self.unwinder.as_ref().and_then(|u| u.first_file_offset) {
+                        Some(first) => first.clamp(behind, at),
+                        None => at,
+                    };
+                    crate::mapped::done_with(&data[behind..keep]);
+                    behind = keep;
                     ahead = at.saturating_add(WINDOW).min(range.end);
                     crate::mapped::read_ahead(&data[at..ahead]);
                 }
@@ -942,19 +947,19 @@ impl<'a> PerfData<'a> {
         let Some(u) = self.unwinder.as_mut() else {
             unreachable!("dwarf is Some only with an unwinder")
         };
-        u.batch_bytes += s.stack_user.len();
-        u.batch.push(Pending {
+        let pending = Pending {
             thread,
             pid: s.pid,
             tid: s.tid,
             time: s.time,
             sample_type: d.sample_type,
             weight: d.weight,
-            frames: frames.clone(),
+            frames: 0..0,
             regs,
-            stack: s.stack_user.to_vec(),
+            stack: StackCopy::Batch(0..0),
             switch_out: self.offcpu.and_then(|o| o.switch_attr) == Some(ai),
-        });
+        };
+        u.push(pending, &frames, s.stack_user, self.data);
         self.frames = frames;
         if u.batch_bytes >= unwind::MAX_BATCH_BYTES {
             self.flush_dwarf(b);
@@ -1323,12 +1328,13 @@ impl<'a> PerfData<'a> {
                 .collect();
             u.add_process(pid, &maps);
         }
-        let results = u.unwind_batch();
-        let batch = std::mem::take(&mut u.batch);
+        let results = u.unwind_batch(self.data);
+        let mut batch = std::mem::take(&mut u.batch);
+        let mut kernel = std::mem::take(&mut u.frames);
         let mut frames = Vec::new();
-        for (p, r) in batch.into_iter().zip(results) {
+        for (p, r) in batch.iter().zip(results) {
             frames.clear();
-            frames.extend_from_slice(&p.frames);
+            frames.extend_from_slice(&kernel[p.frames.clone()]);
             for (addr, ret) in r.frames {
                 frames.push(self.frame_for(b, p.pid, addr, p.time, Space::User, ret));
             }
@@ -1349,6 +1355,10 @@ impl<'a> PerfData<'a> {
                 });
             }
         }
+        batch.clear();
+        kernel.clear();
+        u.batch = batch;
+        u.frames = kernel;
         self.unwinder = Some(u);
     }
 

@@ -218,12 +218,23 @@ pub struct Pending {
     pub time: u64,
     pub sample_type: usize,
     pub weight: i64,
-    /// Frames before the user part (kernel), leaf first.
-    pub frames: Vec<FrameId>,
+    /// Frames before the user part (kernel), leaf first: a range of [`DwarfUnwinder::frames`].
+    pub frames: Range<usize>,
     pub regs: UserRegs,
-    pub stack: Vec<u8>,
+    pub stack: StackCopy,
     /// A `sched:sched_switch` sample: its stack is where the thread went off CPU.
     pub switch_out: bool,
+}
+
+/// Where a pending sample's copy of the user stack lies. Samples of an uncompressed file are
+/// read where they are mapped (copying 8 KiB per sample was a quarter of a DWARF load);
+/// those of compressed records, whose buffer is reused, are copied into the batch.
+#[derive(Clone, Debug)]
+pub enum StackCopy {
+    /// Bytes of the file's data.
+    File(Range<usize>),
+    /// Bytes of [`DwarfUnwinder::copies`].
+    Batch(Range<usize>),
 }
 
 /// Why an unwind stopped before the end of the stack.
@@ -365,15 +376,24 @@ impl Procs {
     }
 
     /// Unwinds `batch` in parallel, a rule cache per worker; the results are in batch order.
-    fn unwind(&self, batch: &[Pending]) -> Vec<Unwound> {
+    /// Stack copies are read from `file` or `copies`.
+    fn unwind(&self, batch: &[Pending], file: &[u8], copies: &[u8]) -> Vec<Unwound> {
         fn run<U: ArchUnwinder>(
             procs: &FxHashMap<i32, Proc<U>>,
             batch: &[Pending],
+            file: &[u8],
+            copies: &[u8],
         ) -> Vec<Unwound> {
             batch
                 .par_iter()
                 .map_init(U::new_cache, |cache, p| match procs.get(&p.pid) {
-                    Some(u) => unwind_one(u, cache, p),
+                    Some(u) => {
+                        let stack = match &p.stack {
+                            StackCopy::File(r) => file.get(r.clone()),
+                            StackCopy::Batch(r) => copies.get(r.clone()),
+                        };
+                        unwind_one(u, cache, p, stack.unwrap_or_default())
+                    }
                     None => Unwound {
                         frames: vec![(p.regs.ip, false)],
                         stop: Some(Stop::BadUnwindInfo),
@@ -382,8 +402,8 @@ impl Procs {
                 .collect()
         }
         match self {
-            Procs::X86_64(m) => run(m, batch),
-            Procs::Aarch64(m) => run(m, batch),
+            Procs::X86_64(m) => run(m, batch, file, copies),
+            Procs::Aarch64(m) => run(m, batch, file, copies),
         }
     }
 }
@@ -396,6 +416,13 @@ pub struct DwarfUnwinder {
     procs: Procs,
     pub batch: Vec<Pending>,
     pub batch_bytes: usize,
+    /// The kernel frames of the batch's samples ([`Pending::frames`]).
+    pub frames: Vec<FrameId>,
+    /// The stack copies of the batch's samples that could not stay where they were read.
+    pub copies: Vec<u8>,
+    /// The lowest file offset a pending sample reads its stack from: the file's pages from
+    /// there on stay mapped until the batch is unwound.
+    pub first_file_offset: Option<usize>,
     /// Modules whose file was not found (path), for the warning.
     pub missing: Vec<String>,
     pub stops: FxHashMap<Stop, u64>,
@@ -422,6 +449,9 @@ impl DwarfUnwinder {
             procs: Procs::new(arch),
             batch: Vec::new(),
             batch_bytes: 0,
+            frames: Vec::new(),
+            copies: Vec::new(),
+            first_file_offset: None,
             missing: Vec::new(),
             stops: FxHashMap::default(),
             unwound: 0,
@@ -484,9 +514,31 @@ impl DwarfUnwinder {
         found
     }
 
-    /// Unwinds the batch in parallel; the results are in batch order.
-    pub fn unwind_batch(&mut self) -> Vec<Unwound> {
-        let out = self.procs.unwind(&self.batch);
+    /// Queues a sample; `stack` is its stack copy, read where it lies when that is inside
+    /// `file` (the mapped data), else copied.
+    pub fn push(&mut self, mut p: Pending, kernel: &[FrameId], stack: &[u8], file: &[u8]) {
+        self.batch_bytes += stack.len();
+        let at = self.frames.len();
+        self.frames.extend_from_slice(kernel);
+        p.frames = at..self.frames.len();
+        p.stack = match offset_in(file, stack) {
+            Some(r) => {
+                self.first_file_offset.get_or_insert(r.start);
+                StackCopy::File(r)
+            }
+            None => {
+                let at = self.copies.len();
+                self.copies.extend_from_slice(stack);
+                StackCopy::Batch(at..self.copies.len())
+            }
+        };
+        self.batch.push(p);
+    }
+
+    /// Unwinds the batch in parallel; the results are in batch order. `file` is the data the
+    /// batch was queued with.
+    pub fn unwind_batch(&mut self, file: &[u8]) -> Vec<Unwound> {
+        let out = self.procs.unwind(&self.batch, file, &self.copies);
         for u in &out {
             self.unwound += 1;
             if let Some(s) = u.stop {
@@ -494,12 +546,26 @@ impl DwarfUnwinder {
             }
         }
         self.batch_bytes = 0;
+        self.copies.clear();
+        self.first_file_offset = None;
         out
     }
 }
 
-fn unwind_one<U: ArchUnwinder>(proc: &Proc<U>, cache: &mut U::Cache, p: &Pending) -> Unwound {
-    let (sp, stack) = (p.regs.sp, &p.stack[..]);
+/// Where `part` lies inside `whole`, when it does.
+fn offset_in(whole: &[u8], part: &[u8]) -> Option<Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= whole.len()).then_some(start..end)
+}
+
+fn unwind_one<U: ArchUnwinder>(
+    proc: &Proc<U>,
+    cache: &mut U::Cache,
+    p: &Pending,
+    stack: &[u8],
+) -> Unwound {
+    let sp = p.regs.sp;
     let mut read = |addr: u64| -> Result<u64, ()> {
         let off = usize::try_from(addr.checked_sub(sp).ok_or(())?).map_err(|_| ())?;
         super::u64_at(stack, off).ok_or(())
