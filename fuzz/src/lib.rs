@@ -27,6 +27,8 @@ pub fn options(search_dirs: Vec<std::path::PathBuf>) -> LoadOptions {
             system_paths: false,
             debuginfod_urls: Vec::new(),
             debuginfod_cache: None,
+            // Hostile binaries are not worth keeping answers for.
+            resolved_cache: None,
         },
         decompression_limit: None,
         memory_limit: None,

@@ -24,6 +24,10 @@ pub struct InputArgs {
     /// A debuginfod server to ask (repeatable; implies --debuginfod).
     #[arg(long = "debuginfod-url", value_name = "URL")]
     pub debuginfod_urls: Vec<String>,
+    /// Resolve every address from the binaries, neither reading nor keeping the answers of
+    /// earlier loads of the same files (kept in ~/.cache/stacklens/symbols by default).
+    #[arg(long)]
+    pub no_symbol_cache: bool,
     /// Most memory the load may take, in MiB (0: no limit). Past it, the load stops with a
     /// "too big" error instead of the machine running out of memory. Default: 80% of the
     /// memory available when the load starts.
@@ -44,6 +48,9 @@ impl InputArgs {
             debuginfod_urls: self.debuginfod_urls.clone(),
             ..Default::default()
         };
+        if self.no_symbol_cache {
+            o.resolved_cache = None;
+        }
         if self.debuginfod {
             o = o.with_debuginfod_from_env();
         }

@@ -14,7 +14,7 @@ use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, ObjectSymbolTab
 use std::borrow::Cow;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A function symbol: `[start, end)` in the file's virtual addresses.
 #[derive(Clone, Debug)]
@@ -40,22 +40,35 @@ pub struct ElfFile {
     pub build_id: Option<Vec<u8>>,
     /// PT_LOAD segments: (file offset, file size, virtual address).
     segments: Vec<(u64, u64, u64)>,
-    symbols: Vec<Symbol>,
+    /// Read on first use: a file opened only for its unwind tables, or whose addresses all
+    /// came from the disk cache of resolved addresses, never sorts and demangles them.
+    symbols: OnceLock<SymbolTable>,
     little_endian: bool,
-    dwarf: Vec<(gimli::SectionId, SectionData)>,
+    /// The DWARF sections, inflated on first use (a DWARF context needs them).
+    dwarf: OnceLock<Vec<(gimli::SectionId, SectionData)>>,
+    /// True if the file has a `.debug_info` section with bytes.
+    has_debug_info: bool,
     /// File name from `.gnu_debuglink`, naming a separate debug file.
     pub debuglink: Option<String>,
-    /// True if the symbols came from `.symtab` (not only `.dynsym`).
+    /// True if the symbols come from `.symtab` (not only `.dynsym`).
     pub has_symtab: bool,
-    /// True if, without `.symtab`, the symbols of `.gnu_debugdata` (MiniDebugInfo) joined
-    /// those of `.dynsym`.
-    pub minidebuginfo: bool,
-    /// Why a `.gnu_debugdata` section gave no symbols, if it did not.
-    pub minidebuginfo_error: Option<String>,
     /// True if some executable section has bytes in the file. A separate debug file has its
     /// `.text` as NOBITS and zero-sized loadable segments: it names addresses but cannot map
     /// file offsets to them, so it is no substitute for the binary.
     pub has_code: bool,
+    /// The opened file's identity (path, device, inode, size, modification time), hashed:
+    /// what the disk cache of resolved addresses keys on.
+    pub stamp: u64,
+}
+
+/// A file's function symbols, sorted by address, and what MiniDebugInfo gave.
+struct SymbolTable {
+    list: Vec<Symbol>,
+    /// True if, without `.symtab`, the symbols of `.gnu_debugdata` (MiniDebugInfo) joined
+    /// those of `.dynsym`.
+    minidebuginfo: bool,
+    /// Why a `.gnu_debugdata` section gave no symbols, if it did not.
+    minidebuginfo_error: Option<String>,
 }
 
 /// Largest size a compressed debug section may claim, relative to its compressed size; a
@@ -89,6 +102,7 @@ impl ElfFile {
     /// Maps and parses `path`. Errors are plain strings for warnings.
     pub fn open(path: &Path) -> Result<Self, String> {
         let file = crate::mapped::open_regular(path).map_err(|e| e.to_string())?;
+        let stamp = super::store::file_stamp(path, &file.metadata().map_err(|e| e.to_string())?);
         // SAFETY: read-only map of a binary; see `formats::load` for the trade-off.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?;
         let obj = object::File::parse(&map[..]).map_err(|e| format!("not an ELF file: {e}"))?;
@@ -100,8 +114,9 @@ impl ElfFile {
                 (off, size, s.address())
             })
             .collect();
-        let mut minidebuginfo_error = None;
-        let (symbols, has_symtab, minidebuginfo) = collect_symbols(&obj, &mut minidebuginfo_error);
+        let has_symtab = obj
+            .symbols()
+            .any(|sym| function_symbol(&obj, &sym).is_some());
         let has_code = obj.sections().any(|sec| {
             let exec = match sec.flags() {
                 object::SectionFlags::Elf { sh_flags, .. } => {
@@ -117,16 +132,69 @@ impl ElfFile {
             .map(|d| crate::formats::bytes::c_str(d).into_owned())
             .filter(|n| !n.is_empty() && !n.contains('/'));
         let little_endian = obj.is_little_endian();
-        let base = map.as_ptr() as usize;
-        let found: Vec<(gimli::SectionId, object::CompressedData<'_>)> = DWARF_SECTIONS
+        let has_debug_info = dwarf_sections(&obj)
             .iter()
-            .filter_map(|&id| Some((id, obj.section_by_name(id.name())?.compressed_data().ok()?)))
-            .collect();
-        // Compressed sections (.debug_info, .debug_line, .debug_str... of a distribution's
-        // debug file) are inflated on all cores at once.
-        let dwarf: Vec<(gimli::SectionId, SectionData)> = {
+            .any(|(id, c)| *id == gimli::SectionId::DebugInfo && within_limit(c));
+        drop(obj);
+        Ok(Self {
+            path: path.to_path_buf(),
+            map,
+            build_id,
+            segments,
+            symbols: OnceLock::new(),
+            little_endian,
+            dwarf: OnceLock::new(),
+            has_debug_info,
+            debuglink,
+            has_symtab,
+            has_code,
+            stamp,
+        })
+    }
+
+    fn symbol_table(&self) -> &SymbolTable {
+        self.symbols.get_or_init(|| {
+            let Ok(obj) = object::File::parse(&self.map[..]) else {
+                return SymbolTable {
+                    list: Vec::new(),
+                    minidebuginfo: false,
+                    minidebuginfo_error: None,
+                };
+            };
+            let mut minidebuginfo_error = None;
+            let (list, minidebuginfo) = collect_symbols(&obj, &mut minidebuginfo_error);
+            SymbolTable {
+                list,
+                minidebuginfo,
+                minidebuginfo_error,
+            }
+        })
+    }
+
+    /// True if, without `.symtab`, the symbols of `.gnu_debugdata` (MiniDebugInfo) joined
+    /// those of `.dynsym`.
+    pub fn minidebuginfo(&self) -> bool {
+        !self.has_symtab && self.symbol_table().minidebuginfo
+    }
+
+    /// Why a `.gnu_debugdata` section gave no symbols, if the file has one and it did not.
+    pub fn minidebuginfo_error(&self) -> Option<&str> {
+        if self.has_symtab {
+            return None;
+        }
+        self.symbol_table().minidebuginfo_error.as_deref()
+    }
+
+    /// The DWARF sections: ranges of the map when stored plainly; compressed ones (the
+    /// `.debug_*` of a distribution's debug file) inflated on all cores at once.
+    fn dwarf(&self) -> &[(gimli::SectionId, SectionData)] {
+        self.dwarf.get_or_init(|| {
             use rayon::prelude::*;
-            found
+            let Ok(obj) = object::File::parse(&self.map[..]) else {
+                return Vec::new();
+            };
+            let base = self.map.as_ptr() as usize;
+            dwarf_sections(&obj)
                 .into_par_iter()
                 .filter_map(|(id, compressed)| {
                     let data = if compressed.format == object::CompressionFormat::None {
@@ -136,10 +204,7 @@ impl ElfFile {
                         let start = compressed.data.as_ptr() as usize - base;
                         SectionData::Mapped(start..start + compressed.data.len())
                     } else {
-                        let limit = (compressed.data.len() as u64)
-                            .saturating_mul(MAX_DEBUG_SECTION_RATIO)
-                            .min(4 << 30);
-                        if compressed.uncompressed_size > limit {
+                        if !within_limit(&compressed) {
                             return None;
                         }
                         match compressed.decompress().ok()? {
@@ -150,21 +215,6 @@ impl ElfFile {
                     Some((id, data))
                 })
                 .collect()
-        };
-        drop(obj);
-        Ok(Self {
-            path: path.to_path_buf(),
-            map,
-            build_id,
-            segments,
-            symbols,
-            little_endian,
-            dwarf,
-            debuglink,
-            has_symtab,
-            minidebuginfo,
-            minidebuginfo_error,
-            has_code,
         })
     }
 
@@ -173,7 +223,9 @@ impl ElfFile {
     pub fn heap_bytes(&self) -> u64 {
         let sections: usize = self
             .dwarf
-            .iter()
+            .get()
+            .into_iter()
+            .flatten()
             .map(|(_, d)| match d {
                 SectionData::Owned(v) => v.len(),
                 SectionData::Mapped(_) => 0,
@@ -181,7 +233,9 @@ impl ElfFile {
             .sum();
         let symbols: usize = self
             .symbols
-            .iter()
+            .get()
+            .into_iter()
+            .flat_map(|t| &t.list)
             .map(|s| std::mem::size_of::<Symbol>() + s.name.len())
             .sum();
         (sections + symbols) as u64
@@ -194,13 +248,11 @@ impl ElfFile {
 
     /// True if the file has DWARF line or inline information.
     pub fn has_dwarf(&self) -> bool {
-        self.dwarf
-            .iter()
-            .any(|(id, _)| *id == gimli::SectionId::DebugInfo)
+        self.has_debug_info
     }
 
     fn section(&self, id: gimli::SectionId) -> &[u8] {
-        match self.dwarf.iter().find(|(i, _)| *i == id) {
+        match self.dwarf().iter().find(|(i, _)| *i == id) {
             Some((_, SectionData::Mapped(r))) => self.map.get(r.clone()).unwrap_or(&[]),
             Some((_, SectionData::Owned(v))) => v,
             None => &[],
@@ -281,7 +333,7 @@ impl ElfFile {
 
     /// The function symbol containing `svma`.
     pub fn symbol(&self, svma: u64) -> Option<&Symbol> {
-        let symbols = &self.symbols;
+        let symbols = &self.symbol_table().list;
         let i = symbols.partition_point(|s| s.start <= svma);
         let s = symbols.get(i.checked_sub(1)?)?;
         (svma < s.end).then_some(s)
@@ -349,7 +401,7 @@ impl ElfModule {
     /// MiniDebugInfo added to `.dynsym`.
     pub fn symbols_from(&self) -> String {
         let f = self.symbol_file();
-        if f.minidebuginfo {
+        if f.minidebuginfo() {
             format!("{} (.gnu_debugdata)", f.path.display())
         } else {
             f.path.display().to_string()
@@ -445,60 +497,58 @@ const DWARF_SECTIONS: [gimli::SectionId; 11] = [
     gimli::SectionId::DebugTypes,
 ];
 
+/// `s` as a function symbol, if it is one: a function, or (like perf) an untyped label in
+/// an executable section, such as the dynamic loader's `_start`.
+fn function_symbol(obj: &object::File<'_>, s: &object::Symbol<'_, '_>) -> Option<Symbol> {
+    if s.is_undefined() || s.address() == 0 {
+        return None;
+    }
+    let in_text = || match s.section() {
+        object::SymbolSection::Section(i) => {
+            // By flag, not kind: in a separate debug file `.text` is NOBITS.
+            obj.section_by_index(i).is_ok_and(|sec| match sec.flags() {
+                object::SectionFlags::Elf { sh_flags, .. } => {
+                    sh_flags.0 & object::elf::SHF_EXECINSTR.0 != 0
+                }
+                _ => sec.kind() == object::SectionKind::Text,
+            })
+        }
+        _ => false,
+    };
+    match s.kind() {
+        SymbolKind::Text => {}
+        SymbolKind::Unknown if in_text() => {}
+        _ => return None,
+    }
+    let name = s.name().ok()?;
+    if name.is_empty() || name.starts_with('$') {
+        return None; // ARM/RISC-V mapping symbols name no function
+    }
+    Some(Symbol {
+        start: s.address(),
+        end: s.address().saturating_add(s.size()),
+        name: name.to_string(),
+        weak: s.is_weak(),
+        global: s.is_global(),
+    })
+}
+
 /// Function symbols from `.symtab`, or `.dynsym` (and MiniDebugInfo) when the file is
 /// stripped, chosen and sized the way `perf report` does so that both tools attribute an
 /// address to the same name: aliases at one address keep one symbol (sized over unsized,
 /// strong over weak, global over local, fewer leading underscores, longer name); a zero-sized
-/// symbol extends to the next one. Returns the symbols, whether `.symtab` had any, and whether
-/// `.gnu_debugdata` added some (`mini_error` says why not, when it has the section).
-fn collect_symbols(
-    obj: &object::File<'_>,
-    mini_error: &mut Option<String>,
-) -> (Vec<Symbol>, bool, bool) {
+/// symbol extends to the next one. Returns the symbols and whether `.gnu_debugdata` added
+/// some (`mini_error` says why not, when it has the section).
+fn collect_symbols(obj: &object::File<'_>, mini_error: &mut Option<String>) -> (Vec<Symbol>, bool) {
     fn take(
         obj: &object::File<'_>,
         syms: &mut Vec<Symbol>,
         it: &mut dyn Iterator<Item = object::Symbol<'_, '_>>,
     ) {
-        for s in it {
-            if s.is_undefined() || s.address() == 0 {
-                continue;
-            }
-            // Functions, and (like perf) untyped labels in executable sections, such as the
-            // dynamic loader's `_start`.
-            let in_text = || match s.section() {
-                object::SymbolSection::Section(i) => {
-                    // By flag, not kind: in a separate debug file `.text` is NOBITS.
-                    obj.section_by_index(i).is_ok_and(|sec| match sec.flags() {
-                        object::SectionFlags::Elf { sh_flags, .. } => {
-                            sh_flags.0 & object::elf::SHF_EXECINSTR.0 != 0
-                        }
-                        _ => sec.kind() == object::SectionKind::Text,
-                    })
-                }
-                _ => false,
-            };
-            match s.kind() {
-                SymbolKind::Text => {}
-                SymbolKind::Unknown if in_text() => {}
-                _ => continue,
-            }
-            let Ok(name) = s.name() else { continue };
-            if name.is_empty() || name.starts_with('$') {
-                continue; // ARM/RISC-V mapping symbols name no function
-            }
-            syms.push(Symbol {
-                start: s.address(),
-                end: s.address().saturating_add(s.size()),
-                name: name.to_string(),
-                weak: s.is_weak(),
-                global: s.is_global(),
-            });
-        }
+        syms.extend(it.filter_map(|s| function_symbol(obj, &s)));
     }
     let mut syms: Vec<Symbol> = Vec::new();
     take(obj, &mut syms, &mut obj.symbols());
-    let has_symtab = !syms.is_empty();
     let mut minidebuginfo = false;
     if syms.is_empty() {
         take(obj, &mut syms, &mut obj.dynamic_symbols());
@@ -541,7 +591,26 @@ fn collect_symbols(
     for s in &mut out {
         s.name = demangle(&s.name);
     }
-    (out, has_symtab, minidebuginfo)
+    (out, minidebuginfo)
+}
+
+/// The DWARF sections of `obj` that addr2line reads, as stored (maybe compressed).
+fn dwarf_sections<'d>(
+    obj: &object::File<'d>,
+) -> Vec<(gimli::SectionId, object::CompressedData<'d>)> {
+    DWARF_SECTIONS
+        .iter()
+        .filter_map(|&id| Some((id, obj.section_by_name(id.name())?.compressed_data().ok()?)))
+        .filter(|(_, c)| !c.data.is_empty())
+        .collect()
+}
+
+/// True if a compressed section claims a size it may be inflated to (plain ones always are).
+fn within_limit(c: &object::CompressedData<'_>) -> bool {
+    let limit = (c.data.len() as u64)
+        .saturating_mul(MAX_DEBUG_SECTION_RATIO)
+        .min(4 << 30);
+    c.format == object::CompressionFormat::None || c.uncompressed_size <= limit
 }
 
 /// The decompressed content of `.gnu_debugdata` (an ELF file), if the file has the section.

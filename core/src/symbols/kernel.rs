@@ -2,7 +2,8 @@
 //! running kernel.
 
 use super::elf::FoundFrame;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Largest kallsyms file read (a real one is about 10 MB).
 pub const MAX_KALLSYMS_BYTES: u64 = 256 << 20;
@@ -16,6 +17,84 @@ pub struct Kallsyms {
     names: String,
     /// Address of `_text`: the reference for KASLR relocation.
     pub text: Option<u64>,
+}
+
+/// Bytes of a kallsyms file read to find `_text` without reading it all (it is the third
+/// line of /proc/kallsyms and of perf's copies).
+const PROBE_BYTES: u64 = 64 << 10;
+
+/// A kallsyms file read when first needed: a load whose kernel addresses all come from the
+/// disk cache of resolved addresses never reads (nor has the kernel format) its 100k+ lines.
+pub struct LazyKallsyms {
+    path: PathBuf,
+    /// Address of `_text`, from the first lines of the file.
+    pub text: Option<u64>,
+    /// The identity of the file's content, for the disk cache: a regular file's path,
+    /// inode, size and times; for the running kernel's /proc file, the boot and the loaded
+    /// modules (their addresses are what changes within one boot).
+    pub stamp: u64,
+    loaded: OnceLock<Option<Kallsyms>>,
+}
+
+impl LazyKallsyms {
+    /// `path` if it is a kallsyms file that shows addresses, with its `_text` read from its
+    /// first lines; when they do not have it, the whole file is read now.
+    pub fn probe(path: &Path) -> Option<Self> {
+        use std::io::Read;
+        let mut head = String::new();
+        let file = crate::mapped::open_regular(path).ok()?;
+        let stamp = content_stamp(path, &file.metadata().ok()?);
+        file.take(PROBE_BYTES).read_to_string(&mut head).ok()?;
+        let text = head.lines().find_map(|line| {
+            let mut it = line.split_ascii_whitespace();
+            let (addr, _, name) = (it.next()?, it.next()?, it.next()?);
+            (name == "_text").then(|| u64::from_str_radix(addr, 16).ok())?
+        });
+        match text {
+            Some(t) if t != 0 => Some(Self {
+                path: path.to_path_buf(),
+                text: Some(t),
+                stamp,
+                loaded: OnceLock::new(),
+            }),
+            _ => Kallsyms::load(path).map(|k| Self::loaded(k, path, stamp)),
+        }
+    }
+
+    /// Symbols already read from `path`.
+    pub fn loaded(k: Kallsyms, path: &Path, stamp: u64) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            text: k.text,
+            stamp,
+            loaded: OnceLock::from(Some(k)),
+        }
+    }
+
+    /// The symbols, read on the first call; `None` if the file could no longer be read.
+    pub fn get(&self) -> Option<&Kallsyms> {
+        self.loaded
+            .get_or_init(|| Kallsyms::load(&self.path))
+            .as_ref()
+    }
+}
+
+/// See [`LazyKallsyms::stamp`].
+pub fn content_stamp(path: &Path, meta: &std::fs::Metadata) -> u64 {
+    use std::hash::{Hash, Hasher};
+    if path.starts_with("/proc") {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let read = |p: &str| std::fs::read(p).unwrap_or_default();
+        (
+            path,
+            read("/proc/sys/kernel/random/boot_id"),
+            read("/proc/modules"),
+        )
+            .hash(&mut h);
+        h.finish()
+    } else {
+        super::store::file_stamp(path, meta)
+    }
 }
 
 impl Kallsyms {
@@ -173,6 +252,50 @@ fn parse_build_id_note(notes: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `_text` comes from the first lines, and the rest is read only when a symbol is looked
+    /// up; a file whose first lines lack it is read whole at once; one that shows only zeros
+    /// (kptr_restrict) is no kallsyms at all.
+    #[test]
+    fn kallsyms_are_read_when_first_needed() {
+        let dir = tempfile::tempdir().unwrap();
+        let early = dir.path().join("early");
+        std::fs::write(
+            &early,
+            "ffffffff81000000 T _stext\nffffffff81000000 T _text\nffffffff81000100 T start\n",
+        )
+        .unwrap();
+        let k = LazyKallsyms::probe(&early).unwrap();
+        assert_eq!(k.text, Some(0xffffffff81000000));
+        assert!(k.loaded.get().is_none(), "read only as far as _text");
+        assert_eq!(
+            k.get().unwrap().lookup(0xffffffff81000104).unwrap().name,
+            "start"
+        );
+
+        let mut late = String::new();
+        while late.len() <= PROBE_BYTES as usize {
+            late.push_str("ffffffffc0000000 t filler\t[module]\n");
+        }
+        late.push_str("ffffffff81000000 T _text\n");
+        let path = dir.path().join("late");
+        std::fs::write(&path, late).unwrap();
+        let k = LazyKallsyms::probe(&path).unwrap();
+        assert!(k.loaded.get().is_some(), "read whole to find _text");
+        assert_eq!(k.text, Some(0xffffffff81000000));
+
+        let zeros = dir.path().join("zeros");
+        std::fs::write(
+            &zeros,
+            "0000000000000000 T _text\n0000000000000000 T start\n",
+        )
+        .unwrap();
+        assert!(LazyKallsyms::probe(&zeros).is_none());
+        assert_ne!(
+            LazyKallsyms::probe(&early).unwrap().stamp,
+            LazyKallsyms::probe(&path).unwrap().stamp
+        );
+    }
 
     /// A kallsyms path is named by a profile's build-id cache: a FIFO or a device there is
     /// refused at once, without blocking on the open or reading forever.

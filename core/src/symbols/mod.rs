@@ -37,12 +37,13 @@ mod demangle;
 mod elf;
 mod kernel;
 mod perfmap;
+mod store;
 mod xz;
 
 pub use debuginfod::{MAX_DOWNLOAD_BYTES, default_cache_dir as debuginfod_default_cache_dir};
 pub use demangle::demangle;
 pub use elf::{DwarfContext, ElfFile, ElfModule, SectionRef};
-pub use kernel::Kallsyms;
+pub use kernel::{Kallsyms, LazyKallsyms};
 pub use perfmap::PerfMap;
 
 use crate::model::{
@@ -77,6 +78,10 @@ pub struct SymbolOptions {
     /// Where debuginfod downloads are kept; `None`: [`debuginfod_default_cache_dir`]
     /// (`$XDG_CACHE_HOME/stacklens/debuginfod`, else `~/.cache/stacklens/debuginfod`).
     pub debuginfod_cache: Option<PathBuf>,
+    /// Where resolved addresses are kept between loads, one file per module keyed by the
+    /// identity of its binary and debug file; `None`: not kept. Default:
+    /// `$XDG_CACHE_HOME/stacklens/symbols`, else `~/.cache/stacklens/symbols`.
+    pub resolved_cache: Option<PathBuf>,
 }
 
 impl Default for SymbolOptions {
@@ -88,6 +93,7 @@ impl Default for SymbolOptions {
             system_paths: true,
             debuginfod_urls: Vec::new(),
             debuginfod_cache: None,
+            resolved_cache: store::default_dir(),
         }
     }
 }
@@ -167,7 +173,7 @@ enum Resolver {
     /// addresses inside the image's range at record time. Modules load at their own addresses,
     /// so on another boot (shift ≠ 0) module addresses stay unresolved rather than misnamed.
     Kernel {
-        kallsyms: Arc<Kallsyms>,
+        kallsyms: Arc<LazyKallsyms>,
         shift: u64,
         image: std::ops::Range<u64>,
     },
@@ -271,18 +277,55 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
         warnings.push(w.clone());
     }
 
-    // Resolve every address: modules and chunks in parallel.
+    // Answers kept from earlier loads of the same files: those addresses need no lookup.
     let inline = opts.inline_frames;
+    let disk = opts.resolved_cache.as_deref().map(store::Store::new);
+    let mut kept: Vec<Option<(u64, store::Answers)>> = resolvers
+        .iter()
+        .map(|r| match (r, &disk) {
+            (Resolver::Elf(m), Some(disk)) => {
+                let key = store::Store::key(m, inline);
+                Some((key, disk.load(key)))
+            }
+            (
+                Resolver::Kernel {
+                    kallsyms,
+                    shift,
+                    image,
+                },
+                Some(disk),
+            ) => {
+                let key = store::Store::kernel_key(kallsyms.stamp, *shift, image);
+                Some((key, disk.load(key)))
+            }
+            _ => None,
+        })
+        .collect();
+    let missing: Vec<Vec<(usize, u64)>> = modules
+        .iter()
+        .zip(&kept)
+        .map(|((_, addrs), k)| match k {
+            Some((_, answers)) => addrs
+                .iter()
+                .filter(|(_, a)| !answers.contains_key(a))
+                .copied()
+                .collect(),
+            None => addrs.clone(),
+        })
+        .collect();
+    progress.add_done((total - missing.iter().map(Vec::len).sum::<usize>()) as u64);
+
+    // Resolve every other address: modules and chunks in parallel.
     let threads = rayon::current_num_threads().max(1);
-    let jobs: Vec<(usize, &[(usize, u64)])> = modules
+    let jobs: Vec<(usize, &[(usize, u64)])> = missing
         .iter()
         .enumerate()
-        .flat_map(|(mi, (_, addrs))| {
+        .flat_map(|(mi, addrs)| {
             let chunk = (addrs.len() / threads).max(MIN_ADDRESSES_PER_CHUNK);
             addrs.chunks(chunk).map(move |c| (mi, c))
         })
         .collect();
-    let results: Vec<Vec<(usize, Vec<FoundFrame>)>> = jobs
+    let resolved: Vec<Vec<(usize, Vec<FoundFrame>)>> = jobs
         .par_iter()
         .map(|&(mi, chunk)| {
             if progress.is_cancelled() {
@@ -309,12 +352,15 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
                     })
                     .collect(),
                 Resolver::Kernel {
-                    kallsyms: k,
+                    kallsyms,
                     shift,
                     image,
                 } => chunk
                     .iter()
                     .map(|&(fi, addr)| {
+                        let Some(k) = kallsyms.get() else {
+                            return (fi, Vec::new());
+                        };
                         let found = if *shift == 0 {
                             k.lookup(addr)
                         } else if image.contains(&addr) {
@@ -335,6 +381,43 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
         .collect();
     progress.check()?;
 
+    // Every module's answers in the order of its addresses (as without the disk cache, so
+    // that the profile does not depend on what was kept), and the new ones kept.
+    let mut fresh: Vec<FxHashMap<usize, Vec<FoundFrame>>> =
+        vec![FxHashMap::default(); modules.len()];
+    for ((mi, _), out) in jobs.iter().zip(resolved) {
+        fresh[*mi].extend(out);
+    }
+    /// A module's index, and each of its frames with what was found for its address.
+    type Answered = (usize, Vec<(usize, Vec<FoundFrame>)>);
+    let mut results: Vec<Answered> = Vec::with_capacity(modules.len());
+    for (mi, (_, addrs)) in modules.iter().enumerate() {
+        let mut new = std::mem::take(&mut fresh[mi]);
+        let kept = kept[mi].take();
+        let out: Vec<(usize, Vec<FoundFrame>)> = addrs
+            .iter()
+            .map(|&(fi, a)| {
+                let found = match new.remove(&fi) {
+                    Some(f) => f,
+                    None => kept
+                        .as_ref()
+                        .and_then(|(_, answers)| answers.get(&a).cloned())
+                        .unwrap_or_default(),
+                };
+                (fi, found)
+            })
+            .collect();
+        if let (Some(disk), Some((key, mut answers))) = (&disk, kept)
+            && !missing[mi].is_empty()
+        {
+            for (&(_, a), (_, found)) in addrs.iter().zip(&out) {
+                answers.entry(a).or_insert_with(|| found.clone());
+            }
+            disk.save(key, &answers);
+        }
+        results.push((mi, out));
+    }
+
     // Intern the results (sequential: the builder's tables are not shared).
     //
     // A function's source file must not depend on which of its addresses was looked up (some
@@ -346,7 +429,7 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
         (module, f.symbol_start.unwrap_or(u64::MAX))
     };
     let mut file_of: FxHashMap<FileKey<'_>, &str> = FxHashMap::default();
-    for ((mi, _), out) in jobs.iter().zip(&results) {
+    for (mi, out) in &results {
         let module = modules[*mi].0;
         for (_, found) in out {
             for f in found {
@@ -361,7 +444,7 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
     let mut unresolved: FxHashMap<ModuleId, usize> = FxHashMap::default();
     // Per module: distinct addresses that got a name.
     let mut named: Vec<Vec<u64>> = vec![Vec::new(); modules.len()];
-    for ((mi, _), out) in jobs.iter().zip(&results) {
+    for (mi, out) in &results {
         let module = modules[*mi].0;
         let kernel_module = matches!(
             resolvers[*mi],
@@ -703,7 +786,7 @@ fn read_build_id_and_code(path: &Path) -> Option<(String, bool)> {
 /// The kernel symbols to use: the profile's own copy of kallsyms in perf's build-id cache, or
 /// the running kernel's when it is the profile's.
 struct KernelContext {
-    kallsyms: Option<std::sync::Arc<Kallsyms>>,
+    kallsyms: Option<std::sync::Arc<LazyKallsyms>>,
     /// Where `kallsyms` came from.
     from: Option<String>,
     warning: Option<String>,
@@ -718,7 +801,7 @@ impl KernelContext {
         }
     }
 
-    fn found(k: Kallsyms, from: &Path) -> Self {
+    fn found(k: LazyKallsyms, from: &Path) -> Self {
         Self {
             kallsyms: Some(std::sync::Arc::new(k)),
             from: Some(from.display().to_string()),
@@ -763,7 +846,7 @@ impl KernelContext {
             c => c,
         };
 
-        let running = || match Kallsyms::load(path) {
+        let running = || match LazyKallsyms::probe(path) {
             Some(k) => Ok(k),
             None => Err(format!(
                 "kernel frames show as [kernel]: {} is unreadable or shows no addresses (as root, or with sysctl kernel.kptr_restrict=0, it does)",
@@ -828,7 +911,7 @@ impl KernelContext {
         }
     }
 
-    fn from_running(k: Result<Kallsyms, String>, path: &Path) -> Self {
+    fn from_running(k: Result<LazyKallsyms, String>, path: &Path) -> Self {
         match k {
             Ok(k) => Self::found(k, path),
             Err(w) => Self::none(Some(w)),
@@ -839,7 +922,7 @@ impl KernelContext {
 /// The profile's kallsyms in perf's build-id cache layout, below each `--symbols` directory and
 /// `~/.debug`: `.build-id/xx/rest/kallsyms` (what `perf archive` packs) or
 /// `[kernel.kallsyms]/ID/kallsyms`. `bid`: the recorded build-id, lowercase hex.
-fn cached_kallsyms(bid: &str, opts: &SymbolOptions) -> Option<(PathBuf, Kallsyms)> {
+fn cached_kallsyms(bid: &str, opts: &SymbolOptions) -> Option<(PathBuf, LazyKallsyms)> {
     let mut dirs = opts.search_dirs.clone();
     if opts.system_paths
         && let Some(home) = std::env::var_os("HOME")
@@ -863,7 +946,7 @@ fn cached_kallsyms(bid: &str, opts: &SymbolOptions) -> Option<(PathBuf, Kallsyms
                 ]
             })
         })
-        .find_map(|p| Kallsyms::load(&p).map(|k| (p, k)))
+        .find_map(|p| LazyKallsyms::probe(&p).map(|k| (p, k)))
 }
 
 /// What [`resolver_for`] looks with.
@@ -1053,10 +1136,10 @@ fn with_debug_file(
     let m = ElfModule { bin, debug };
     let syms = m.symbol_file();
     let lines_from = m.lines_from();
-    let problem = if !syms.has_symtab && !syms.minidebuginfo {
+    let problem = if !syms.has_symtab && !syms.minidebuginfo() {
         let mut p = "stripped: no .symtab and no debug file found (only exported .dynsym symbols)"
             .to_string();
-        if let Some(e) = &m.bin.minidebuginfo_error {
+        if let Some(e) = m.bin.minidebuginfo_error() {
             p.push_str("; ");
             p.push_str(e);
         }

@@ -322,7 +322,7 @@ fn minidebuginfo_names_what_dynsym_lacks() {
     let full = ElfFile::open(&dir.path().join("full")).unwrap();
     let mini = ElfFile::open(&dir.path().join("prog")).unwrap();
     assert!(full.has_symtab && !mini.has_symtab);
-    assert!(mini.minidebuginfo, "{:?}", mini.minidebuginfo_error);
+    assert!(mini.minidebuginfo(), "{:?}", mini.minidebuginfo_error());
     assert!(!mini.has_dwarf());
     // Every function of the full symbol table has the same name at its start.
     let out = std::process::Command::new("nm")
@@ -427,8 +427,8 @@ fn a_hostile_gnu_debugdata_is_refused_without_harm() {
             ),
         );
         let elf = ElfFile::open(&d.join(format!("{section}.bin"))).unwrap();
-        assert!(!elf.minidebuginfo, "{section}");
-        let err = elf.minidebuginfo_error.clone().unwrap_or_default();
+        assert!(!elf.minidebuginfo(), "{section}");
+        let err = elf.minidebuginfo_error().unwrap_or_default().to_string();
         assert!(err.contains(why), "{section}: {err}");
         // The PLT stubs are still named.
         for (addr, name) in &plt {
@@ -1005,4 +1005,63 @@ fn module_paths_that_are_not_regular_files_neither_hang_nor_read_forever() {
     assert_eq!(names.len(), 4, "{names:?}");
     assert!(names.iter().all(|n| n.contains("+0x")), "{names:?}");
     assert!(modules.iter().all(|m| m.resolved == 0), "{modules:?}");
+}
+
+/// Answers kept on disk are what a later load of the same files uses, and only of the same
+/// files: a load through the disk cache makes the profile a load without it makes; an answer
+/// changed in the kept file shows up (it was read back, not looked up again); once the binary
+/// is replaced by a copy of itself (another file: new inode and times), it is looked up again.
+#[test]
+fn kept_answers_are_read_back_for_the_same_files_only() {
+    let kept = tempfile::tempdir().unwrap();
+    let bins = tempfile::tempdir().unwrap();
+    std::fs::copy(sample("bin/hot"), bins.path().join("hot")).unwrap();
+    let bytes = std::fs::read(sample("hot.perf.data")).unwrap();
+    let load = |keep: bool| {
+        let o = LoadOptions {
+            symbols: SymbolOptions {
+                search_dirs: vec![bins.path().to_path_buf()],
+                kallsyms: None,
+                system_paths: false,
+                resolved_cache: keep.then(|| kept.path().to_path_buf()),
+                ..SymbolOptions::default()
+            },
+            ..LoadOptions::default()
+        };
+        load_bytes(&bytes, &o, &Progress::new()).unwrap()
+    };
+    let plain = top(&load(false));
+    assert!(plain.iter().any(|(n, _)| n == "leaf_a"), "{plain:?}");
+    assert_eq!(top(&load(true)), plain, "first load through the cache");
+    assert_eq!(top(&load(true)), plain, "answers read back");
+
+    // One file, for the one module found (the others have no binary here).
+    let files: Vec<PathBuf> = std::fs::read_dir(kept.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let key = u64::from_str_radix(files[0].file_stem().unwrap().to_str().unwrap(), 16).unwrap();
+    let disk = store::Store::new(kept.path());
+    let mut answers = disk.load(key);
+    let mut renamed = 0;
+    for f in answers.values_mut().flatten() {
+        if f.name == "leaf_a" {
+            f.name = "kept_leaf_a".into();
+            renamed += 1;
+        }
+    }
+    assert!(renamed > 0);
+    disk.save(key, &answers);
+    let changed = top(&load(true));
+    let weight = |t: &[(String, i64)], name: &str| t.iter().find(|(n, _)| n == name).map(|x| x.1);
+    assert_eq!(weight(&changed, "kept_leaf_a"), weight(&plain, "leaf_a"));
+    assert_eq!(weight(&changed, "leaf_a"), None);
+
+    // The same bytes as another file: not the file the answers were kept for.
+    let fresh = bins.path().join("hot.new");
+    std::fs::copy(sample("bin/hot"), &fresh).unwrap();
+    std::fs::rename(&fresh, bins.path().join("hot")).unwrap();
+    clear_file_cache();
+    assert_eq!(top(&load(true)), plain);
 }

@@ -144,7 +144,7 @@ const PREFETCH_DISTANCE: usize = 2048;
 
 /// Asks the CPU to fetch the cache line of `data[at]` (nothing when `at` is past the end).
 #[inline(always)]
-fn prefetch(data: &[u8], at: usize) {
+pub(super) fn prefetch(data: &[u8], at: usize) {
     #[cfg(target_arch = "x86_64")]
     if at < data.len() {
         // SAFETY: `at` is in bounds; a prefetch reads nothing architecturally and cannot fault.
