@@ -23,9 +23,18 @@
 #
 # Peers: perf report --stdio --no-children; perf script | inferno-collapse-perf
 # (cargo install inferno); samply import --save-only --unstable-presymbolicate (cargo install
-# samply; without the flag it leaves symbolization to the browser, so its time would not include
-# it); hotspot's perfparser (apt-get install hotspot), which unwinds, symbolizes and writes the
-# stream hotspot's window reads; go tool pprof -top (apt-get install golang-go).
+# samply). Note: samply 0.13.1's import ignores --unstable-presymbolicate (only `samply record`
+# honours it: src/main.rs's convert_perf_data_file_to_profile never calls presymbolicate), so
+# its profile names kernel frames (from kallsyms) but leaves user frames as addresses for the
+# browser to symbolize later; its time does not include naming them. hotspot's perfparser
+# (apt-get install hotspot) unwinds, symbolizes and writes the stream hotspot's window reads;
+# go tool pprof -top (apt-get install golang-go).
+#
+# stacklens keeps the names it resolved for each binary in ~/.cache/stacklens/symbols, so a
+# later load meeting the same files (the same binary, libc, the running kernel) reads them back
+# instead of opening their DWARF: the "stacklens" row is such a load (one untimed run first
+# fills the cache), "stacklens-cold" resolves everything from the binaries
+# (--no-symbol-cache), as a first load of new binaries does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${REPS:-3}
@@ -128,6 +137,7 @@ run_tools() { # run_tools FILE
   timeit stacklens "$f" "$STACKLENS" report "$f"
   case "$f" in
   *.perf.data)
+    timeit stacklens-cold "$f" "$STACKLENS" report --no-symbol-cache "$f"
     timeit "perf-report" "$f" perf report -i "$f" --stdio --no-children
     have inferno inferno-collapse-perf &&
       timeit "perf-script+inferno" "$f" sh -c "perf script -i '$f' 2>/dev/null | inferno-collapse-perf"
@@ -152,6 +162,7 @@ run_tools() { # run_tools FILE
 for f in "${files[@]}"; do
   echo "timing $f ($REPS runs per tool) ..."
   cat "$f" >/dev/null # warm the page cache
+  "$STACKLENS" report "$f" >/dev/null 2>&1 || true # and stacklens' kept symbols
   for _ in $(seq "$REPS"); do run_tools "$f"; done
 done
 
@@ -168,6 +179,8 @@ print("|---|---:|---|---:|---:|---:|---:|")
 for f, tools in by.items():
     mb = os.path.getsize(f) / 1e6
     ours = statistics.median(s for s, _, _ in tools["stacklens"])
+    peers = [statistics.median(s for s, _, _ in runs) for tool, runs in tools.items()
+             if tool not in ("floor", "stacklens", "stacklens-cold")]
     for tool, runs in tools.items():
         wall = statistics.median(s for s, _, _ in runs)
         rss = statistics.median(r for _, r, _ in runs) / 1024
@@ -176,6 +189,8 @@ for f, tools in by.items():
         ratio = "" if tool in ("floor", "stacklens") else f"{wall / max(ours, 1e-3):.1f}×"
         if tool == "floor":
             ratio = f"(stacklens: {ours / max(wall, 1e-3):.1f}× the floor)"
+        if tool == "stacklens-cold" and peers:
+            ratio = f"(cold: {min(peers) / max(wall, 1e-3):.1f}× faster than the fastest peer)"
         print(f"| {os.path.basename(f)} | {mb:.0f} | {tool}{note} | {wall:.3f} s | {mb / max(wall, 1e-3):.0f} | {rss:.0f} MB | {ratio} |")
 PY
 for m in "${missing[@]}"; do
