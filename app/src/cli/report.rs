@@ -107,6 +107,39 @@ pub fn run(args: &ReportArgs) -> Result<()> {
 }
 
 /// Computes the report of `profile` for `args` (selection, top N).
+/// Samples of type `ty` with a stack (a transform may have left some without) per thread of
+/// `threads`: one pass over their rows, in parallel chunks (a big capture's threads have
+/// millions of rows each).
+fn thread_sample_counts(profile: &Profile, threads: &[ThreadId], ty: usize) -> Vec<u64> {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 18;
+    let jobs: Vec<(usize, std::ops::Range<usize>)> = threads
+        .iter()
+        .enumerate()
+        .flat_map(|(ti, &t)| {
+            let rows = profile.threads.samples(t);
+            (rows.start..rows.end)
+                .step_by(CHUNK)
+                .map(move |at| (ti, at..(at + CHUNK).min(rows.end)))
+        })
+        .collect();
+    let partial: Vec<(usize, u64)> = jobs
+        .into_par_iter()
+        .map(|(ti, rows)| {
+            let mut n = 0u64;
+            profile.samples.weights.for_each(ty, rows, |row, _| {
+                n += u64::from(profile.samples.stack[row].is_some());
+            });
+            (ti, n)
+        })
+        .collect();
+    let mut counts = vec![0u64; threads.len()];
+    for (ti, n) in partial {
+        counts[ti] += n;
+    }
+    counts
+}
+
 pub fn build(profile: &Profile, args: &ReportArgs) -> Result<JsonReport> {
     let sel = select::selection(profile, &args.file, &args.select)?;
     let sample_type = sel.sample_type;
@@ -145,19 +178,13 @@ pub fn build(profile: &Profile, args: &ReportArgs) -> Result<JsonReport> {
             }
         })
         .collect();
-    let threads = threads_of(profile, &sel)
+    let threads = threads_of(profile, &sel);
+    let counts = thread_sample_counts(profile, &threads, sample_type);
+    let threads = threads
         .into_iter()
-        .map(|t| {
+        .zip(counts)
+        .map(|(t, samples)| {
             let i = t.index();
-            let rows = profile.threads.samples(t);
-            // Samples a transform left without a stack are out of the report.
-            let mut samples = 0u64;
-            profile
-                .samples
-                .weights
-                .for_each(sample_type, rows, |row, _| {
-                    samples += u64::from(profile.samples.stack[row].is_some());
-                });
             let name = profile.threads.name[i]
                 .get()
                 .map(|s| profile.str(s).to_string())
