@@ -20,7 +20,8 @@
 //!   bytes that remain, and anything wrong makes it an empty cache (the addresses are then
 //!   resolved from the binaries, and the file is rewritten).
 //! * Files stay small (a module's distinct sampled addresses); one holds at most
-//!   [`MAX_ENTRIES`] addresses and is read only if it is at most [`MAX_FILE_BYTES`].
+//!   [`MAX_ENTRIES`] addresses and is read only if it is at most [`MAX_FILE_BYTES`]. The
+//!   directory keeps the [`MAX_FILES`] most recently written; older ones are removed.
 
 use super::elf::{ElfModule, FoundFrame};
 use rustc_hash::FxHashMap;
@@ -34,6 +35,9 @@ const VERSION: u32 = 1;
 pub const MAX_ENTRIES: usize = 1 << 20;
 /// Largest file read back.
 pub const MAX_FILE_BYTES: u64 = 256 << 20;
+/// Most module files kept: past it, the oldest written are removed (every stacklens build
+/// and every rebuilt binary starts new files, so old ones would pile up).
+pub const MAX_FILES: usize = 2048;
 /// Most frames kept for one address (inline chains are short).
 const MAX_FRAMES: usize = 1024;
 
@@ -116,6 +120,29 @@ impl Store {
             .join(format!(".{key:016x}.{}.tmp", std::process::id()));
         if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, &path).is_err() {
             let _ = std::fs::remove_file(&tmp);
+        }
+        self.prune(MAX_FILES);
+    }
+
+    /// Removes the oldest module files past the `max` newest (by the time they were written).
+    fn prune(&self, max: usize) {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = dir
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let path = e.path();
+                (path.extension()? == "syms").then_some(())?;
+                Some((e.metadata().ok()?.modified().ok()?, path))
+            })
+            .collect();
+        if files.len() <= max {
+            return;
+        }
+        files.sort();
+        for (_, path) in &files[..files.len() - max] {
+            let _ = std::fs::remove_file(path);
         }
     }
 }
@@ -315,6 +342,25 @@ mod tests {
         more.insert(0x2000, vec![frame("other", None, 0, Some(0x2000))]);
         store.save(7, &more);
         assert_eq!(store.load(7), more);
+    }
+
+    #[test]
+    fn the_oldest_files_go_past_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        for key in 0..5u64 {
+            store.save(key, &answers());
+            // Distinct write times, oldest first.
+            let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(key + 1);
+            let f = std::fs::File::options()
+                .write(true)
+                .open(store.path(key))
+                .unwrap();
+            f.set_modified(t).unwrap();
+        }
+        store.prune(3);
+        let kept: Vec<u64> = (0..5).filter(|&k| !store.load(k).is_empty()).collect();
+        assert_eq!(kept, vec![2, 3, 4]);
     }
 
     #[test]
