@@ -33,7 +33,7 @@ mod unwind;
 use self::header::*;
 use self::maps::{AddressSpace, Mapping};
 use self::records::{Decompressor, Record};
-use self::unwind::{Arch, DwarfUnwinder, MappingInfo, Pending, StackCopy, UserRegs};
+use self::unwind::{Arch, DwarfSample, DwarfUnwinder, MappingInfo, UserRegs};
 use super::bytes::{c_str, hex, i32_at, u32_at, u64_at};
 use crate::model::{
     FrameId, FuncKind, ModuleId, ModuleKind, ProfileBuilder, StackId, ThreadId, Unit,
@@ -553,13 +553,13 @@ impl<'a> PerfData<'a> {
             |rec| {
                 let at = rec.offset as usize;
                 if at >= ahead {
-                    // Pages a pending DWARF sample will read its stack from stay.
-                    let keep = match self.unwinder.as_ref().and_then(|u| u.first_file_offset) {
-                        Some(first) => first.clamp(behind, at),
-                        None => at,
-                    };
                     ahead = at.saturating_add(WINDOW).min(range.end);
                     if !self.keep_mapped {
+                        // Pages a pending DWARF sample will read its stack from stay.
+                        let keep = match self.unwinder.as_ref().and_then(|u| u.first_file_offset) {
+                            Some(first) => first.clamp(behind, at),
+                            None => at,
+                        };
                         crate::mapped::done_with(&data[behind..keep]);
                         behind = keep;
                     }
@@ -595,13 +595,10 @@ impl<'a> PerfData<'a> {
                 }
             },
         )?;
-        // What a pending DWARF batch reads stays until it is unwound (`flush_dwarf`).
-        let keep = match self.unwinder.as_ref().and_then(|u| u.first_file_offset) {
-            Some(first) => first.clamp(behind, range.end),
-            None => range.end,
-        };
-        if !self.keep_mapped {
-            crate::mapped::done_with(&data[behind..keep]);
+        // With DWARF samples, the rest is dropped once the last batch is unwound
+        // (`parse_in_chunks`, after `flush_dwarf`).
+        if !self.keep_mapped && self.unwinder.is_none() {
+            crate::mapped::done_with(&data[behind..range.end]);
         }
         if sideband
             && let Some(d) = &decomp
@@ -976,19 +973,17 @@ impl<'a> PerfData<'a> {
         let Some(u) = self.unwinder.as_mut() else {
             unreachable!("dwarf is Some only with an unwinder")
         };
-        let pending = Pending {
+        let sample = DwarfSample {
             thread,
             pid: s.pid,
             tid: s.tid,
             time: s.time,
             sample_type: d.sample_type,
             weight: d.weight,
-            frames: 0..0,
             regs,
-            stack: StackCopy::Batch(0..0),
             switch_out: self.offcpu.and_then(|o| o.switch_attr) == Some(ai),
         };
-        u.push(pending, &frames, s.stack_user, self.data);
+        u.push(sample, &frames, s.stack_user, self.data);
         self.frames = frames;
         if u.batch_bytes >= unwind::MAX_BATCH_BYTES {
             self.flush_dwarf(b);
@@ -1331,7 +1326,7 @@ impl<'a> PerfData<'a> {
             self.unwinder = Some(u);
             return;
         }
-        let mut pids: Vec<i32> = u.batch.iter().map(|p| p.pid).collect();
+        let mut pids: Vec<i32> = u.batch.iter().map(|p| p.sample.pid).collect();
         pids.sort_unstable();
         pids.dedup();
         for pid in pids {
@@ -1361,9 +1356,10 @@ impl<'a> PerfData<'a> {
         let mut batch = std::mem::take(&mut u.batch);
         let mut kernel = std::mem::take(&mut u.frames);
         let mut frames = Vec::new();
-        for (p, r) in batch.iter().zip(results) {
+        for (pending, r) in batch.iter().zip(results) {
+            let p = &pending.sample;
             frames.clear();
-            frames.extend_from_slice(&kernel[p.frames.clone()]);
+            frames.extend_from_slice(&kernel[pending.frames.clone()]);
             for (addr, ret) in r.frames {
                 frames.push(self.frame_for(b, p.pid, addr, p.time, Space::User, ret));
             }

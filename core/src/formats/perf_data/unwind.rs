@@ -216,20 +216,25 @@ impl UserRegs {
     }
 }
 
-/// A sample waiting for its user stack to be unwound.
-pub struct Pending {
+/// A DWARF-mode sample as decoded, before its user stack is unwound.
+pub struct DwarfSample {
     pub thread: ThreadId,
     pub pid: i32,
     pub tid: i32,
     pub time: u64,
     pub sample_type: usize,
     pub weight: i64,
-    /// Frames before the user part (kernel), leaf first: a range of [`DwarfUnwinder::frames`].
-    pub frames: Range<usize>,
     pub regs: UserRegs,
-    pub stack: StackCopy,
     /// A `sched:sched_switch` sample: its stack is where the thread went off CPU.
     pub switch_out: bool,
+}
+
+/// A sample waiting in the batch for its user stack to be unwound.
+pub struct Pending {
+    pub sample: DwarfSample,
+    /// Frames before the user part (kernel), leaf first: a range of [`DwarfUnwinder::frames`].
+    pub frames: Range<usize>,
+    pub stack: StackCopy,
 }
 
 /// Where a pending sample's copy of the user stack lies. Samples of an uncompressed file are
@@ -412,10 +417,10 @@ impl Procs {
                                 super::records::prefetch(s, at);
                             }
                         }
-                        out.push(match procs.get(&p.pid) {
-                            Some(u) => unwind_one(u, cache, p, stack_of(p)),
+                        out.push(match procs.get(&p.sample.pid) {
+                            Some(u) => unwind_one(u, cache, &p.sample.regs, stack_of(p)),
                             None => Unwound {
-                                frames: vec![(p.regs.ip, false)],
+                                frames: vec![(p.sample.regs.ip, false)],
                                 stop: Some(Stop::BadUnwindInfo),
                             },
                         });
@@ -540,12 +545,11 @@ impl DwarfUnwinder {
 
     /// Queues a sample; `stack` is its stack copy, read where it lies when that is inside
     /// `file` (the mapped data), else copied.
-    pub fn push(&mut self, mut p: Pending, kernel: &[FrameId], stack: &[u8], file: &[u8]) {
+    pub fn push(&mut self, sample: DwarfSample, kernel: &[FrameId], stack: &[u8], file: &[u8]) {
         self.batch_bytes += stack.len();
         let at = self.frames.len();
         self.frames.extend_from_slice(kernel);
-        p.frames = at..self.frames.len();
-        p.stack = match offset_in(file, stack) {
+        let stack = match offset_in(file, stack) {
             Some(r) => {
                 self.first_file_offset.get_or_insert(r.start);
                 StackCopy::File(r)
@@ -556,7 +560,11 @@ impl DwarfUnwinder {
                 StackCopy::Batch(at..self.copies.len())
             }
         };
-        self.batch.push(p);
+        self.batch.push(Pending {
+            sample,
+            frames: at..self.frames.len(),
+            stack,
+        });
     }
 
     /// Unwinds the batch in parallel; the results are in batch order. `file` is the data the
@@ -586,16 +594,17 @@ fn offset_in(whole: &[u8], part: &[u8]) -> Option<Range<usize>> {
 fn unwind_one<U: ArchUnwinder>(
     proc: &Proc<U>,
     cache: &mut U::Cache,
-    p: &Pending,
+    regs: &UserRegs,
     stack: &[u8],
 ) -> Unwound {
-    let sp = p.regs.sp;
+    let sp = regs.sp;
     let mut read = |addr: u64| -> Result<u64, ()> {
         let off = usize::try_from(addr.checked_sub(sp).ok_or(())?).map_err(|_| ())?;
         super::u64_at(stack, off).ok_or(())
     };
-    let regs = U::regs(&p.regs);
-    let mut it = proc.unwinder.iter_frames(p.regs.ip, regs, cache, &mut read);
+    let mut it = proc
+        .unwinder
+        .iter_frames(regs.ip, U::regs(regs), cache, &mut read);
     let mut frames = Vec::new();
     loop {
         match it.next() {
