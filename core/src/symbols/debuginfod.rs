@@ -211,11 +211,7 @@ impl Tls {
 /// The default cache directory: `$XDG_CACHE_HOME/stacklens/debuginfod`, else
 /// `~/.cache/stacklens/debuginfod`.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("stacklens").join("debuginfod"))
+    Some(super::cache_root()?.join("debuginfod"))
 }
 
 impl Client {

@@ -119,6 +119,16 @@ impl SymbolOptions {
     }
 }
 
+/// stacklens' cache directory: `$XDG_CACHE_HOME/stacklens` (an absolute one), else
+/// `~/.cache/stacklens`; `None` without either variable.
+fn cache_root() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("stacklens"))
+}
+
 /// `path` opened as an ELF file, shared with the process-wide cache of opened files (the same
 /// file, unchanged, is parsed once). Its `path` is the canonical one.
 pub fn open_elf(path: &Path) -> std::result::Result<Arc<ElfFile>, String> {
@@ -382,33 +392,34 @@ pub fn symbolize(b: &mut ProfileBuilder, opts: &SymbolOptions, progress: &Progre
     progress.check()?;
 
     // Every module's answers in the order of its addresses (as without the disk cache, so
-    // that the profile does not depend on what was kept), and the new ones kept.
-    let mut fresh: Vec<FxHashMap<usize, Vec<FoundFrame>>> =
-        vec![FxHashMap::default(); modules.len()];
+    // that the profile does not depend on what was kept): a kept answer, else the next one
+    // resolved (`missing` and its chunks are in address order). The new ones are kept.
+    let mut fresh: Vec<Vec<(usize, Vec<FoundFrame>)>> = vec![Vec::new(); modules.len()];
     for ((mi, _), out) in jobs.iter().zip(resolved) {
         fresh[*mi].extend(out);
     }
     /// A module's index, and each of its frames with what was found for its address.
     type Answered = (usize, Vec<(usize, Vec<FoundFrame>)>);
     let mut results: Vec<Answered> = Vec::with_capacity(modules.len());
-    for (mi, (_, addrs)) in modules.iter().enumerate() {
-        let mut new = std::mem::take(&mut fresh[mi]);
+    for (mi, ((_, addrs), new)) in modules.iter().zip(fresh).enumerate() {
         let kept = kept[mi].take();
+        let any_new = !new.is_empty();
+        let mut new = new.into_iter();
         let out: Vec<(usize, Vec<FoundFrame>)> = addrs
             .iter()
-            .map(|&(fi, a)| {
-                let found = match new.remove(&fi) {
-                    Some(f) => f,
-                    None => kept
-                        .as_ref()
-                        .and_then(|(_, answers)| answers.get(&a).cloned())
-                        .unwrap_or_default(),
-                };
-                (fi, found)
-            })
+            .map(
+                |&(fi, a)| match kept.as_ref().and_then(|(_, answers)| answers.get(&a)) {
+                    Some(found) => (fi, found.clone()),
+                    None => {
+                        let (resolved_fi, found) = new.next().unwrap_or((fi, Vec::new()));
+                        debug_assert_eq!(resolved_fi, fi, "resolved out of order");
+                        (fi, found)
+                    }
+                },
+            )
             .collect();
         if let (Some(disk), Some((key, mut answers))) = (&disk, kept)
-            && !missing[mi].is_empty()
+            && any_new
         {
             for (&(_, a), (_, found)) in addrs.iter().zip(&out) {
                 answers.entry(a).or_insert_with(|| found.clone());

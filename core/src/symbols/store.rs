@@ -53,7 +53,7 @@ pub struct Store {
 
 /// `$XDG_CACHE_HOME/stacklens/symbols`, else `~/.cache/stacklens/symbols`.
 pub fn default_dir() -> Option<PathBuf> {
-    super::debuginfod::default_cache_dir().and_then(|d| d.parent().map(|p| p.join("symbols")))
+    Some(super::cache_root()?.join("symbols"))
 }
 
 impl Store {
