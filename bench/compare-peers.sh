@@ -103,7 +103,9 @@ fi
 big=""
 for s in $SIZES; do big="$DATA/fp-${s}mb.perf.data"; done
 if [ -n "$big" ]; then
-  [ -f "${big%.perf.data}.stkl" ] || "$STACKLENS" convert "$big" -o "${big%.perf.data}.stkl" >/dev/null
+  # Written again by a stacklens newer than the file (the format gains optional sections).
+  [ "${big%.perf.data}.stkl" -nt "$STACKLENS" ] ||
+    "$STACKLENS" convert "$big" -o "${big%.perf.data}.stkl" >/dev/null
   files+=("${big%.perf.data}.stkl")
 fi
 

@@ -162,6 +162,14 @@ fn labels_filter_like_tagfocus() {
     );
     let t = |r: &serde_json::Value| r["total"].as_i64().unwrap();
     assert_eq!(t(&both), t(&parse) + t(&hash));
+    // The threads' sample counts are the selection's: they add up to its samples.
+    for r in [&r, &parse, &hash, &both] {
+        let threads: u64 = (r["threads"].as_array().unwrap().iter())
+            .map(|t| t["samples"].as_u64().unwrap())
+            .sum();
+        assert_eq!(threads, r["samples"].as_u64().unwrap());
+    }
+    assert!(parse["samples"].as_u64() < r["samples"].as_u64());
     assert!(t(&both) < t(&r), "unlabelled samples are filtered out");
     // A key or value the profile does not have is an error that lists what it has.
     let path = sample("go-cpu.pb.gz");

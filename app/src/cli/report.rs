@@ -4,7 +4,7 @@ use super::select::{self, InputArgs, SelectArgs};
 use crate::format;
 use anyhow::{Context, Result};
 use serde::Serialize;
-use stacklens_core::analysis::{CallNodeTable, Selection, top_functions};
+use stacklens_core::analysis::{CallNodeTable, Selection, stack_weights, top_functions};
 use stacklens_core::model::{Profile, SampleType, ThreadId};
 use std::io::Write;
 use std::path::PathBuf;
@@ -107,45 +107,14 @@ pub fn run(args: &ReportArgs) -> Result<()> {
 }
 
 /// Computes the report of `profile` for `args` (selection, top N).
-/// Samples of type `ty` with a stack (a transform may have left some without) per thread of
-/// `threads`: one pass over their rows, in parallel chunks (a big capture's threads have
-/// millions of rows each).
-fn thread_sample_counts(profile: &Profile, threads: &[ThreadId], ty: usize) -> Vec<u64> {
-    use rayon::prelude::*;
-    const CHUNK: usize = 1 << 18;
-    let jobs: Vec<(usize, std::ops::Range<usize>)> = threads
-        .iter()
-        .enumerate()
-        .flat_map(|(ti, &t)| {
-            let rows = profile.threads.samples(t);
-            (rows.start..rows.end)
-                .step_by(CHUNK)
-                .map(move |at| (ti, at..(at + CHUNK).min(rows.end)))
-        })
-        .collect();
-    let partial: Vec<(usize, u64)> = jobs
-        .into_par_iter()
-        .map(|(ti, rows)| {
-            let mut n = 0u64;
-            profile.samples.weights.for_each(ty, rows, |row, _| {
-                n += u64::from(profile.samples.stack[row].is_some());
-            });
-            (ti, n)
-        })
-        .collect();
-    let mut counts = vec![0u64; threads.len()];
-    for (ti, n) in partial {
-        counts[ti] += n;
-    }
-    counts
-}
-
 pub fn build(profile: &Profile, args: &ReportArgs) -> Result<JsonReport> {
     let sel = select::selection(profile, &args.file, &args.select)?;
     let sample_type = sel.sample_type;
     let labels = profile.label_values();
     let nodes = CallNodeTable::build(profile);
-    let tree = nodes.tree(profile, &sel);
+    // One pass over the selection's samples gives the tree and the threads' sample counts.
+    let weights = stack_weights(profile, &sel);
+    let tree = nodes.tree_from(&weights);
     let top = top_functions(profile, &nodes, &tree);
     let limit = args.top.unwrap_or(match args.format {
         OutputFormat::Text => 20,
@@ -178,13 +147,11 @@ pub fn build(profile: &Profile, args: &ReportArgs) -> Result<JsonReport> {
             }
         })
         .collect();
-    let threads = threads_of(profile, &sel);
-    let counts = thread_sample_counts(profile, &threads, sample_type);
-    let threads = threads
+    let threads = threads_of(profile, &sel)
         .into_iter()
-        .zip(counts)
-        .map(|(t, samples)| {
+        .map(|t| {
             let i = t.index();
+            let samples = weights.per_thread.get(i).copied().unwrap_or(0);
             let name = profile.threads.name[i]
                 .get()
                 .map(|s| profile.str(s).to_string())

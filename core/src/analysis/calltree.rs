@@ -6,7 +6,7 @@
 //! reverse pass, and a view can skip a whole subtree in one step.
 
 use super::Selection;
-use crate::model::{CallNodeId, FuncId, Profile};
+use crate::model::{CallNodeId, FuncId, Profile, ThreadId};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -252,12 +252,7 @@ pub struct CallTree {
     pub samples: u64,
 }
 
-/// Weight and sample count per stack.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StackWeights {
-    pub weight: Vec<i64>,
-    pub count: Vec<u64>,
-}
+pub use crate::model::StackWeights;
 
 /// Samples per rayon task: big enough that the per-task bookkeeping is noise, small enough to
 /// spread a thread's samples over every core. (64K rows of 12 bytes ≈ 768 KiB, an L2's worth.)
@@ -266,12 +261,22 @@ const SAMPLES_PER_TASK: usize = 64 * 1024;
 /// The selection's sample rows cut into tasks of at most [`SAMPLES_PER_TASK`] rows, for the
 /// passes over samples that run in parallel.
 pub(crate) fn sample_chunks(p: &Profile, sel: &Selection) -> Vec<std::ops::Range<usize>> {
+    thread_chunks(&sel.thread_slices(p))
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect()
+}
+
+/// Row ranges (each with its thread) cut into tasks of at most [`SAMPLES_PER_TASK`] rows.
+fn thread_chunks(
+    slices: &[(ThreadId, std::ops::Range<usize>)],
+) -> Vec<(ThreadId, std::ops::Range<usize>)> {
     let mut chunks = Vec::new();
-    for r in sel.sample_slices(p) {
+    for (t, r) in slices {
         let mut a = r.start;
         while a < r.end {
             let b = (a + SAMPLES_PER_TASK).min(r.end);
-            chunks.push(a..b);
+            chunks.push((*t, a..b));
             a = b;
         }
     }
@@ -285,6 +290,7 @@ pub(crate) fn stack_totals(p: &Profile, sw: &StackWeights) -> StackWeights {
     let mut t = StackWeights {
         weight: sw.weight[..n].to_vec(),
         count: sw.count[..n].to_vec(),
+        per_thread: sw.per_thread.clone(),
     };
     for s in (0..n).rev() {
         if let Some(par) = p.stacks.parent[s].get()
@@ -297,12 +303,19 @@ pub(crate) fn stack_totals(p: &Profile, sw: &StackWeights) -> StackWeights {
     t
 }
 
-/// The only pass over samples: weight and count per stack for a selection, in parallel over
-/// chunks of rows; each task adds into its own vectors, merged by addition, so the result does
-/// not depend on the number of threads. Nothing is allocated per sample.
+/// The only pass over samples: weight and count per stack (and samples per thread) for a
+/// selection, in parallel over chunks of rows; each task adds into its own vectors, merged by
+/// addition, so the result does not depend on the number of threads. Nothing is allocated per
+/// sample. A whole-profile selection whose sums a reader already made ([`Profile::whole_weights`])
+/// takes those.
 pub fn stack_weights(p: &Profile, sel: &Selection) -> StackWeights {
-    let n = p.stacks.len();
-    let chunks = sample_chunks(p, sel);
+    if sel.is_whole()
+        && let Some(w) = p.whole_weights(sel.sample_type)
+    {
+        return w.clone();
+    }
+    let (n, n_threads) = (p.stacks.len(), p.threads.len());
+    let chunks = thread_chunks(&sel.thread_slices(p));
     let stacks = &p.samples.stack;
     let ty = sel.sample_type;
     let mask = sel.label_mask(p);
@@ -314,7 +327,8 @@ pub fn stack_weights(p: &Profile, sel: &Selection) -> StackWeights {
             m.get(s).copied().unwrap_or(false)
         }
     };
-    let add = |acc: &mut StackWeights, r: std::ops::Range<usize>| {
+    let add = |acc: &mut StackWeights, (t, r): (ThreadId, std::ops::Range<usize>)| {
+        let mut added = 0u64;
         p.samples.weights.for_each(ty, r, |row, w| {
             if !keep(row) {
                 return;
@@ -323,33 +337,31 @@ pub fn stack_weights(p: &Profile, sel: &Selection) -> StackWeights {
                 // Saturating: hostile periods must not overflow (or panic in debug builds).
                 acc.weight[i.index()] = acc.weight[i.index()].saturating_add(w);
                 acc.count[i.index()] += 1;
+                added += 1;
             }
         });
+        acc.per_thread[t.index()] += added;
     };
     let empty = || StackWeights {
         weight: super::zeroed(n),
         count: super::zeroed(n),
+        per_thread: vec![0; n_threads],
     };
     if chunks.len() <= 1 {
         let mut acc = empty();
-        for r in chunks {
-            add(&mut acc, r);
+        for c in chunks {
+            add(&mut acc, c);
         }
         return acc;
     }
     chunks
         .into_par_iter()
-        .fold(empty, |mut acc, r| {
-            add(&mut acc, r);
+        .fold(empty, |mut acc, c| {
+            add(&mut acc, c);
             acc
         })
         .reduce_with(|mut a, b| {
-            for (x, y) in a.weight.iter_mut().zip(&b.weight) {
-                *x = x.saturating_add(*y);
-            }
-            for (x, y) in a.count.iter_mut().zip(&b.count) {
-                *x += y;
-            }
+            a.absorb(&b);
             a
         })
         .unwrap_or_else(empty)

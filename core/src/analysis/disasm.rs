@@ -162,6 +162,7 @@ fn attribute(p: &Profile, sw: &StackWeights, m: usize, elf: &ElfFile, out: &mut 
     let StackWeights {
         weight: total_w,
         count: total_c,
+        ..
     } = stack_totals(p, sw);
     let n = total_w.len();
     let starts: Vec<u64> = out.instructions.iter().map(|i| i.address).collect();

@@ -50,6 +50,12 @@ impl Selection {
         }
     }
 
+    /// True when the selection keeps every sample of its type (all threads, the whole time,
+    /// no label filter).
+    pub fn is_whole(&self) -> bool {
+        self.threads.is_none() && self.ranges.is_empty() && self.labels.is_empty()
+    }
+
     /// Which label sets pass the label filters (indexed by set), `None` without filters.
     pub fn label_mask(&self, p: &Profile) -> Option<Vec<bool>> {
         if self.labels.is_empty() {
@@ -89,6 +95,11 @@ impl Selection {
     /// The sample rows this selection covers, as slices of the sample table: per thread, and
     /// per time range two binary searches on the thread's sorted times.
     pub fn sample_slices(&self, p: &Profile) -> Vec<Range<usize>> {
+        self.thread_slices(p).into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// [`Selection::sample_slices`], each with its thread.
+    pub fn thread_slices(&self, p: &Profile) -> Vec<(ThreadId, Range<usize>)> {
         let threads: Vec<ThreadId> = match &self.threads {
             Some(t) => t
                 .iter()
@@ -102,7 +113,7 @@ impl Selection {
             let rows = p.threads.samples(t);
             if self.ranges.is_empty() {
                 if !rows.is_empty() {
-                    out.push(rows);
+                    out.push((t, rows));
                 }
                 continue;
             }
@@ -111,7 +122,7 @@ impl Selection {
                 let a = times.partition_point(|&x| x < start);
                 let b = times.partition_point(|&x| x < end);
                 if a < b {
-                    out.push(rows.start + a..rows.start + b);
+                    out.push((t, rows.start + a..rows.start + b));
                 }
             }
         }

@@ -26,6 +26,7 @@ pub fn func_lines(p: &Profile, sw: &StackWeights, func: FuncId) -> Vec<LineCost>
     let StackWeights {
         weight: total_w,
         count: total_c,
+        ..
     } = stack_totals(p, sw);
     let n = total_w.len();
     let is_func = |s: usize| p.frames.func[p.stacks.frame[s].index()] == func;

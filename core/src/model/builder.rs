@@ -910,6 +910,7 @@ impl ProfileBuilder {
                 }
             },
             label_set: s_labels.into(),
+            whole: None,
         };
         if self.meta.start_ns.is_none() && first <= last && last > 0 {
             self.meta.start_ns = Some(first);

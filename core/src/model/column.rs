@@ -6,11 +6,23 @@
 //! (owned rows are shared behind an `Arc`). Writing copies borrowed or shared rows into a `Vec`
 //! of its own first ([`Column::make_mut`]); frozen profiles are never written, so in practice
 //! only the builder's columns are.
+//!
+//! Every column has a [version](Column::version): a number no other column content has had,
+//! kept by clones (same rows) and replaced by every [`Column::make_mut`] (rows may change). A
+//! result computed from columns and stored with their versions is therefore current exactly
+//! while the versions match.
 
 use std::fmt;
 use std::ops::Deref;
 use std::ptr::NonNull;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A version no column has had yet.
+fn fresh_version() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
 
 /// Element types a column may borrow from file bytes: plain little-endian integers (and
 /// `repr(transparent)` wrappers of them) for which every bit pattern is a valid value.
@@ -36,6 +48,7 @@ pub trait Backing: Send + Sync {
 /// A column of a profile table: owned rows or rows borrowed from a mapped file.
 pub struct Column<T: Plain> {
     repr: Repr<T>,
+    version: u64,
 }
 
 enum Repr<T> {
@@ -58,7 +71,14 @@ impl<T: Plain> Column<T> {
     pub fn new() -> Self {
         Self {
             repr: Repr::Owned(Arc::new(Vec::new())),
+            version: fresh_version(),
         }
+    }
+
+    /// This content's version: equal for two columns only when one is a clone of the other
+    /// with no [`Column::make_mut`] since.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// Borrows `len` elements at byte `offset` of `backing`, or `None` when they do not fit in
@@ -83,6 +103,7 @@ impl<T: Plain> Column<T> {
                 len,
                 _backing: Arc::clone(backing),
             },
+            version: fresh_version(),
         })
     }
 
@@ -94,6 +115,7 @@ impl<T: Plain> Column<T> {
     /// The rows as a `Vec` to change, copying borrowed or shared rows first.
     #[inline]
     pub fn make_mut(&mut self) -> &mut Vec<T> {
+        self.version = fresh_version();
         if let Repr::Borrowed { .. } = self.repr {
             self.repr = Repr::Owned(Arc::new(self.to_vec()));
         }
@@ -156,7 +178,10 @@ impl<T: Plain> Clone for Column<T> {
                 _backing: Arc::clone(_backing),
             },
         };
-        Self { repr }
+        Self {
+            repr,
+            version: self.version,
+        }
     }
 }
 
@@ -176,6 +201,7 @@ impl<T: Plain> From<Vec<T>> for Column<T> {
     fn from(v: Vec<T>) -> Self {
         Self {
             repr: Repr::Owned(Arc::new(v)),
+            version: fresh_version(),
         }
     }
 }
@@ -221,11 +247,29 @@ mod tests {
             assert_eq!(&*c, &[2, 0, 3, 0]);
         }
         let copy = c.clone();
+        assert_eq!(copy.version(), c.version());
         c.push(7);
+        assert_ne!(
+            copy.version(),
+            c.version(),
+            "a changed column has a new version"
+        );
         assert!(!c.is_borrowed());
         assert_eq!(c.len(), 5);
         assert_eq!(copy.len(), 4);
         assert!(copy.is_borrowed());
+    }
+
+    #[test]
+    fn columns_with_equal_rows_but_separate_histories_have_different_versions() {
+        let a: Column<u32> = vec![1, 2].into();
+        let b: Column<u32> = vec![1, 2].into();
+        assert_ne!(a.version(), b.version());
+        let mut c = a.clone();
+        let before = c.version();
+        c.make_mut()[0] = 1; // same value written: still a new version
+        assert_ne!(c.version(), before);
+        assert_eq!(a.version(), before);
     }
 
     #[test]

@@ -50,6 +50,23 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// The [`StackWeights`] of every sample of type `ty`, when a reader added them up
+    /// ([`WholeWeights`]) and the columns they came from are unchanged.
+    pub fn whole_weights(&self, ty: usize) -> Option<&StackWeights> {
+        let w = self.samples.whole.as_deref()?;
+        let t = &self.threads;
+        let current = w.stacks == self.stacks.len()
+            && w.thread_rows.len() == t.len()
+            && (w.thread_rows.iter())
+                .zip(t.sample_start.iter().zip(&t.sample_end))
+                .all(|(&(a, b), (&x, &y))| a == x && b == y)
+            && w.versions == self.samples.versions();
+        if !current {
+            return None;
+        }
+        w.types.get(ty)?.as_ref()
+    }
+
     /// A string of the string table.
     pub fn str(&self, id: StrId) -> &str {
         self.strings.get(id)

@@ -204,7 +204,7 @@ pub struct SampleType {
 ///
 /// "These threads, this time range" is therefore a set of slices found with two binary searches
 /// per thread.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct SampleTable {
     pub stack: Column<StackId>,
     /// Nanoseconds on the profile's clock (perf: time since boot); 0 when the format has none.
@@ -213,11 +213,83 @@ pub struct SampleTable {
     /// Each sample's label set (a row of [`LabelTable`]'s sets; set 0 is empty). Empty when
     /// the profile has no labels, so unlabelled profiles pay nothing.
     pub label_set: Column<u32>,
+    /// What a reader added up over every sample while it read them anyway (see
+    /// [`WholeWeights`]); `None` from the parsers.
+    pub whole: Option<std::sync::Arc<WholeWeights>>,
+}
+
+/// Weight and sample count per stack, and samples with a stack per thread, of one selection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StackWeights {
+    pub weight: Vec<i64>,
+    pub count: Vec<u64>,
+    /// Per thread (indexed by [`ThreadId`]): samples counted in `count`.
+    pub per_thread: Vec<u64>,
+}
+
+impl StackWeights {
+    /// Adds `other`'s sums (of other rows of the same profile) to these.
+    pub fn absorb(&mut self, other: &StackWeights) {
+        for (x, y) in self.weight.iter_mut().zip(&other.weight) {
+            *x = x.saturating_add(*y);
+        }
+        for (x, y) in self.count.iter_mut().zip(&other.count) {
+            *x += y;
+        }
+        for (x, y) in self.per_thread.iter_mut().zip(&other.per_thread) {
+            *x += y;
+        }
+    }
+}
+
+/// [`StackWeights`] of every sample of the profile, for some sample types: a `.stkl` file's
+/// validation reads each sample anyway, and adding them up in the same pass spares the first
+/// view of a big capture a pass of its own over millions of rows.
+///
+/// Kept with what it was computed from — the versions of the sample columns read, the number
+/// of stacks and the threads' row ranges — and used by [`Profile::whole_weights`] only while
+/// those are unchanged, so a profile derived by changing its columns never sees stale sums.
+///
+/// [`Profile::whole_weights`]: super::Profile::whole_weights
+#[derive(Debug)]
+pub struct WholeWeights {
+    /// [`SampleTable::versions`] when computed.
+    pub versions: Vec<u64>,
+    pub stacks: usize,
+    /// The threads' `(sample_start, sample_end)` when computed.
+    pub thread_rows: Vec<(usize, usize)>,
+    /// Indexed by sample type; `None` for a type not added up.
+    pub types: Vec<Option<StackWeights>>,
+}
+
+/// The rows only: [`SampleTable::whole`] is a cache of what they add up to, not content.
+impl std::fmt::Debug for SampleTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SampleTable")
+            .field("stack", &self.stack)
+            .field("time_ns", &self.time_ns)
+            .field("weights", &self.weights)
+            .field("label_set", &self.label_set)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SampleTable {
     pub fn len(&self) -> usize {
         self.stack.len()
+    }
+
+    /// The [versions](Column::version) of the stack and weight columns, in that order.
+    pub fn versions(&self) -> Vec<u64> {
+        let mut v = vec![self.stack.version()];
+        match &self.weights {
+            SampleWeights::PerType(cols) => v.extend(cols.iter().map(Column::version)),
+            SampleWeights::Tagged {
+                sample_type,
+                weight,
+            } => v.extend([sample_type.version(), weight.version()]),
+        }
+        v
     }
     pub fn is_empty(&self) -> bool {
         self.stack.is_empty()

@@ -38,11 +38,20 @@
 //! | 72, 73 | u16, i64 | tagged weights: sample type; weight (layout "tagged") |
 //! | 74 | i64 | per-type weights: sample types × samples, type after type (layout "per_type") |
 //! | 75 | u32 | samples: label set (empty when the profile has no labels) |
+//! | 76 | u32 | whole-profile sums: the sample types kept (distinct, increasing) |
+//! | 77, 78 | i64, u64 | whole-profile sums: weight, count of samples per stack, type after type |
+//! | 79 | u64 | whole-profile sums: samples with a stack per thread, type after type |
 //! | 80–85 | | labels: key, string value (u32); number (i64); unit (u32); set starts, set labels (u32) |
 //! | 90–94 | | spans: thread (u32); depth (u16); start, end (u64); name (u32) |
 //!
 //! Kinds are stored as u8: modules Native 0, Kernel 1, Vdso 2, Jit 3, Unknown 4, Virtual 5;
 //! funcs Native 0, Kernel 1, Jit 2, Interpreted 3, Instrumented 4, Unresolved 5.
+//!
+//! Sections 76–79 (optional: files of earlier builds lack them) keep what adding up every sample gives, per stack, for every sample type (or the
+//! default one when that would take more than 16 MiB): the writer has it, and a reader that
+//! checks it against the samples' totals (which validation sums anyway) spares the first view
+//! of a big capture its pass over millions of rows. Sums that disagree are dropped with a
+//! warning; the views then add the samples up themselves.
 //!
 //! Readers ignore section ids they do not know (a later version may add columns); a section a
 //! version-1 reader needs and does not find is an error. A later format version bumps the version
@@ -108,6 +117,10 @@ mod sec {
     pub const SAMPLE_TAG_WEIGHT: u32 = 73;
     pub const SAMPLE_PER_TYPE: u32 = 74;
     pub const SAMPLE_LABEL_SET: u32 = 75;
+    pub const WHOLE_TYPES: u32 = 76;
+    pub const WHOLE_WEIGHT: u32 = 77;
+    pub const WHOLE_COUNT: u32 = 78;
+    pub const WHOLE_THREAD: u32 = 79;
     pub const LABEL_KEY: u32 = 80;
     pub const LABEL_STR: u32 = 81;
     pub const LABEL_NUM: u32 = 82;
@@ -372,6 +385,23 @@ pub fn write(p: &Profile, w: &mut impl Write) -> std::io::Result<()> {
         }
     }
     wr.col(sec::SAMPLE_LABEL_SET, sm.label_set.iter().copied());
+    let types = whole_types(p);
+    let sums: Vec<StackWeights> = (types.iter())
+        .map(|&t| crate::analysis::stack_weights(p, &crate::analysis::Selection::all(t)))
+        .collect();
+    wr.col(sec::WHOLE_TYPES, types.iter().map(|&t| t as u32));
+    wr.col(
+        sec::WHOLE_WEIGHT,
+        sums.iter().flat_map(|s| s.weight.iter().copied()),
+    );
+    wr.col(
+        sec::WHOLE_COUNT,
+        sums.iter().flat_map(|s| s.count.iter().copied()),
+    );
+    wr.col(
+        sec::WHOLE_THREAD,
+        sums.iter().flat_map(|s| s.per_thread.iter().copied()),
+    );
 
     let l = &p.labels;
     wr.ids(sec::LABEL_KEY, &l.key, s);
@@ -557,52 +587,288 @@ fn check_ids<T: Copy + Into<u32> + Sync>(
     }
 }
 
-/// The first of tagged rows (type, weight) where the running total of its type, from
-/// `totals`, would leave `i64` (`totals` then holds the totals before it).
-fn first_overflow(types: &[u16], weights: &[i64], totals: &mut [i64]) -> Option<usize> {
-    (types.iter().zip(weights)).position(|(&t, &w)| {
-        let total = &mut totals[usize::from(t)];
+/// Most bytes the whole-profile sums of all sample types may take for a written file to keep
+/// all of them; past it only the default type's are kept.
+const WHOLE_BUDGET: usize = 16 << 20;
+
+/// The sample types whose whole-profile sums [`write`] keeps.
+fn whole_types(p: &Profile) -> Vec<usize> {
+    let n_types = p.sample_types.len();
+    let per_type =
+        (p.stacks.len().saturating_mul(16)).saturating_add(p.threads.len().saturating_mul(8));
+    if n_types.saturating_mul(per_type) <= WHOLE_BUDGET {
+        (0..n_types).collect()
+    } else {
+        vec![p.default_sample_type()]
+    }
+}
+
+/// A file's whole-profile sums (sections 76–79), their shape checked.
+struct Stored {
+    types: Vec<usize>,
+    /// Type after type: `types.len()` × stacks.
+    weight: Vec<i64>,
+    count: Vec<u64>,
+    /// Type after type: `types.len()` × threads.
+    per_thread: Vec<u64>,
+}
+
+/// The whole-profile sums the file keeps, if it has the sections (files of earlier builds do
+/// not).
+fn stored_sums(
+    secs: &Sections,
+    n_types: usize,
+    n_stack: usize,
+    n_thread: usize,
+) -> Result<Option<Stored>> {
+    if !secs.entries.iter().any(|e| e.0 == sec::WHOLE_TYPES) {
+        return Ok(None);
+    }
+    let types: Vec<u32> = secs.col(sec::WHOLE_TYPES)?;
+    if types.windows(2).any(|w| w[0] >= w[1]) || types.iter().any(|&t| t as usize >= n_types) {
+        return Err(Error::at(
+            FORMAT,
+            secs.offset(sec::WHOLE_TYPES),
+            format!("whole-profile sums of distinct sample types below {n_types}, in order"),
+        ));
+    }
+    let k = types.len();
+    let stored = Stored {
+        types: types.into_iter().map(|t| t as usize).collect(),
+        weight: secs.col(sec::WHOLE_WEIGHT)?,
+        count: secs.col(sec::WHOLE_COUNT)?,
+        per_thread: secs.col(sec::WHOLE_THREAD)?,
+    };
+    let per_stack = k.saturating_mul(n_stack);
+    same_len(
+        secs,
+        sec::WHOLE_WEIGHT,
+        "whole-profile weights",
+        stored.weight.len(),
+        per_stack,
+    )?;
+    same_len(
+        secs,
+        sec::WHOLE_COUNT,
+        "whole-profile counts",
+        stored.count.len(),
+        per_stack,
+    )?;
+    let per_thread = k.saturating_mul(n_thread);
+    let got = stored.per_thread.len();
+    same_len(
+        secs,
+        sec::WHOLE_THREAD,
+        "whole-profile thread counts",
+        got,
+        per_thread,
+    )?;
+    Ok(Some(stored))
+}
+
+/// Validates the sample rows: stack ids below `n_stack` (or none), tagged sample types below
+/// `n_types`, each type's running total within `i64`. The threads' ranges must already be
+/// known to tile the rows.
+///
+/// When the file keeps whole-profile sums ([`stored_sums`]), the same passes add up, per type
+/// kept, the weight and number of the samples with a stack; sums that agree (in total, and per
+/// thread) become the profile's [`WholeWeights`], so the first view of a big capture needs no
+/// pass over its millions of samples. Sums that do not agree are left out with a warning.
+fn check_samples(
+    secs: &Sections,
+    samples: &SampleTable,
+    threads: &ThreadTable,
+    n_stack: usize,
+    n_types: usize,
+    stored: Option<Stored>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<WholeWeights>> {
+    let stacks = &samples.stack[..];
+    check_ids(
+        secs,
+        sec::SAMPLE_STACK,
+        stacks,
+        n_stack,
+        true,
+        "sample stacks: stack ids",
+    )?;
+    let n_sample = samples.len();
+    let mut stacked: Vec<(i128, u64)> = vec![(0, 0); n_types];
+    match &samples.weights {
+        SampleWeights::Tagged {
+            sample_type,
+            weight,
+        } => {
+            if let Some(row) = first_bad(sample_type, |_, t| usize::from(t) >= n_types) {
+                return Err(Error::at(
+                    FORMAT,
+                    secs.offset(sec::SAMPLE_TAG_TYPE) + 2 * row as u64,
+                    format!("a sample type below {n_types}"),
+                ));
+            }
+            let (overflow, sums) = tagged_totals(stacks, sample_type, weight, n_types);
+            if let Some(row) = overflow {
+                return Err(weight_overflow(
+                    secs.offset(sec::SAMPLE_TAG_WEIGHT) + 8 * row as u64,
+                ));
+            }
+            stacked = sums;
+        }
+        SampleWeights::PerType(cols) => {
+            for (t, col) in cols.iter().enumerate() {
+                let mut total = 0i64;
+                let overflow =
+                    (col.iter()).position(|&w| total.checked_add(w).map(|s| total = s).is_none());
+                if let Some(row) = overflow {
+                    return Err(weight_overflow(
+                        secs.offset(sec::SAMPLE_PER_TYPE) + 8 * (t * n_sample + row) as u64,
+                    ));
+                }
+                if stored.as_ref().is_some_and(|s| s.types.contains(&t)) {
+                    stacked[t] = (col.par_iter().zip(stacks))
+                        .filter(|&(&w, s)| w != 0 && s.is_some())
+                        .map(|(&w, _)| (i128::from(w), 1u64))
+                        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+                }
+            }
+        }
+    }
+    let Some(stored) = stored else {
+        return Ok(None);
+    };
+    let n_thread = threads.len();
+    let agrees = stored.types.iter().enumerate().all(|(i, &t)| {
+        let (w, c) = stacked[t];
+        let weight = &stored.weight[i * n_stack..(i + 1) * n_stack];
+        let count = &stored.count[i * n_stack..(i + 1) * n_stack];
+        let per_thread = &stored.per_thread[i * n_thread..(i + 1) * n_thread];
+        let rows_fit = (per_thread.iter().enumerate())
+            .all(|(th, &n)| n as usize <= threads.samples(ThreadId::from_index(th)).len());
+        weight.iter().map(|&x| i128::from(x)).sum::<i128>() == w
+            && count.iter().map(|&x| u128::from(x)).sum::<u128>() == u128::from(c)
+            && per_thread.iter().map(|&x| u128::from(x)).sum::<u128>() == u128::from(c)
+            && rows_fit
+    });
+    if !agrees {
+        warnings.push(format!(
+            "{}: the file's whole-profile sums do not add up to its samples; they were left out (the views add the samples up themselves)",
+            secs.offset(sec::WHOLE_WEIGHT)
+        ));
+        return Ok(None);
+    }
+    let mut types: Vec<Option<StackWeights>> = vec![None; n_types];
+    for (i, &t) in stored.types.iter().enumerate() {
+        types[t] = Some(StackWeights {
+            weight: stored.weight[i * n_stack..(i + 1) * n_stack].to_vec(),
+            count: stored.count[i * n_stack..(i + 1) * n_stack].to_vec(),
+            per_thread: stored.per_thread[i * n_thread..(i + 1) * n_thread].to_vec(),
+        });
+    }
+    Ok(Some(WholeWeights {
+        versions: samples.versions(),
+        stacks: n_stack,
+        thread_rows: (threads.sample_start.iter().copied())
+            .zip(threads.sample_end.iter().copied())
+            .collect(),
+        types,
+    }))
+}
+
+/// The first of tagged rows (stack, type, weight) where the running total of its type, from
+/// `totals`, would leave `i64` (`totals` then holds the totals before it); adds the rows with a
+/// stack to `stacked` (weight, count per type).
+fn first_overflow(
+    stacks: &[StackId],
+    types: &[u16],
+    weights: &[i64],
+    totals: &mut [i64],
+    stacked: &mut [(i128, u64)],
+) -> Option<usize> {
+    (stacks.iter().zip(types).zip(weights)).position(|((s, &t), &w)| {
+        let t = usize::from(t);
+        if s.is_some() {
+            stacked[t].0 += i128::from(w);
+            stacked[t].1 += 1;
+        }
+        let total = &mut totals[t];
         total.checked_add(w).map(|s| *total = s).is_none()
     })
 }
 
 /// Checks that the running total of each sample type over tagged rows stays in `i64`: the
-/// first row where one would not. In parallel over chunks
-/// when there are few types: each chunk's sums per type (in `i128`, which cannot overflow)
-/// say whether the totals so far plus the chunk stay in range; only a chunk where they might
-/// not is read again, row by row.
-fn tagged_totals(types: &[u16], weights: &[i64], n_types: usize) -> Option<usize> {
+/// first row where one would not. Also gives each type's weight and number of rows with a
+/// stack. In parallel over chunks when there are few types: each chunk's sums per type (in
+/// `i128`, which cannot overflow) say whether the totals so far plus the chunk stay in range;
+/// only a chunk where they might not is read again, row by row.
+fn tagged_totals(
+    stacks: &[StackId],
+    types: &[u16],
+    weights: &[i64],
+    n_types: usize,
+) -> (Option<usize>, Vec<(i128, u64)>) {
     /// Rows per chunk, and most types for the parallel path (each chunk keeps a run per type).
     const CHUNK: usize = 1 << 16;
     const MAX_TYPES: usize = 64;
-    let n = types.len().min(weights.len());
-    let (types, weights) = (&types[..n], &weights[..n]);
+    let n = types.len().min(weights.len()).min(stacks.len());
+    let (stacks, types, weights) = (&stacks[..n], &types[..n], &weights[..n]);
     if n_types > MAX_TYPES || n <= CHUNK {
         let mut totals = vec![0i64; n_types];
-        return first_overflow(types, weights, &mut totals);
+        let mut stacked = vec![(0, 0); n_types];
+        let overflow = first_overflow(stacks, types, weights, &mut totals, &mut stacked);
+        return (overflow, stacked);
     }
     // Per chunk: each type's sum, and the lowest weight. With no
     // negative weight a type's running sum only grows, so its sum is its highest running sum
     // and 0 its lowest; a chunk with a negative weight is read row by row.
     struct Run {
         sums: Vec<i128>,
+        stacked: Vec<(i128, u64)>,
         lowest: i64,
     }
-    let runs: Vec<Run> = (types.par_chunks(CHUNK).zip(weights.par_chunks(CHUNK)))
-        .map(|(ts, ws)| {
+    let runs: Vec<Run> = (stacks.par_chunks(CHUNK))
+        .zip(types.par_chunks(CHUNK))
+        .zip(weights.par_chunks(CHUNK))
+        .map(|((ss, ts), ws)| {
             let mut r = Run {
                 sums: vec![0; n_types],
+                stacked: vec![(0, 0); n_types],
                 lowest: 0,
             };
-            for (&t, &w) in ts.iter().zip(ws) {
-                if let Some(x) = r.sums.get_mut(usize::from(t)) {
+            if n_types == 1 {
+                // One type (the usual perf capture): sums in registers.
+                let (mut all, mut with, mut count) = (0i128, 0i128, 0u64);
+                for (s, &w) in ss.iter().zip(ws) {
+                    let has = s.is_some();
+                    all += i128::from(w);
+                    with += i128::from(if has { w } else { 0 });
+                    count += u64::from(has);
+                    r.lowest = r.lowest.min(w);
+                }
+                r.sums[0] = all;
+                r.stacked[0] = (with, count);
+                return r;
+            }
+            for ((s, &t), &w) in ss.iter().zip(ts).zip(ws) {
+                let t = usize::from(t);
+                if let Some(x) = r.sums.get_mut(t) {
                     *x += i128::from(w);
+                }
+                if s.is_some()
+                    && let Some(x) = r.stacked.get_mut(t)
+                {
+                    *x = (x.0 + i128::from(w), x.1 + 1);
                 }
                 r.lowest = r.lowest.min(w);
             }
             r
         })
         .collect();
+    let mut stacked = vec![(0i128, 0u64); n_types];
+    for r in &runs {
+        for (x, y) in stacked.iter_mut().zip(&r.stacked) {
+            *x = (x.0 + y.0, x.1 + y.1);
+        }
+    }
     let mut base = vec![0i128; n_types];
     for (c, r) in runs.iter().enumerate() {
         let fits = r.lowest >= 0
@@ -611,8 +877,15 @@ fn tagged_totals(types: &[u16], weights: &[i64], n_types: usize) -> Option<usize
             // Read this chunk row by row, from the totals so far (in range: i64s).
             let mut totals: Vec<i64> = base.iter().map(|&b| b as i64).collect();
             let (from, end) = (c * CHUNK, ((c + 1) * CHUNK).min(n));
-            if let Some(row) = first_overflow(&types[from..end], &weights[from..end], &mut totals) {
-                return Some(from + row);
+            let mut ignored = vec![(0, 0); n_types];
+            if let Some(row) = first_overflow(
+                &stacks[from..end],
+                &types[from..end],
+                &weights[from..end],
+                &mut totals,
+                &mut ignored,
+            ) {
+                return (Some(from + row), stacked);
             }
             for (b, &t) in base.iter_mut().zip(&totals) {
                 *b = i128::from(t);
@@ -623,7 +896,7 @@ fn tagged_totals(types: &[u16], weights: &[i64], n_types: usize) -> Option<usize
             *b += x;
         }
     }
-    None
+    (None, stacked)
 }
 
 /// The first row `i` of `values` for which `bad(i, values[i])`. Validation of a capture with
@@ -866,15 +1139,9 @@ fn read_from(
     }
 
     // Samples.
+    // Stack ids, sample types and weight totals are checked once the threads are (below), in
+    // one pass that also adds the weights up.
     let stack: Column<StackId> = secs.column(sec::SAMPLE_STACK)?;
-    check_ids(
-        &secs,
-        sec::SAMPLE_STACK,
-        &stack,
-        n_stack,
-        true,
-        "sample stacks: stack ids",
-    )?;
     let n_sample = stack.len();
     let time_ns: Column<u64> = secs.column(sec::SAMPLE_TIME)?;
     same_len(
@@ -903,18 +1170,6 @@ fn read_from(
                 weight.len(),
                 n_sample,
             )?;
-            if let Some(row) = first_bad(&sample_type, |_, t| usize::from(t) >= n_types) {
-                return Err(Error::at(
-                    FORMAT,
-                    secs.offset(sec::SAMPLE_TAG_TYPE) + 2 * row as u64,
-                    format!("a sample type below {n_types}"),
-                ));
-            }
-            if let Some(row) = tagged_totals(&sample_type, &weight, n_types) {
-                return Err(weight_overflow(
-                    secs.offset(sec::SAMPLE_TAG_WEIGHT) + 8 * row as u64,
-                ));
-            }
             SampleWeights::Tagged {
                 sample_type,
                 weight,
@@ -927,16 +1182,6 @@ fn read_from(
             let cols: Vec<Column<i64>> = (0..n_types)
                 .map(|t| secs.column_part(sec::SAMPLE_PER_TYPE, t * n_sample, n_sample))
                 .collect::<Result<_>>()?;
-            for (t, col) in cols.iter().enumerate() {
-                let mut total = 0i64;
-                let overflow =
-                    (col.iter()).position(|&w| total.checked_add(w).map(|s| total = s).is_none());
-                if let Some(row) = overflow {
-                    return Err(weight_overflow(
-                        secs.offset(sec::SAMPLE_PER_TYPE) + 8 * (t * n_sample + row) as u64,
-                    ));
-                }
-            }
             SampleWeights::PerType(cols)
         }
         other => {
@@ -1006,11 +1251,12 @@ fn read_from(
             "label set ids",
         )?;
     }
-    let samples = SampleTable {
+    let mut samples = SampleTable {
         stack,
         time_ns,
         weights,
         label_set,
+        whole: None,
     };
 
     // Spans.
@@ -1081,6 +1327,18 @@ fn read_from(
             "thread span ranges that cover the spans in order",
         ));
     }
+    let stored = stored_sums(&secs, n_types, n_stack, n_thread)?;
+    let mut meta = meta;
+    samples.whole = check_samples(
+        &secs,
+        &samples,
+        &threads,
+        n_stack,
+        n_types,
+        stored,
+        &mut meta.meta.warnings,
+    )?
+    .map(Arc::new);
     for t in 0..n_thread {
         let times = &samples.time_ns[threads.sample_start[t]..threads.sample_end[t]];
         if first_bad(times, |i, x| i > 0 && times[i - 1] > x).is_some() {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::analysis::Selection;
 
 /// A profile using every table: two threads, per-type weights, labels, spans, modules.
 fn rich() -> Profile {
@@ -287,30 +288,120 @@ fn an_open_capture_borrows_from_the_file_and_survives_its_truncation() {
 }
 
 /// The chunked, parallel check of running totals finds the same first overflowing row as a
-/// row-by-row one, with negative weights, in any chunk.
+/// row-by-row one, with negative weights, in any chunk; and adds up the same weights and counts
+/// of rows with a stack.
 #[test]
 fn tagged_totals_in_chunks_agree_with_row_by_row() {
     let n = 300_000;
     let types: Vec<u16> = (0..n).map(|i| ((i * 7) % 3) as u16 + 1).collect();
+    let stacks: Vec<StackId> = (0..n)
+        .map(|i| match i % 11 {
+            0 => StackId::NONE,
+            _ => StackId::from_index(i % 5),
+        })
+        .collect();
     let mut weights: Vec<i64> = (0..n).map(|i| (i % 1000) as i64).collect();
-    assert_eq!(tagged_totals(&types, &weights, 4), None);
-    let row_by_row =
-        |types: &[u16], weights: &[i64]| first_overflow(types, weights, &mut [0i64; 4]);
+    let row_by_row = |types: &[u16], weights: &[i64]| {
+        let mut stacked = vec![(0, 0); 4];
+        let r = first_overflow(&stacks, types, weights, &mut [0i64; 4], &mut stacked);
+        (r, stacked)
+    };
+    let (none, stacked) = tagged_totals(&stacks, &types, &weights, 4);
+    assert_eq!(none, None);
+    assert_eq!(stacked, row_by_row(&types, &weights).1);
+    assert_eq!(stacked[0], (0, 0));
+    assert!(stacked[1].1 > 0 && stacked[1].1 < n as u64 / 3);
+    let chunked = |types: &[u16], weights: &[i64]| tagged_totals(&stacks, types, weights, 4).0;
     // One huge weight late, in a chunk of its own; then a negative one before it that pulls
     // the total back; then a type whose running sum dips below i64::MIN and comes back.
     weights[250_000] = i64::MAX - 10;
-    let want = row_by_row(&types, &weights);
+    let want = row_by_row(&types, &weights).0;
     assert!(want.is_some());
-    assert_eq!(tagged_totals(&types, &weights, 4), want);
+    assert_eq!(chunked(&types, &weights), want);
     weights[100_000] = -(i64::MAX / 2);
     weights[types.iter().position(|&t| t == types[250_000]).unwrap()] = -(i64::MAX / 2);
-    assert_eq!(
-        tagged_totals(&types, &weights, 4),
-        row_by_row(&types, &weights)
-    );
+    assert_eq!(chunked(&types, &weights), row_by_row(&types, &weights).0);
     let mut w2: Vec<i64> = vec![1; n];
     w2[70_000] = i64::MIN + 5;
     w2[70_003] = -(1 << 40);
-    assert_eq!(tagged_totals(&types, &w2, 4), row_by_row(&types, &w2));
-    assert!(row_by_row(&types, &w2).is_some());
+    assert_eq!(chunked(&types, &w2), row_by_row(&types, &w2).0);
+    assert!(row_by_row(&types, &w2).0.is_some());
+    // One type: the register-only path.
+    let ones = vec![0u16; n];
+    let (none, stacked) = tagged_totals(&stacks, &ones, &weights[..n], 1);
+    let mut want = vec![(0, 0); 1];
+    first_overflow(&stacks, &ones, &weights, &mut [0i64; 1], &mut want);
+    assert_eq!((none, stacked), (None, want));
+}
+
+/// The sums of the whole profile a file keeps are read back as the profile's, equal to adding
+/// the samples up; the views take them (no pass over the samples) until a column changes.
+#[test]
+fn whole_profile_sums_are_kept_checked_and_dropped_when_stale() {
+    for p in [rich(), many_samples(200_000)] {
+        let q = read(&bytes(&p), &Progress::new()).unwrap();
+        assert!(q.samples.whole.is_some());
+        for ty in 0..q.sample_types.len() {
+            let kept = q.whole_weights(ty).expect("every type kept").clone();
+            let mut plain = q.clone();
+            plain.samples.whole = None;
+            let added = crate::analysis::stack_weights(&plain, &Selection::all(ty));
+            assert_eq!(kept, added, "type {ty}");
+            assert_eq!(
+                added.per_thread.iter().sum::<u64>(),
+                added.count.iter().sum::<u64>()
+            );
+            // The view of the whole profile takes the kept sums, and agrees.
+            let nodes = crate::analysis::CallNodeTable::build(&q);
+            assert_eq!(
+                nodes.tree(&q, &Selection::all(ty)),
+                nodes.tree(&plain, &Selection::all(ty))
+            );
+        }
+        // A derived profile whose sample stacks changed no longer sees them.
+        let mut changed = q.clone();
+        assert!(changed.whole_weights(0).is_some());
+        changed.samples.stack.make_mut();
+        assert!(changed.whole_weights(0).is_none());
+        let mut fewer = q.clone();
+        fewer.threads.sample_end[0] = fewer.threads.sample_start[0];
+        assert!(fewer.whole_weights(0).is_none());
+    }
+}
+
+/// Kept sums that do not add up to the samples are left out with a warning, and the views add
+/// the samples up themselves: a tampered sum changes no number shown.
+#[test]
+fn whole_profile_sums_that_disagree_with_the_samples_are_left_out() {
+    let p = many_samples(1000);
+    let data = bytes(&p);
+    let secs = Sections::parse(&data, None).unwrap();
+    let off = secs.offset(sec::WHOLE_WEIGHT) as usize;
+    let mut d = data.clone();
+    d[off..off + 8].copy_from_slice(&12345i64.to_le_bytes());
+    let q = read(&d, &Progress::new()).unwrap();
+    assert!(q.samples.whole.is_none());
+    assert!(
+        q.meta
+            .warnings
+            .iter()
+            .any(|w| w.contains("whole-profile sums")),
+        "{:?}",
+        q.meta.warnings
+    );
+    assert_eq!(
+        crate::analysis::stack_weights(&q, &Selection::all(0)),
+        crate::analysis::stack_weights(&p, &Selection::all(0))
+    );
+    // A count per thread beyond the thread's rows.
+    let off = secs.offset(sec::WHOLE_THREAD) as usize;
+    let mut d = data.clone();
+    d[off..off + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(read(&d, &Progress::new()).unwrap().samples.whole.is_none());
+    // A type out of range is an error naming the section.
+    let off = secs.offset(sec::WHOLE_TYPES) as usize;
+    let mut d = data;
+    d[off..off + 4].copy_from_slice(&7u32.to_le_bytes());
+    let err = read(&d, &Progress::new()).unwrap_err();
+    assert_eq!(err.offset(), Some(off as u64), "{err}");
 }
