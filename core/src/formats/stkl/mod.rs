@@ -47,11 +47,12 @@
 //! Kinds are stored as u8: modules Native 0, Kernel 1, Vdso 2, Jit 3, Unknown 4, Virtual 5;
 //! funcs Native 0, Kernel 1, Jit 2, Interpreted 3, Instrumented 4, Unresolved 5.
 //!
-//! Sections 76–79 (optional: files of earlier builds lack them) keep what adding up every sample gives, per stack, for every sample type (or the
-//! default one when that would take more than 16 MiB): the writer has it, and a reader that
-//! checks it against the samples' totals (which validation sums anyway) spares the first view
-//! of a big capture its pass over millions of rows. Sums that disagree are dropped with a
-//! warning; the views then add the samples up themselves.
+//! Sections 76–79 (optional: files of earlier builds lack them) keep what adding up every
+//! sample gives, per stack, for every sample type (or the default one when that would take
+//! more than 16 MiB; none with fewer than four samples per stack): the writer has it, and a
+//! reader that checks it against the samples' totals (which validation sums anyway) spares
+//! the first view of a big capture its pass over millions of rows. Sums that disagree are
+//! dropped with a warning; the views then add the samples up themselves.
 //!
 //! Readers ignore section ids they do not know (a later version may add columns); a section a
 //! version-1 reader needs and does not find is an error. A later format version bumps the version
@@ -389,19 +390,21 @@ pub fn write(p: &Profile, w: &mut impl Write) -> std::io::Result<()> {
     let sums: Vec<StackWeights> = (types.iter())
         .map(|&t| crate::analysis::stack_weights(p, &crate::analysis::Selection::all(t)))
         .collect();
-    wr.col(sec::WHOLE_TYPES, types.iter().map(|&t| t as u32));
-    wr.col(
-        sec::WHOLE_WEIGHT,
-        sums.iter().flat_map(|s| s.weight.iter().copied()),
-    );
-    wr.col(
-        sec::WHOLE_COUNT,
-        sums.iter().flat_map(|s| s.count.iter().copied()),
-    );
-    wr.col(
-        sec::WHOLE_THREAD,
-        sums.iter().flat_map(|s| s.per_thread.iter().copied()),
-    );
+    if !types.is_empty() {
+        wr.col(sec::WHOLE_TYPES, types.iter().map(|&t| t as u32));
+        wr.col(
+            sec::WHOLE_WEIGHT,
+            sums.iter().flat_map(|s| s.weight.iter().copied()),
+        );
+        wr.col(
+            sec::WHOLE_COUNT,
+            sums.iter().flat_map(|s| s.count.iter().copied()),
+        );
+        wr.col(
+            sec::WHOLE_THREAD,
+            sums.iter().flat_map(|s| s.per_thread.iter().copied()),
+        );
+    }
 
     let l = &p.labels;
     wr.ids(sec::LABEL_KEY, &l.key, s);
@@ -591,8 +594,13 @@ fn check_ids<T: Copy + Into<u32> + Sync>(
 /// all of them; past it only the default type's are kept.
 const WHOLE_BUDGET: usize = 16 << 20;
 
-/// The sample types whose whole-profile sums [`write`] keeps.
+/// The sample types whose whole-profile sums [`write`] keeps: none when the profile has more
+/// than a quarter as many stacks as samples (a pprof heap profile with millions of distinct
+/// stacks: its sums would be bigger than the samples they save a pass over).
 fn whole_types(p: &Profile) -> Vec<usize> {
+    if p.stacks.len().saturating_mul(4) > p.samples.len() {
+        return Vec::new();
+    }
     let n_types = p.sample_types.len();
     let per_type =
         (p.stacks.len().saturating_mul(16)).saturating_add(p.threads.len().saturating_mul(8));
@@ -733,7 +741,7 @@ fn check_samples(
             }
         }
     }
-    let Some(stored) = stored else {
+    let Some(stored) = stored.filter(|s| !s.types.is_empty()) else {
         return Ok(None);
     };
     let n_thread = threads.len();

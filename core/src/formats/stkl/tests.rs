@@ -338,7 +338,28 @@ fn tagged_totals_in_chunks_agree_with_row_by_row() {
 /// the samples up; the views take them (no pass over the samples) until a column changes.
 #[test]
 fn whole_profile_sums_are_kept_checked_and_dropped_when_stale() {
-    for p in [rich(), many_samples(200_000)] {
+    // Few samples per stack: no sums kept (they would outweigh the pass they save).
+    let few = read(&bytes(&rich()), &Progress::new()).unwrap();
+    assert!(few.samples.whole.is_none() && few.whole_weights(0).is_none());
+    // Per-type weights (pprof-style), two types, zero weights in places.
+    let mut b = ProfileBuilder::new("per type");
+    b.add_sample_type("cpu", Unit::Nanoseconds);
+    b.add_sample_type("alloc", Unit::Bytes);
+    let f = b.add_named_frame("f", ModuleId::NONE, FuncKind::Native);
+    let g = b.add_named_frame("g", ModuleId::NONE, FuncKind::Native);
+    let stacks = [b.add_stack_root_first([f]), b.add_stack_root_first([f, g])];
+    let threads = [b.add_thread(1, 1), b.add_thread(1, 2)];
+    for i in 0..5000u64 {
+        let w = [(i % 5) as i64, (i % 3) as i64 * 64];
+        b.add_sample(
+            threads[(i % 2) as usize],
+            stacks[(i % 7 % 2) as usize],
+            i,
+            &w,
+        );
+    }
+    let per_type = b.freeze();
+    for p in [per_type, many_samples(200_000)] {
         let q = read(&bytes(&p), &Progress::new()).unwrap();
         assert!(q.samples.whole.is_some());
         for ty in 0..q.sample_types.len() {
