@@ -261,22 +261,17 @@ const SAMPLES_PER_TASK: usize = 64 * 1024;
 /// The selection's sample rows cut into tasks of at most [`SAMPLES_PER_TASK`] rows, for the
 /// passes over samples that run in parallel.
 pub(crate) fn sample_chunks(p: &Profile, sel: &Selection) -> Vec<std::ops::Range<usize>> {
-    thread_chunks(&sel.thread_slices(p))
-        .into_iter()
-        .map(|(_, r)| r)
-        .collect()
+    thread_chunks(p, sel).into_iter().map(|(_, r)| r).collect()
 }
 
-/// Row ranges (each with its thread) cut into tasks of at most [`SAMPLES_PER_TASK`] rows.
-fn thread_chunks(
-    slices: &[(ThreadId, std::ops::Range<usize>)],
-) -> Vec<(ThreadId, std::ops::Range<usize>)> {
+/// [`sample_chunks`], each with its thread.
+fn thread_chunks(p: &Profile, sel: &Selection) -> Vec<(ThreadId, std::ops::Range<usize>)> {
     let mut chunks = Vec::new();
-    for (t, r) in slices {
+    for (t, r) in sel.thread_slices(p) {
         let mut a = r.start;
         while a < r.end {
             let b = (a + SAMPLES_PER_TASK).min(r.end);
-            chunks.push((*t, a..b));
+            chunks.push((t, a..b));
             a = b;
         }
     }
@@ -315,7 +310,7 @@ pub fn stack_weights(p: &Profile, sel: &Selection) -> StackWeights {
         return w.clone();
     }
     let (n, n_threads) = (p.stacks.len(), p.threads.len());
-    let chunks = thread_chunks(&sel.thread_slices(p));
+    let chunks = thread_chunks(p, sel);
     let stacks = &p.samples.stack;
     let ty = sel.sample_type;
     let mask = sel.label_mask(p);

@@ -387,10 +387,10 @@ pub fn write(p: &Profile, w: &mut impl Write) -> std::io::Result<()> {
     }
     wr.col(sec::SAMPLE_LABEL_SET, sm.label_set.iter().copied());
     let types = whole_types(p);
-    let sums: Vec<StackWeights> = (types.iter())
-        .map(|&t| crate::analysis::stack_weights(p, &crate::analysis::Selection::all(t)))
-        .collect();
     if !types.is_empty() {
+        let sums: Vec<StackWeights> = (types.iter())
+            .map(|&t| crate::analysis::stack_weights(p, &crate::analysis::Selection::all(t)))
+            .collect();
         wr.col(sec::WHOLE_TYPES, types.iter().map(|&t| t as u32));
         wr.col(
             sec::WHOLE_WEIGHT,
