@@ -27,3 +27,20 @@ pub mod symbols;
 pub use error::{Error, Result};
 pub use formats::{LoadOptions, load, load_bytes};
 pub use progress::Progress;
+
+/// Asks the CPU to fetch the cache line of `data[at]` (nothing when `at` is past the end), for
+/// reads whose address is known well before they are made.
+#[inline(always)]
+pub(crate) fn prefetch<T>(data: &[T], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if at < data.len() {
+        // SAFETY: `at` is in bounds; a prefetch reads nothing architecturally and cannot fault.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                data.as_ptr().add(at) as *const i8,
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (data, at);
+}

@@ -142,21 +142,7 @@ pub fn walk<'a>(
 /// record's address is known only once this one's size is read.
 const PREFETCH_DISTANCE: usize = 2048;
 
-/// Asks the CPU to fetch the cache line of `data[at]` (nothing when `at` is past the end).
-#[inline(always)]
-pub(super) fn prefetch(data: &[u8], at: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if at < data.len() {
-        // SAFETY: `at` is in bounds; a prefetch reads nothing architecturally and cannot fault.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                data.as_ptr().add(at) as *const i8,
-            )
-        };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (data, at);
-}
+pub(super) use crate::prefetch;
 
 /// Decompresses the zstd stream spread over COMPRESSED records and hands out whole records.
 pub struct Decompressor {

@@ -104,7 +104,8 @@ impl Fields<'_> {
     fn field(&mut self) -> std::result::Result<Field, (usize, String)> {
         let data = self.data;
         let start = self.pos;
-        let (tag, _) = varint(data, start).ok_or((start, "a field tag (varint)".to_string()))?;
+        let (tag, _) =
+            varint(data, start).ok_or_else(|| (start, "a field tag (varint)".to_string()))?;
         let number = tag >> 3;
         let wire = tag & 7;
         let ok = match number {
@@ -204,12 +205,12 @@ fn read_field(
     end: usize,
 ) -> std::result::Result<(u64, u64, u64, usize, usize), At> {
     let data = &data[..end];
-    let (tag, n) = varint(data, pos).ok_or((pos, "a field tag (varint)".to_string()))?;
+    let (tag, n) = varint(data, pos).ok_or_else(|| (pos, "a field tag (varint)".to_string()))?;
     let (number, wire) = (tag >> 3, tag & 7);
     let at = pos + n;
     let (value, body, next) = match wire {
         0 => {
-            let (v, m) = varint(data, at).ok_or((at, "a varint".to_string()))?;
+            let (v, m) = varint(data, at).ok_or_else(|| (at, "a varint".to_string()))?;
             (v, at, at + m)
         }
         1 | 5 => {
@@ -221,18 +222,20 @@ fn read_field(
             (0, at, next)
         }
         2 => {
-            let (len, m) = varint(data, at).ok_or((at, "a length".to_string()))?;
+            let (len, m) = varint(data, at).ok_or_else(|| (at, "a length".to_string()))?;
             let next = usize::try_from(len)
                 .ok()
                 .and_then(|len| (at + m).checked_add(len))
                 .filter(|&e| e <= end)
-                .ok_or((
-                    at,
-                    format!(
-                        "a field of {len} bytes within the {} bytes that remain",
-                        end - at - m
-                    ),
-                ))?;
+                .ok_or_else(|| {
+                    (
+                        at,
+                        format!(
+                            "a field of {len} bytes within the {} bytes that remain",
+                            end - at - m
+                        ),
+                    )
+                })?;
             (len, at + m, next)
         }
         _ => return Err((pos, format!("a wire type of 0, 1, 2 or 5 (got {wire})"))),
@@ -267,7 +270,7 @@ fn packed(
     let data = &data[..end];
     let mut pos = start;
     while pos < end {
-        let (v, n) = varint(data, pos).ok_or((pos, "a packed varint".to_string()))?;
+        let (v, n) = varint(data, pos).ok_or_else(|| (pos, "a packed varint".to_string()))?;
         each(v);
         pos += n;
     }
@@ -514,9 +517,11 @@ fn import(
     let mut labels = Vec::new();
     let s_ok = |i: i64| usize::try_from(i).ok().and_then(|i| strings.get(i));
     let mut sample = RawSample::default();
-    // The previous sample's path, root first: (location id, stack after it). Consecutive
-    // samples often share their outer frames; those are taken from here, not looked up.
-    let mut path: Vec<(u64, crate::model::StackId)> = Vec::new();
+    // Every kept sample's frames, root first, one after the other; the stacks are made from
+    // all of them at once below (see `ProfileBuilder::add_paths`).
+    let mut path_frames: Vec<FrameId> = Vec::new();
+    let mut path_ends: Vec<usize> = Vec::new();
+    let first_row = b.thread_sample_count(thread);
     let mut n = 0usize;
     for f in fields(data) {
         let f = f.map_err(at_error)?;
@@ -529,9 +534,8 @@ fn import(
         }
         n += 1;
         sample.decode(data, f.body, f.end).map_err(at_error)?;
-        let mut stack = crate::model::StackId::NONE;
-        let mut same = true;
-        for (depth, id) in sample.locations.iter().rev().enumerate() {
+        let path_start = path_frames.len();
+        for id in sample.locations.iter().rev() {
             let frames = locations.get(id);
             let n_frames = frames.map_or(1, Vec::len) as u64;
             if n_frames > frame_budget {
@@ -540,30 +544,24 @@ fn import(
                 break;
             }
             frame_budget -= n_frames;
-            if same && path.get(depth).is_some_and(|&(p, _)| p == *id) {
-                stack = path[depth].1;
-                missing_locations += u64::from(frames.is_none());
-                continue;
-            }
-            same = false;
-            match frames {
-                Some(frames) => {
-                    for &f in frames {
-                        stack = b.add_stack(stack, f);
-                    }
+            let need = n_frames as usize;
+            if path_frames.capacity() - path_frames.len() < need {
+                let cap = (path_frames.capacity() * 2).max(path_frames.len() + need);
+                if !b.memory_gate().admit(4 * cap as u64) {
+                    break; // the load is over: its next progress check fails
                 }
+            }
+            match frames {
+                Some(frames) => path_frames.extend_from_slice(frames),
                 None => {
                     missing_locations += 1;
-                    let f = b.add_named_frame(
+                    path_frames.push(b.add_named_frame(
                         &format!("[unknown location {id}]"),
                         ModuleId::NONE,
                         FuncKind::Unresolved,
-                    );
-                    stack = b.add_stack(stack, f);
+                    ));
                 }
             }
-            path.truncate(depth);
-            path.push((*id, stack));
         }
         for (i, w) in weights.iter_mut().enumerate() {
             *w = sample
@@ -592,8 +590,14 @@ fn import(
             labels.push(id);
         }
         let set = b.add_label_set(&mut labels);
-        b.add_sample_labeled(thread, stack, 0, &weights, set);
+        if b.add_sample_labeled(thread, crate::model::StackId::NONE, 0, &weights, set) {
+            path_ends.push(path_frames.len());
+        } else {
+            path_frames.truncate(path_start);
+        }
     }
+    let stacks = b.add_paths(&path_frames, &path_ends);
+    b.set_sample_stacks(thread, first_row, &stacks);
     if missing_locations > 0 {
         b.warn(format!(
             "pprof: {missing_locations} stack entries name a location the file does not define"
