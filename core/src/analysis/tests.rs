@@ -235,6 +235,72 @@ fn one_thread_and_many_threads_give_identical_results() {
 }
 
 #[test]
+fn call_nodes_are_the_distinct_function_paths_of_the_stacks() {
+    // 60 000 stacks over 8 functions with 3 lines each: stacks whose frames differ only in
+    // lines are one call node; stacks whose function paths differ are different nodes.
+    let mut b = ProfileBuilder::new("test");
+    let ty = b.add_sample_type("w", Unit::Count);
+    let mut frames = Vec::new();
+    for f in 0..8 {
+        let name = b.intern(&format!("f{f}"));
+        let func = b.add_func(
+            name,
+            ModuleId::NONE,
+            crate::model::StrId::NONE,
+            0,
+            FuncKind::Native,
+        );
+        for line in 1..=3 {
+            frames.push(b.add_frame(func, ModuleId::NONE, 0, line, 0));
+        }
+    }
+    let t = b.add_thread(1, 1);
+    let mut x: u64 = 99;
+    for i in 0..60_000u64 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let depth = 1 + (x >> 35) as usize % 9;
+        let path = (0..depth).map(|d| frames[((x >> (d * 3 + 5)) as usize) % frames.len()]);
+        let s = b.add_stack_root_first(path);
+        b.add_sample_one(t, s, i, ty, 1);
+    }
+    let p = b.freeze();
+    let n = CallNodeTable::build(&p);
+    let func_path = |mut s: Option<crate::model::StackId>| {
+        let mut out = Vec::new();
+        while let Some(i) = s {
+            out.push(p.frames.func[p.stacks.frame[i.index()].index()]);
+            s = p.stacks.parent[i.index()].get();
+        }
+        out.reverse();
+        out
+    };
+    let node_path = |mut c: crate::model::CallNodeId| {
+        let mut out = vec![n.func[c.index()]];
+        while let Some(parent) = n.parent[c.index()].get() {
+            out.push(n.func[parent.index()]);
+            c = parent;
+        }
+        out.reverse();
+        out
+    };
+    let mut node_of_path = std::collections::HashMap::new();
+    for s in 0..p.stacks.len() {
+        let path = func_path(Some(crate::model::StackId::from_index(s)));
+        let node = n.stack_node[s];
+        assert_eq!(node_path(node), path, "stack {s}");
+        assert_eq!(*node_of_path.entry(path).or_insert(node), node, "stack {s}");
+    }
+    assert_eq!(
+        node_of_path.len(),
+        n.len(),
+        "every node is some stack's function path"
+    );
+    assert!(n.len() < p.stacks.len());
+}
+
+#[test]
 fn a_100k_frame_stack_needs_no_recursion() {
     let run = || {
         let mut b = ProfileBuilder::new("test");

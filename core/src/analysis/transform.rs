@@ -303,30 +303,29 @@ impl Work<'_> {
         let n_orig = self.map.len();
         let p = self.p;
         let ty = p.default_sample_type();
-        let per_orig = sample_chunks(p, &super::Selection::all(ty))
-            .into_par_iter()
-            .fold(
-                || vec![0i64; n_orig],
-                |mut acc, r| {
-                    p.samples.weights.for_each(ty, r, |row, w| {
-                        if let Some(s) = p.samples.stack[row].get()
-                            && s.index() < n_orig
-                        {
-                            acc[s.index()] = acc[s.index()].saturating_add(w.max(0));
-                        }
-                    });
-                    acc
-                },
-            )
-            .reduce(
-                || vec![0i64; n_orig],
-                |mut a, b| {
-                    for (x, y) in a.iter_mut().zip(&b) {
-                        *x = x.saturating_add(*y);
+        let chunks: Vec<_> = sample_chunks(p, &super::Selection::all(ty))
+            .into_iter()
+            .map(|r| (r.clone(), r.len()))
+            .collect();
+        let per_orig = super::accumulate(
+            &chunks,
+            n_orig,
+            || super::zeroed::<i64>(n_orig),
+            |acc, r| {
+                p.samples.weights.for_each(ty, r.clone(), |row, w| {
+                    if let Some(s) = p.samples.stack[row].get()
+                        && s.index() < n_orig
+                    {
+                        acc[s.index()] = acc[s.index()].saturating_add(w.max(0));
                     }
-                    a
-                },
-            );
+                });
+            },
+            |a, b| {
+                for (x, y) in a.iter_mut().zip(&b) {
+                    *x = x.saturating_add(*y);
+                }
+            },
+        );
         let mut cur = vec![0i64; self.parent.len()];
         for (orig, &m) in self.map.iter().enumerate() {
             if m.is_some() && m != DROPPED {
