@@ -645,8 +645,11 @@ fn every_transform_applies_from_the_flame_graph_menu_and_undoes() {
         "a chip shows it"
     );
     h.get_by_label("Undo").click();
+    // (Waiting on the transforms too: the click takes effect at the next frame, and until then
+    // nothing is computing.)
     wait_for(&mut h, "undo", |app| {
-        app.document().is_some_and(|d| !d.is_computing())
+        app.document()
+            .is_some_and(|d| d.transforms.is_empty() && !d.is_computing())
     });
     assert_eq!(figures(h.state(), "leaf_b"), (1193, 111));
     assert!(h.query_by_label("merge: leaf_b  x").is_none());
