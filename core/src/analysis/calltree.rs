@@ -24,6 +24,29 @@ pub struct CallNodeTable {
     pub stack_node: Vec<CallNodeId>,
 }
 
+/// Each function's place in the order of (name, id), as a lookup: siblings are sorted by it.
+/// Functions past the profile's table (none in a checked profile) come last, by id.
+fn name_ranks<'a>(p: &'a Profile, used: &[FuncId]) -> impl Fn(FuncId) -> (u32, u32) + 'a {
+    let n = p.funcs.len();
+    let mut seen = vec![false; n];
+    for f in used {
+        if let Some(s) = seen.get_mut(f.index()) {
+            *s = true;
+        }
+    }
+    let mut by_name: Vec<u32> = (0..n as u32).filter(|&f| seen[f as usize]).collect();
+    by_name.sort_unstable_by(|&a, &b| {
+        p.func_name(FuncId(a))
+            .cmp(p.func_name(FuncId(b)))
+            .then(a.cmp(&b))
+    });
+    let mut rank = vec![u32::MAX; n];
+    for (r, &f) in by_name.iter().enumerate() {
+        rank[f as usize] = r as u32;
+    }
+    move |f: FuncId| (rank.get(f.index()).copied().unwrap_or(u32::MAX), f.0)
+}
+
 /// How many lookups ahead [`CallNodeTable::build`] fetches the slot of.
 const PREFETCH_AHEAD: usize = 16;
 
@@ -185,9 +208,11 @@ impl CallNodeTable {
         }
         // Siblings in name order (then function id): the flame graph's left-to-right order,
         // independent of the order samples arrived in.
+        // Compared as ranks: the names are sorted once, not once per pair of siblings.
+        let rank = name_ranks(p, prov_func);
         let by_name = |a: &u32, b: &u32| {
             let (fa, fb) = (prov_func[*a as usize], prov_func[*b as usize]);
-            p.func_name(fa).cmp(p.func_name(fb)).then(fa.0.cmp(&fb.0))
+            rank(fa).cmp(&rank(fb))
         };
         for v in 0..n {
             let (a, b) = (child_start[v] as usize, child_start[v + 1] as usize);
@@ -243,18 +268,18 @@ impl CallNodeTable {
         }
 
         // 4. Recursion flags: walk in depth-first order keeping the functions on the path.
-        let mut on_path: FxHashMap<FuncId, u32> = FxHashMap::default();
+        // (No function, or one past the table, shares the last slot.)
+        let slot = |f: FuncId| f.index().min(p.funcs.len());
+        let mut on_path: Vec<u32> = vec![0; p.funcs.len() + 1];
         let mut path: Vec<usize> = Vec::new();
         for i in 0..n {
             while path.len() > t.depth[i] as usize {
                 let gone = path.pop().expect("path is deeper than the node");
-                if let Some(c) = on_path.get_mut(&t.func[gone]) {
-                    *c -= 1;
-                }
+                on_path[slot(t.func[gone])] -= 1;
             }
-            let c = on_path.entry(t.func[i]).or_insert(0);
-            t.recursive[i] = *c > 0;
-            *c += 1;
+            let f = slot(t.func[i]);
+            t.recursive[i] = on_path[f] > 0;
+            on_path[f] += 1;
             path.push(i);
         }
         (t, new_of)
