@@ -140,9 +140,13 @@ impl AddressSpace {
     /// The epoch of `pid` at `time`: lookups of `pid` at two times of the same epoch that find
     /// a live mapping find the same one.
     pub fn epoch(&self, pid: i32, time: u64) -> u32 {
-        self.boundaries
-            .get(&pid)
-            .map_or(0, |b| b.partition_point(|&t| t <= time) as u32)
+        epoch_in(self.epoch_starts(pid), time)
+    }
+
+    /// The times at which `pid`'s epochs change, for [`epoch_in`]: a reader of many samples
+    /// of one process looks them up once.
+    pub fn epoch_starts(&self, pid: i32) -> &[u64] {
+        self.boundaries.get(&pid).map_or(&[], Vec::as_slice)
     }
 
     /// The mapping of `pid` that holds `addr` at `time`, looking through fork parents.
@@ -241,6 +245,11 @@ impl AddressSpace {
         }
         live.map(|m| (m, true)).or(nearest.map(|(_, m)| (m, false)))
     }
+}
+
+/// The epoch at `time` of a process whose epochs change at `starts` ([`AddressSpace::epoch`]).
+pub fn epoch_in(starts: &[u64], time: u64) -> u32 {
+    starts.partition_point(|&t| t <= time) as u32
 }
 
 #[cfg(test)]

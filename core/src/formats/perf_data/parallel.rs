@@ -110,6 +110,8 @@ fn decode_chunk(
     let mut index: HashTable<(u64, u32)> = HashTable::new();
     let mut thread_index: FxHashMap<(i32, i32), usize> = FxHashMap::default();
     let mut last_thread: Option<((i32, i32), usize)> = None;
+    // Samples come in runs of one process: its epoch boundaries are looked up once per run.
+    let mut epochs: (i32, &[u64]) = (i32::MIN, &[]);
     // The walk's truncation report is pass 1's to give.
     records::walk(
         &data[range.clone()],
@@ -121,9 +123,12 @@ fn decode_chunk(
                 return Ok(());
             };
             let s = &d.sample;
+            if epochs.0 != s.pid {
+                epochs = (s.pid, space.epoch_starts(s.pid));
+            }
             let key = ChainKey {
                 pid: s.pid,
-                epoch: space.epoch(s.pid, s.time),
+                epoch: super::maps::epoch_in(epochs.1, s.time),
                 cpumode: rec.misc & MISC_CPUMODE_MASK,
                 ip: s.ip,
             };
