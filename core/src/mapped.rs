@@ -87,6 +87,11 @@ fn holder(bytes: &[u8]) -> Option<Arc<MappedFile>> {
     })
 }
 
+/// Whether `bytes` lie in a mapped file ([`read_ahead`] and [`done_with`] act only on those).
+pub fn is_file_mapped(bytes: &[u8]) -> bool {
+    holder(bytes).is_some()
+}
+
 /// The whole pages inside `bytes`, as (address, length).
 fn inner_pages(bytes: &[u8]) -> Option<(*mut libc::c_void, usize)> {
     static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();

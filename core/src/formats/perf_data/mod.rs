@@ -42,6 +42,7 @@ use crate::symbols::{ModuleFinder, SymbolOptions};
 use crate::{Error, Progress, Result};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 pub use self::header::MAGIC;
 
@@ -186,6 +187,62 @@ const MAX_WORKERS: usize = 8;
 
 /// Bytes of the data section mapped ahead of the reader at a time.
 const WINDOW: usize = 32 << 20;
+
+/// Maps the windows of a walk ahead of it and drops them behind it, on a thread of its own:
+/// at most two windows ahead of where the walk last said it was, so that resident memory
+/// stays as small as when the walk does it itself.
+struct WindowMapper<'a> {
+    data: &'a [u8],
+    range: std::ops::Range<usize>,
+    /// Where the walk is (a record offset in `data`).
+    walked: AtomicUsize,
+    stop: AtomicBool,
+}
+
+/// Stops a [`WindowMapper`] when dropped (the walk's end, error or panic alike), so that the
+/// scope waiting for its thread ends.
+struct StopMapper<'m, 'a>(&'m WindowMapper<'a>, std::thread::Thread);
+
+impl Drop for StopMapper<'_, '_> {
+    fn drop(&mut self) {
+        self.0.stop.store(true, Ordering::Release);
+        self.1.unpark();
+    }
+}
+
+impl<'a> WindowMapper<'a> {
+    fn new(data: &'a [u8], range: std::ops::Range<usize>) -> Self {
+        Self {
+            data,
+            walked: AtomicUsize::new(range.start),
+            range,
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    fn stop_on_drop(&self, helper: &std::thread::Thread) -> StopMapper<'_, 'a> {
+        StopMapper(self, helper.clone())
+    }
+
+    /// The helper thread's loop: returns once stopped, having dropped what it mapped.
+    fn run(&self) {
+        let mut mapped = self.range.start;
+        while !self.stop.load(Ordering::Acquire) {
+            let at = self.walked.load(Ordering::Acquire);
+            // Behind the walk, nothing is mapped again: it has read those pages.
+            mapped = mapped.max(at);
+            if mapped < self.range.end && mapped < at.saturating_add(2 * WINDOW) {
+                let end = mapped.saturating_add(WINDOW).min(self.range.end);
+                crate::mapped::read_ahead(&self.data[mapped..end]);
+                mapped = end;
+            } else {
+                // Woken by the walk's next window (or its end); the timeout only bounds a
+                // missed wake-up.
+                std::thread::park_timeout(std::time::Duration::from_millis(10));
+            }
+        }
+    }
+}
 
 /// Largest file with DWARF stack copies whose pages stay mapped through both passes instead
 /// of being dropped behind the reader. Such a file is mostly stack copies: pass 1 touches a
@@ -538,6 +595,34 @@ impl<'a> PerfData<'a> {
         sideband: bool,
     ) -> Result<Option<records::Truncation>> {
         let data = self.data;
+        // Pass 1 only reads record headers: mapping the windows and dropping them is most of
+        // its time, and another thread does it (the cores are otherwise idle in this pass).
+        if sideband
+            && !self.keep_mapped
+            && self.unwinder.is_none()
+            && crate::mapped::is_file_mapped(&data[range.clone()])
+        {
+            let mapper = WindowMapper::new(data, range.clone());
+            return std::thread::scope(|scope| {
+                let helper = scope.spawn(|| mapper.run());
+                let _stop = mapper.stop_on_drop(helper.thread());
+                self.walk_windows(range, progress, b, true, Some((&mapper, helper.thread())))
+            });
+        }
+        self.walk_windows(range, progress, b, sideband, None)
+    }
+
+    /// [`walk`](Self::walk), mapping windows ahead and dropping them behind on this thread, or
+    /// telling `mapper` where the walk is.
+    fn walk_windows(
+        &mut self,
+        range: std::ops::Range<usize>,
+        progress: &Progress,
+        b: &mut ProfileBuilder,
+        sideband: bool,
+        mapper: Option<(&WindowMapper<'_>, &std::thread::Thread)>,
+    ) -> Result<Option<records::Truncation>> {
+        let data = self.data;
         let mut decomp: Option<Decompressor> = None;
         let limit = self.decompression_limit;
         // The file is read front to back in windows: each is mapped in one call before it is
@@ -554,6 +639,10 @@ impl<'a> PerfData<'a> {
                 let at = rec.offset as usize;
                 if at >= ahead {
                     ahead = at.saturating_add(WINDOW).min(range.end);
+                    if let Some((m, helper)) = mapper {
+                        m.walked.store(at, Ordering::Release);
+                        helper.unpark();
+                    }
                     if !self.keep_mapped {
                         // Pages a pending DWARF sample will read its stack from stay.
                         let keep = match self.unwinder.as_ref().and_then(|u| u.first_file_offset) {
@@ -563,7 +652,7 @@ impl<'a> PerfData<'a> {
                         crate::mapped::done_with(&data[behind..keep]);
                         behind = keep;
                     }
-                    if sideband || !self.keep_mapped {
+                    if mapper.is_none() && (sideband || !self.keep_mapped) {
                         crate::mapped::read_ahead(&data[at..ahead]);
                     }
                 }
