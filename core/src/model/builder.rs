@@ -142,6 +142,11 @@ fn hash_stack(key: u64) -> u64 {
     HASHER.hash_one(((key >> 32) as u32, key as u32))
 }
 
+/// Where path `i` of [`ProfileBuilder::add_paths`] starts (where the one before ends).
+fn path_start(ends: &[usize], i: usize) -> usize {
+    if i == 0 { 0 } else { ends[i - 1].min(ends[i]) }
+}
+
 /// The stack of every path of [`ProfileBuilder::add_paths`], the paths taken in sorted `order`:
 /// each takes the stacks it shares with the path before and has `make(parent, frame)` create
 /// the rest.
@@ -151,7 +156,6 @@ fn link_paths(
     frames: &[FrameId],
     mut make: impl FnMut(StackId, FrameId) -> StackId,
 ) -> Vec<StackId> {
-    let start = |i: usize| if i == 0 { 0 } else { ends[i - 1].min(ends[i]) };
     let mut out = vec![StackId::NONE; ends.len()];
     // The previous path's stacks, by depth.
     let mut prev: &[FrameId] = &[];
@@ -159,12 +163,12 @@ fn link_paths(
     for (k, &i) in order.iter().enumerate() {
         // The paths come in sorted order, scattered over `frames`: fetch ahead.
         if let Some(&ahead) = order.get(k + 8) {
-            let at = start(ahead as usize);
+            let at = path_start(ends, ahead as usize);
             crate::prefetch(frames, at);
             crate::prefetch(frames, at + 16);
         }
         let i = i as usize;
-        let p = &frames[start(i)..ends[i]];
+        let p = &frames[path_start(ends, i)..ends[i]];
         let shared = p.iter().zip(prev).take_while(|(a, b)| a == b).count();
         stacks.truncate(shared);
         let mut stack = stacks.last().copied().unwrap_or(StackId::NONE);
@@ -478,10 +482,7 @@ impl ProfileBuilder {
     /// empty stack table they are appended without a lookup, in depth-first order; into a
     /// table that has stacks already, through [`add_stack`](Self::add_stack).
     pub fn add_paths(&mut self, frames: &[FrameId], ends: &[usize]) -> Vec<StackId> {
-        let path = |i: usize| {
-            let start = if i == 0 { 0 } else { ends[i - 1] };
-            &frames[start.min(ends[i])..ends[i]]
-        };
+        let path = |i: usize| &frames[path_start(ends, i)..ends[i]];
         let mut order: Vec<u32> = (0..ends.len() as u32).collect();
         order.par_sort_unstable_by(|&a, &b| path(a as usize).cmp(path(b as usize)));
         if !self.stacks.is_empty() {
