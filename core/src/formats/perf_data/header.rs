@@ -185,6 +185,60 @@ pub struct Attr {
     pub sample_regs_user: u64,
     pub name: Option<String>,
     pub ids: Vec<u64>,
+    /// Where its samples' fields are, when that is the same for every sample.
+    pub layout: Option<SampleLayout>,
+}
+
+/// The offsets of a sample's fields when its sample type puts every field the parser reads at
+/// a fixed offset: nothing of variable size before the callchain (`SAMPLE_READ`), nothing the
+/// parser reads after it (raw data, branch stack, user registers and stack). Offset 0 (the
+/// record header) means the sample has no such field.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SampleLayout {
+    pub ip: u16,
+    pub tid: u16,
+    pub time: u16,
+    pub period: u16,
+    /// The callchain's entry count; its entries follow.
+    pub callchain: u16,
+    /// The fixed fields' end: a shorter record is damaged.
+    pub min_len: u16,
+}
+
+impl SampleLayout {
+    /// The layout of samples of `sample_type`, if their fields are at fixed offsets.
+    pub fn of(sample_type: u64) -> Option<Self> {
+        let st = sample_type;
+        let variable =
+            SAMPLE_READ | SAMPLE_RAW | SAMPLE_BRANCH_STACK | SAMPLE_REGS_USER | SAMPLE_STACK_USER;
+        if st & variable != 0 {
+            return None;
+        }
+        let mut l = SampleLayout::default();
+        let mut pos = 8u16;
+        // The kernel's order, as in the general decoder.
+        for (bit, slot) in [
+            (SAMPLE_IDENTIFIER, None),
+            (SAMPLE_IP, Some(&mut l.ip)),
+            (SAMPLE_TID, Some(&mut l.tid)),
+            (SAMPLE_TIME, Some(&mut l.time)),
+            (SAMPLE_ADDR, None),
+            (SAMPLE_ID, None),
+            (SAMPLE_STREAM_ID, None),
+            (SAMPLE_CPU, None),
+            (SAMPLE_PERIOD, Some(&mut l.period)),
+            (SAMPLE_CALLCHAIN, Some(&mut l.callchain)),
+        ] {
+            if st & bit != 0 {
+                if let Some(slot) = slot {
+                    *slot = pos;
+                }
+                pos += 8;
+            }
+        }
+        l.min_len = pos;
+        Some(l)
+    }
 }
 
 impl Attr {
@@ -218,6 +272,7 @@ impl Attr {
             sample_regs_user: g(80),
             name: None,
             ids: Vec::new(),
+            layout: SampleLayout::of(g(24)),
         })
     }
 

@@ -1754,6 +1754,17 @@ struct Decoded<'r> {
     weight: i64,
 }
 
+impl Counts {
+    /// Counts a damaged sample at `offset`, keeping the first one's description.
+    #[cold]
+    fn malformed(&mut self, offset: u64, what: String) {
+        self.malformed_samples += 1;
+        if self.first_malformed.is_none() {
+            self.first_malformed = Some((offset, what));
+        }
+    }
+}
+
 impl Decoder<'_> {
     fn attr_of_sample(&self, r: &[u8]) -> Option<usize> {
         if self.attrs.len() == 1 {
@@ -1777,6 +1788,7 @@ impl Decoder<'_> {
     /// Decodes a SAMPLE record of an event that has a sample type. Anything else (another
     /// record type, a dummy event, an unknown id, a damaged sample) is `None`, counted in
     /// `counts`.
+    #[inline(always)]
     fn decode<'r>(&self, rec: &Record<'r>, counts: &mut Counts) -> Option<Decoded<'r>> {
         if rec.kind != records::SAMPLE {
             return None;
@@ -1786,15 +1798,13 @@ impl Decoder<'_> {
             return None;
         };
         let attr = &self.attrs[ai];
-        let s = match decode_sample(attr, rec.bytes) {
-            Ok(s) => s,
-            Err(what) => {
-                counts.malformed_samples += 1;
-                if counts.first_malformed.is_none() {
-                    counts.first_malformed = Some((rec.offset, what));
-                }
-                return None;
-            }
+        // Not through `decode_sample`: its `Result` made the common case copy the sample
+        // through memory.
+        let s = match attr.layout.and_then(|l| decode_fixed(&l, rec.bytes)) {
+            Some(s) => s,
+            None => decode_sample_any(attr, rec.bytes)
+                .map_err(|what| counts.malformed(rec.offset, what))
+                .ok()?,
         };
         if attr.sample_type & SAMPLE_STACK_USER != 0 {
             counts.stack_user_samples += 1;
@@ -1832,7 +1842,64 @@ struct Sample<'r> {
 }
 
 /// Decodes the fields of a SAMPLE record in the kernel's fixed order, up to the callchain.
+#[inline(always)]
 fn decode_sample<'r>(attr: &Attr, r: &'r [u8]) -> std::result::Result<Sample<'r>, String> {
+    if let Some(l) = &attr.layout
+        && let Some(s) = decode_fixed(l, r)
+    {
+        return Ok(s);
+    }
+    decode_sample_any(attr, r)
+}
+
+/// A sample whose fields are where `l` says; `None` when the record is too short for them
+/// (then [`decode_sample_any`] says what is wrong).
+#[inline(always)]
+fn decode_fixed<'r>(l: &SampleLayout, r: &'r [u8]) -> Option<Sample<'r>> {
+    if r.len() < l.min_len as usize {
+        return None;
+    }
+    let at = |pos: u16| u64_at(r, pos as usize);
+    let mut s = Sample {
+        ip: None,
+        pid: -1,
+        tid: -1,
+        time: 0,
+        period: None,
+        callchain: &[],
+        raw: &[],
+        regs_user: None,
+        stack_user: &[],
+    };
+    if l.ip != 0 {
+        s.ip = at(l.ip);
+    }
+    if l.tid != 0 {
+        let v = at(l.tid)?;
+        s.pid = v as u32 as i32;
+        s.tid = (v >> 32) as u32 as i32;
+    }
+    if l.time != 0 {
+        s.time = at(l.time)?;
+    }
+    if l.period != 0 {
+        s.period = at(l.period);
+    }
+    if l.callchain != 0 {
+        let nr = at(l.callchain)?;
+        let start = l.callchain as usize + 8;
+        let n = usize::try_from(nr)
+            .ok()
+            .and_then(|n| n.checked_mul(8))
+            .filter(|&n| n <= r.len() - start)?;
+        s.callchain = &r[start..start + n];
+    }
+    Some(s)
+}
+
+/// [`decode_sample`] for any sample type, saying what is wrong with a damaged record.
+#[inline(never)]
+fn decode_sample_any<'r>(attr: &Attr, r: &'r [u8]) -> std::result::Result<Sample<'r>, String> {
     let st = attr.sample_type;
     let mut pos = 8usize;
     let mut next = |what: &str| -> std::result::Result<u64, String> {
