@@ -1841,6 +1841,23 @@ struct Sample<'r> {
     stack_user: &'r [u8],
 }
 
+impl Sample<'_> {
+    /// A sample without any field (no ip, pid and tid -1, time 0).
+    fn empty() -> Self {
+        Sample {
+            ip: None,
+            pid: -1,
+            tid: -1,
+            time: 0,
+            period: None,
+            callchain: &[],
+            raw: &[],
+            regs_user: None,
+            stack_user: &[],
+        }
+    }
+}
+
 /// Decodes the fields of a SAMPLE record in the kernel's fixed order, up to the callchain.
 #[inline(always)]
 fn decode_sample<'r>(attr: &Attr, r: &'r [u8]) -> std::result::Result<Sample<'r>, String> {
@@ -1860,17 +1877,7 @@ fn decode_fixed<'r>(l: &SampleLayout, r: &'r [u8]) -> Option<Sample<'r>> {
         return None;
     }
     let at = |pos: u16| u64_at(r, pos as usize);
-    let mut s = Sample {
-        ip: None,
-        pid: -1,
-        tid: -1,
-        time: 0,
-        period: None,
-        callchain: &[],
-        raw: &[],
-        regs_user: None,
-        stack_user: &[],
-    };
+    let mut s = Sample::empty();
     if l.ip != 0 {
         s.ip = at(l.ip);
     }
@@ -1908,17 +1915,7 @@ fn decode_sample_any<'r>(attr: &Attr, r: &'r [u8]) -> std::result::Result<Sample
         pos += 8;
         Ok(v)
     };
-    let mut s = Sample {
-        ip: None,
-        pid: -1,
-        tid: -1,
-        time: 0,
-        period: None,
-        callchain: &[],
-        raw: &[],
-        regs_user: None,
-        stack_user: &[],
-    };
+    let mut s = Sample::empty();
     if st & SAMPLE_IDENTIFIER != 0 {
         next("identifier")?;
     }
