@@ -4,6 +4,7 @@
 use super::Profile;
 use super::column::Column;
 use super::ids::*;
+use super::plan::Plan;
 use super::strings::StringTable;
 use super::tables::*;
 use crate::progress::MemoryGate;
@@ -63,6 +64,8 @@ struct BuilderThread {
     name: StrId,
     process_name: StrId,
     samples: ThreadSamples,
+    /// Its region of the [`Plan`], if it has one: then its rows are there, not in `samples`.
+    region: Option<u32>,
     spans: Vec<(u16, u64, u64, StrId)>,
 }
 
@@ -97,6 +100,8 @@ pub struct ProfileBuilder {
     /// Asked before the stack table or a thread's samples grow by a large step: refused, the
     /// stack or sample is not added and the load fails at its next progress check.
     gate: MemoryGate,
+    /// Room set aside for the samples a parser said it would add, per thread.
+    plan: Option<Box<Plan>>,
     /// Facts about the profile; parsers fill it directly.
     pub meta: Meta,
 }
@@ -205,6 +210,7 @@ impl ProfileBuilder {
             label_index: FxHashMap::default(),
             label_set_index: FxHashMap::default(),
             gate: MemoryGate::default(),
+            plan: None,
             meta: Meta {
                 source_format: source_format.to_string(),
                 ..Meta::default()
@@ -226,9 +232,13 @@ impl ProfileBuilder {
 
     /// Number of samples `thread` has so far.
     pub fn thread_sample_count(&self, thread: ThreadId) -> usize {
-        self.threads
-            .get(thread.index())
-            .map_or(0, |t| t.samples.stack.len())
+        self.threads.get(thread.index()).map_or(0, |t| {
+            let planned = match (&self.plan, t.region) {
+                (Some(p), Some(r)) => p.filled(r),
+                _ => 0,
+            };
+            t.samples.stack.len() + planned
+        })
     }
 
     /// Whether `rows` more samples fit in `thread`'s columns, or the memory gate lets them grow.
@@ -506,6 +516,7 @@ impl ProfileBuilder {
     /// Sets the stacks of `thread`'s samples from row `first_row` on (rows past its samples
     /// are ignored).
     pub fn set_sample_stacks(&mut self, thread: ThreadId, first_row: usize, stacks: &[StackId]) {
+        self.unplan();
         if let Some(t) = self.threads.get_mut(thread.index()) {
             let rows = t.samples.stack.get_mut(first_row..).unwrap_or_default();
             for (r, &s) in rows.iter_mut().zip(stacks) {
@@ -543,10 +554,65 @@ impl ProfileBuilder {
             name: StrId::NONE,
             process_name: StrId::NONE,
             samples,
+            region: self.plan.as_mut().and_then(|p| p.link(pid, tid, id)),
             spans: Vec::new(),
         });
         self.thread_index.insert((pid, tid), id);
         id
+    }
+
+    /// Sets room aside for `rows` samples of each thread (pid, tid), added next with
+    /// [`add_samples_one`](Self::add_samples_one) or [`add_sample_one`](Self::add_sample_one):
+    /// their rows are written in place in the profile's columns, which freeze then neither
+    /// allocates nor copies again. Counts are an upper bound: room left unused costs only its
+    /// address space. A thread that outgrows its room, or any other way of adding samples, puts
+    /// the rows back in per-thread columns (a copy; the profile is the same either way).
+    pub fn plan_samples(&mut self, counts: impl IntoIterator<Item = ((i32, i32), usize)>) {
+        self.unplan();
+        if self.per_type {
+            return;
+        }
+        let counts: Vec<((i32, i32), usize)> = counts.into_iter().collect();
+        let rows = counts.iter().fold(0usize, |a, c| a.saturating_add(c.1));
+        if rows == 0 || !self.gate.admit(Plan::bytes(rows)) {
+            return;
+        }
+        let mut plan = Box::new(Plan::new(counts));
+        for (i, t) in self.threads.iter_mut().enumerate() {
+            if t.samples.stack.is_empty() {
+                t.region = plan.link(t.pid, t.tid, ThreadId::from_index(i));
+            }
+        }
+        self.plan = Some(plan);
+    }
+
+    /// Moves the planned rows to their threads' own columns and drops the plan.
+    fn unplan(&mut self) {
+        let Some(plan) = self.plan.take() else {
+            return;
+        };
+        for t in &mut self.threads {
+            let Some(r) = t.region.take() else {
+                continue;
+            };
+            let (stack, time, kind, weight) = plan.rows_of(&plan.regions[r as usize]);
+            t.samples.stack.extend_from_slice(stack);
+            t.samples.time_ns.extend_from_slice(time);
+            t.samples.kind.extend_from_slice(kind);
+            t.samples.weight.extend_from_slice(weight);
+        }
+    }
+
+    /// Where `n` more rows of `thread` go in the plan; `None` when it has no region, or no
+    /// room in it (then the plan is given up).
+    fn planned_room(&mut self, thread: ThreadId, n: usize) -> Option<u32> {
+        let region = self.threads.get(thread.index())?.region?;
+        let plan = self.plan.as_ref()?;
+        if plan.room(region, n).is_some() {
+            return Some(region);
+        }
+        self.unplan();
+        None
     }
 
     /// The thread (pid, tid), if added.
@@ -668,6 +734,7 @@ impl ProfileBuilder {
         time_ns: u64,
         weights: &[i64],
     ) -> bool {
+        self.unplan();
         let n_types = self.sample_types.len();
         self.totals.resize(n_types.max(self.totals.len()), 0);
         let fits = (self.totals.iter())
@@ -751,6 +818,23 @@ impl ProfileBuilder {
         let fits = known_types
             && (self.totals.iter().zip(&batch))
                 .all(|(&t, &b)| i64::try_from(i128::from(t) + b).is_ok());
+        if fits
+            && !self.per_type
+            && let Some(region) = self.planned_room(thread, n)
+            && let Some(plan) = &mut self.plan
+        {
+            for (t, &b) in self.totals.iter_mut().zip(&batch) {
+                *t = (i128::from(*t) + b) as i64; // in range: checked above
+            }
+            plan.write(
+                region,
+                stack.take(n),
+                &time_ns[..n],
+                &sample_type[..n],
+                &weight[..n],
+            );
+            return;
+        }
         if !self.sample_room(thread, n) {
             return;
         }
@@ -787,6 +871,21 @@ impl ProfileBuilder {
         sample_type: usize,
         weight: i64,
     ) {
+        if let Some(region) = self.planned_room(thread, 1) {
+            let kind = u16::try_from(sample_type).unwrap_or(u16::MAX);
+            if self.fits(sample_type, weight)
+                && let Some(plan) = &mut self.plan
+            {
+                plan.write(
+                    region,
+                    std::iter::once(stack),
+                    &[time_ns],
+                    &[kind],
+                    &[weight],
+                );
+            }
+            return;
+        }
         if thread.index() >= self.threads.len()
             || !self.sample_room(thread, 1)
             || !self.fits(sample_type, weight)
@@ -836,7 +935,12 @@ impl ProfileBuilder {
 
     /// Number of samples added so far.
     pub fn sample_count(&self) -> usize {
-        self.threads.iter().map(|t| t.samples.stack.len()).sum()
+        let planned = self.plan.as_ref().map_or(0, |p| p.rows());
+        self.threads
+            .iter()
+            .map(|t| t.samples.stack.len())
+            .sum::<usize>()
+            + planned
     }
 
     /// Rebuilds the stack table after symbolization: `expansion(frame)` gives the frames that
@@ -869,6 +973,9 @@ impl ProfileBuilder {
                     *s = map[old.index()];
                 }
             }
+        }
+        if let Some(p) = &mut self.plan {
+            p.remap_stacks(&map);
         }
         self.compact_frames();
     }
@@ -925,57 +1032,47 @@ impl ProfileBuilder {
         let mut order: Vec<usize> = (0..self.threads.len()).collect();
         order.sort_by_key(|&i| (self.threads[i].pid, self.threads[i].tid));
         let n_types = self.sample_types.len();
-        let total: usize = self.sample_count();
         let per_type = self.per_type;
         let labelled = self.threads.iter().any(|t| !t.samples.labels.is_empty());
         let mut threads = ThreadTable::default();
         let mut spans = SpanTable::default();
+        // A plan that holds every sample: its columns become the profile's, in place.
+        if self.per_type
+            || (self.threads.iter()).any(|t| t.region.is_none() && !t.samples.stack.is_empty())
+        {
+            self.unplan();
+        }
+        let planned = self.plan.take().map(|plan| {
+            let regions: Vec<Option<u32>> = self.threads.iter().map(|t| t.region).collect();
+            let (columns, rows) = plan.finish();
+            let lens: Vec<usize> = (regions.iter())
+                .map(|r| r.map_or(0, |r| rows[r as usize]))
+                .collect();
+            (lens, columns)
+        });
         let mut old_threads: Vec<Option<BuilderThread>> = std::mem::take(&mut self.threads)
             .into_iter()
             .map(Some)
             .collect();
-        // Each thread's samples in time order, as a permutation when they are not already.
-        let perms: Vec<Option<Vec<u32>>> = old_threads
-            .par_iter()
-            .map(|t| time_order(&t.as_ref()?.samples.time_ns))
-            .collect();
-        // Rows per thread, in the thread vector's order.
-        let lens: Vec<usize> = old_threads
-            .iter()
-            .map(|t| t.as_ref().map_or(0, |t| t.samples.stack.len()))
-            .collect();
-        // Each column is freed from the threads as soon as it is gathered, so that the peak
-        // holds about one column twice, not all of them.
-        let mut g = Gather {
-            order: &order,
-            lens: &lens,
-            threads: &mut old_threads,
-            perms: &perms,
-            total,
-        };
-        let s_stack = g.column(StackId::NONE, |ts| &mut ts.stack);
-        let s_time = g.column(0, |ts| &mut ts.time_ns);
-        let s_labels = if labelled {
-            g.column(0, |ts| &mut ts.labels)
-        } else {
-            Vec::new()
-        };
-        let (columns, kinds, weights) = if per_type {
-            let columns: Vec<Vec<i64>> = (0..n_types)
-                .map(|c| {
-                    g.column(0, |ts| match ts.columns.get_mut(c) {
-                        Some(col) => col,
-                        None => &mut ts.weight, // empty in the per-type layout
-                    })
-                })
-                .collect();
-            (columns, Vec::new(), Vec::new())
-        } else {
-            (
-                Vec::new(),
-                g.column(0, |ts| &mut ts.kind),
-                g.column(0, |ts| &mut ts.weight),
-            )
+        let SampleColumns {
+            lens,
+            stack: s_stack,
+            time_ns: s_time,
+            labels: s_labels,
+            columns,
+            kind: kinds,
+            weight: weights,
+        } = match planned {
+            Some((lens, c)) => SampleColumns {
+                lens,
+                stack: c.stack,
+                time_ns: c.time_ns,
+                labels: Vec::new(),
+                columns: Vec::new(),
+                kind: c.kind,
+                weight: c.weight,
+            },
+            None => gather_samples(&mut old_threads, &order, n_types, per_type, labelled),
         };
         let mut first = u64::MAX;
         let mut last = 0u64;
@@ -1127,6 +1224,88 @@ pub(crate) fn unresolved_name(b: &ProfileBuilder, module: ModuleId, address: u64
     }
 }
 
+/// The profile's sample columns: the threads' rows one after another in the profile's thread
+/// order, each thread's in time order.
+struct SampleColumns {
+    /// Rows per thread, in the builder's thread order.
+    lens: Vec<usize>,
+    stack: Vec<StackId>,
+    time_ns: Vec<u64>,
+    /// Empty when no sample has labels.
+    labels: Vec<u32>,
+    /// The per-type layout: a column per sample type (else empty).
+    columns: Vec<Vec<i64>>,
+    /// The tagged layout (else empty).
+    kind: Vec<u16>,
+    weight: Vec<i64>,
+}
+
+/// The samples of `old_threads` (taken from them) as the profile's columns, the threads taken
+/// in `order`.
+fn gather_samples(
+    old_threads: &mut [Option<BuilderThread>],
+    order: &[usize],
+    n_types: usize,
+    per_type: bool,
+    labelled: bool,
+) -> SampleColumns {
+    let total: usize = (old_threads.iter().flatten())
+        .map(|t| t.samples.stack.len())
+        .sum();
+    // Each thread's samples in time order, as a permutation when they are not already.
+    let perms: Vec<Option<Vec<u32>>> = old_threads
+        .par_iter()
+        .map(|t| time_order(&t.as_ref()?.samples.time_ns))
+        .collect();
+    // Rows per thread, in the thread vector's order.
+    let lens: Vec<usize> = old_threads
+        .iter()
+        .map(|t| t.as_ref().map_or(0, |t| t.samples.stack.len()))
+        .collect();
+    // Each column is freed from the threads as soon as it is gathered, so that the peak
+    // holds about one column twice, not all of them.
+    let mut g = Gather {
+        order,
+        lens: &lens,
+        threads: old_threads,
+        perms: &perms,
+        total,
+    };
+    let s_stack = g.column(StackId::NONE, |ts| &mut ts.stack);
+    let s_time = g.column(0, |ts| &mut ts.time_ns);
+    let s_labels = if labelled {
+        g.column(0, |ts| &mut ts.labels)
+    } else {
+        Vec::new()
+    };
+    let (columns, kinds, weights) = if per_type {
+        let columns: Vec<Vec<i64>> = (0..n_types)
+            .map(|c| {
+                g.column(0, |ts| match ts.columns.get_mut(c) {
+                    Some(col) => col,
+                    None => &mut ts.weight, // empty in the per-type layout
+                })
+            })
+            .collect();
+        (columns, Vec::new(), Vec::new())
+    } else {
+        (
+            Vec::new(),
+            g.column(0, |ts| &mut ts.kind),
+            g.column(0, |ts| &mut ts.weight),
+        )
+    };
+    SampleColumns {
+        lens,
+        stack: s_stack,
+        time_ns: s_time,
+        labels: s_labels,
+        columns,
+        kind: kinds,
+        weight: weights,
+    }
+}
+
 /// The threads' sample columns, concatenated in the profile's thread order, each thread's rows
 /// in time order; filled on all cores (each thread's rows are a stretch of their own).
 struct Gather<'t> {
@@ -1265,28 +1444,11 @@ mod tests {
 
     #[test]
     fn time_order_is_the_stable_sort_of_nearly_and_far_unordered_rows() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift();
         assert_eq!(time_order(&[]), None);
         assert_eq!(time_order(&[1, 1, 2, 5]), None);
         for late_every in [2u64, 5, 70, 1000] {
-            // Rising times, with some rows from up to 300 rows back (rounds written late), and
-            // runs of equal times.
-            let times: Vec<u64> = (0..20_000u64)
-                .map(|i| {
-                    let t = i / 3 * 10;
-                    if next() % late_every == 0 {
-                        t.saturating_sub(next() % 3000)
-                    } else {
-                        t
-                    }
-                })
-                .collect();
+            let times = nearly_sorted(20_000, late_every, &mut next);
             assert_eq!(
                 time_order(&times),
                 Some(stable(&times)),
@@ -1299,5 +1461,187 @@ mod tests {
         let mut spike: Vec<u64> = (0..1000).collect();
         spike[3] = u64::MAX;
         assert_eq!(time_order(&spike), Some(stable(&spike)));
+    }
+
+    /// Times rising in runs of equal values, one row in `late_every` from up to 3000 back.
+    fn nearly_sorted(n: u64, late_every: u64, next: &mut impl FnMut() -> u64) -> Vec<u64> {
+        (0..n)
+            .map(|i| {
+                let t = i / 3 * 10;
+                if next().is_multiple_of(late_every) {
+                    t.saturating_sub(next() % 3000)
+                } else {
+                    t
+                }
+            })
+            .collect()
+    }
+
+    fn xorshift() -> impl FnMut() -> u64 {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    #[test]
+    fn rows_sorted_in_place_are_the_stable_sort_of_every_column() {
+        let mut next = xorshift();
+        let mut cases: Vec<Vec<u64>> = [2u64, 5, 9, 70, 1000]
+            .iter()
+            .map(|&e| nearly_sorted(5_000, e, &mut next))
+            .collect();
+        cases.push((0..1000).rev().collect());
+        cases.push(vec![]);
+        cases.push(vec![7]);
+        cases.push(vec![5, 5, 4, 5, 3, 9, 9, 1]);
+        let mut spike: Vec<u64> = (0..1000).collect();
+        spike[3] = u64::MAX;
+        cases.push(spike);
+        for times in cases {
+            let n = times.len();
+            // Each row tagged with its index in every other column.
+            let mut stack: Vec<StackId> = (0..n).map(StackId::from_index).collect();
+            let mut time_ns = times.clone();
+            let mut kind: Vec<u16> = (0..n).map(|i| i as u16).collect();
+            let mut weight: Vec<i64> = (0..n).map(|i| -(i as i64)).collect();
+            crate::model::plan::RowsMut {
+                stack: &mut stack,
+                time_ns: &mut time_ns,
+                kind: &mut kind,
+                weight: &mut weight,
+            }
+            .sort_by_time();
+            let perm = stable(&times);
+            let want_times: Vec<u64> = perm.iter().map(|&r| times[r as usize]).collect();
+            assert_eq!(time_ns, want_times);
+            let rows: Vec<usize> = stack.iter().map(|s| s.index()).collect();
+            let want: Vec<usize> = perm.iter().map(|&r| r as usize).collect();
+            assert_eq!(rows, want, "{n} rows");
+            assert!(kind.iter().zip(&want).all(|(&k, &r)| k == r as u16));
+            assert!(weight.iter().zip(&want).all(|(&w, &r)| w == -(r as i64)));
+        }
+    }
+
+    /// How a scenario of [`a_plan_changes_nothing_in_the_profile`] deviates from its counts.
+    #[derive(Clone, Copy, Debug)]
+    enum Deviation {
+        None,
+        /// Counts above what is added, and a counted thread that never comes.
+        Fewer,
+        /// A thread outgrows its room half-way.
+        More,
+        /// A thread that was not counted.
+        Uncounted,
+        /// A sample with a weight per type, after some rows.
+        PerType,
+        /// A weight that would overflow its type's total.
+        Overflow,
+        /// Frames left unsymbolized: freeze rebuilds the stacks under the planned rows.
+        Unsymbolized,
+    }
+
+    /// A profile of 3 threads, their samples interleaved and nearly in time order, added in
+    /// batches and one by one; planned from the exact counts changed by `dev`, or not.
+    fn planned_profile(dev: Deviation, plan: bool) -> Vec<u8> {
+        let mut next = xorshift();
+        let mut b = ProfileBuilder::new("test");
+        let cpu = b.add_sample_type("cpu", Unit::Count);
+        let other = b.add_sample_type("other", Unit::Count);
+        let m = b.add_module("/bin/x", "", ModuleKind::Native);
+        let frames: Vec<FrameId> = (0..6)
+            .map(|i| {
+                if matches!(dev, Deviation::Unsymbolized) && i % 2 == 0 {
+                    b.add_frame(FuncId::NONE, m, 0x1000 + i, 0, 0)
+                } else {
+                    b.add_named_frame(&format!("f{i}"), m, FuncKind::Native)
+                }
+            })
+            .collect();
+        let keys = [(10, 10), (10, 11), (20, 21)];
+        let mut rows: Vec<(usize, StackId, u64, u16, i64)> = Vec::new();
+        let times = nearly_sorted(3000, 40, &mut next);
+        for (i, &t) in times.iter().enumerate() {
+            let depth = 1 + (next() % 5) as usize;
+            let stack = b.add_stack_root_first(frames[..depth].iter().copied());
+            let k = (next() % 3) as usize;
+            let w = if matches!(dev, Deviation::Overflow) && i == 1500 {
+                i64::MAX
+            } else {
+                1 + (next() % 100) as i64
+            };
+            rows.push((k, stack, t, (i % 7 == 0) as u16, w));
+        }
+        let mut counts: Vec<((i32, i32), usize)> = (0..3)
+            .map(|k| (keys[k], rows.iter().filter(|r| r.0 == k).count()))
+            .collect();
+        match dev {
+            Deviation::Fewer => {
+                counts.iter_mut().for_each(|c| c.1 += 50);
+                counts.push(((15, 15), 100));
+            }
+            Deviation::More => counts[1].1 /= 2,
+            Deviation::Uncounted => {
+                counts.remove(2);
+            }
+            _ => {}
+        }
+        // One thread exists before the plan, the others come after.
+        b.add_thread(keys[0].0, keys[0].1);
+        if plan {
+            b.plan_samples(counts);
+        }
+        let threads: Vec<ThreadId> = keys.iter().map(|&(p, t)| b.add_thread(p, t)).collect();
+        // Batches of up to 20 rows of one thread, every eleventh row alone.
+        let mut i = 0;
+        while i < rows.len() {
+            let k = rows[i].0;
+            let end = (i..rows.len().min(i + 20))
+                .take_while(|&j| rows[j].0 == k)
+                .last()
+                .map_or(i + 1, |j| j + 1);
+            let batch = &rows[i..end];
+            if i % 11 == 0 {
+                for r in batch {
+                    b.add_sample_one(threads[k], r.1, r.2, r.3 as usize, r.4);
+                }
+            } else {
+                let time: Vec<u64> = batch.iter().map(|r| r.2).collect();
+                let kind: Vec<u16> = batch.iter().map(|r| r.3).collect();
+                let weight: Vec<i64> = batch.iter().map(|r| r.4).collect();
+                b.add_samples_one(threads[k], batch.iter().map(|r| r.1), &time, &kind, &weight);
+            }
+            if matches!(dev, Deviation::PerType) && i <= 1000 && end > 1000 {
+                let mut w = vec![0i64; 2];
+                w[cpu] = 3;
+                w[other] = 4;
+                b.add_sample(threads[0], rows[0].1, 5, &w);
+            }
+            i = end;
+        }
+        let p = b.freeze();
+        let mut out = Vec::new();
+        crate::formats::stkl::write(&p, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_plan_changes_nothing_in_the_profile() {
+        for dev in [
+            Deviation::None,
+            Deviation::Fewer,
+            Deviation::More,
+            Deviation::Uncounted,
+            Deviation::PerType,
+            Deviation::Overflow,
+            Deviation::Unsymbolized,
+        ] {
+            let with = planned_profile(dev, true);
+            let without = planned_profile(dev, false);
+            assert!(with == without, "{dev:?}: the planned profile differs");
+        }
     }
 }

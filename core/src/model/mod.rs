@@ -24,6 +24,7 @@ mod builder;
 mod check;
 pub mod column;
 mod ids;
+mod plan;
 mod strings;
 mod tables;
 

@@ -289,6 +289,19 @@ impl Attr {
         self.type_ == TYPE_SOFTWARE && (self.config == SW_CPU_CLOCK || self.config == SW_TASK_CLOCK)
     }
 
+    /// Offset of a sample record's pid and tid, if its samples carry them (they come before
+    /// every field of variable size).
+    pub fn sample_tid_offset(&self) -> Option<usize> {
+        let t = self.sample_type;
+        (t & SAMPLE_TID != 0).then(|| {
+            8 + [SAMPLE_IDENTIFIER, SAMPLE_IP]
+                .iter()
+                .filter(|&&b| t & b != 0)
+                .count()
+                * 8
+        })
+    }
+
     /// Size in bytes of the `sample_id` trailer that non-sample records carry.
     pub fn sample_id_size(&self) -> usize {
         if !self.sample_id_all() {

@@ -252,6 +252,40 @@ impl<'a> WindowMapper<'a> {
 /// the file's size at most.
 const KEEP_MAPPED: usize = 256 << 20;
 
+/// Samples per (pid, tid), counted in runs: a CPU's samples come in runs of one thread.
+#[derive(Default)]
+struct ThreadCounts {
+    done: FxHashMap<(i32, i32), usize>,
+    run: Option<((i32, i32), usize)>,
+}
+
+impl ThreadCounts {
+    #[inline(always)]
+    fn add(&mut self, pid: i32, tid: i32) {
+        match &mut self.run {
+            Some((key, n)) if *key == (pid, tid) => *n += 1,
+            _ => self.new_run(pid, tid),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn new_run(&mut self, pid: i32, tid: i32) {
+        if let Some((key, n)) = self.run.replace(((pid, tid), 1)) {
+            *self.done.entry(key).or_default() += n;
+        }
+    }
+
+    /// The counts, leaving none.
+    fn take(&mut self) -> FxHashMap<(i32, i32), usize> {
+        let mut done = std::mem::take(&mut self.done);
+        if let Some((key, n)) = self.run.take() {
+            *done.entry(key).or_default() += n;
+        }
+        done
+    }
+}
+
 /// The parser's state across both passes.
 struct PerfData<'a> {
     data: &'a [u8],
@@ -289,6 +323,10 @@ struct PerfData<'a> {
     sample_times: Option<Vec<(i32, u64)>>,
     /// Where a record starts, about every [`parallel::CHUNK`] bytes of the data section (pass 1).
     splits: Vec<usize>,
+    /// Samples per thread (pass 1), for the builder to set room aside.
+    thread_samples: ThreadCounts,
+    /// Where every sample has its pid and tid, when that does not depend on its event.
+    sample_tid_at: Option<usize>,
     /// Bytes per chunk of the sample pass.
     chunk: usize,
     /// The data section has compressed records (then pass 2 reads it in order).
@@ -392,6 +430,8 @@ fn parse_in_chunks(
         let mut chunks: Vec<std::ops::Range<usize>> =
             p.splits.windows(2).map(|w| w[0]..w[1]).collect();
         chunks.extend(p.splits.last().map(|&s| s..range.end));
+        // Pass 1 counted each thread's samples: their rows go straight to their place.
+        b.plan_samples(p.thread_samples.take());
         p.parallel_samples(&chunks, workers, progress, b)?;
     } else {
         p.walk(range.clone(), progress, b, false)?;
@@ -437,6 +477,8 @@ impl<'a> PerfData<'a> {
             chains: chains::ChainCache::default(),
             fallback_lookup: false,
             splits: Vec::new(),
+            thread_samples: ThreadCounts::default(),
+            sample_tid_at: None,
             chunk: parallel::CHUNK,
             keep_mapped: false,
             compressed: false,
@@ -512,6 +554,22 @@ impl<'a> PerfData<'a> {
             self.uniform_sample_type &= first.sample_type == attr.sample_type;
         }
         self.attrs.push(attr);
+        self.sample_tid_at = (self.attrs.first())
+            .filter(|_| self.uniform_sample_type)
+            .and_then(Attr::sample_tid_offset);
+    }
+
+    /// Counts a sample record in pass 1, per thread when its pid and tid can be read without
+    /// knowing its event.
+    #[inline(always)]
+    fn count_sample(&mut self, r: &[u8]) {
+        self.counts.samples += 1;
+        if let Some(at) = self.sample_tid_at
+            && let Some(v) = u64_at(r, at)
+        {
+            self.thread_samples
+                .add(v as u32 as i32, (v >> 32) as u32 as i32);
+        }
     }
 
     /// Feature sections sit right after the data section, one {offset, size} per set bit.
@@ -660,6 +718,11 @@ impl<'a> PerfData<'a> {
                     self.splits.push(at);
                     split = at.saturating_add(self.chunk);
                 }
+                if sideband && rec.kind == records::SAMPLE {
+                    // Most records: counted here, without the call.
+                    self.count_sample(rec.bytes);
+                    return Ok(());
+                }
                 if rec.kind == records::COMPRESSED || rec.kind == records::COMPRESSED2 {
                     self.compressed = true;
                     if decomp.is_none() {
@@ -746,7 +809,7 @@ impl<'a> PerfData<'a> {
     fn sideband(&mut self, rec: &Record<'_>, b: &mut ProfileBuilder) -> Result<()> {
         let r = rec.bytes;
         match rec.kind {
-            records::SAMPLE => self.counts.samples += 1,
+            records::SAMPLE => self.count_sample(r),
             records::MMAP | records::MMAP2 => self.read_mmap(rec),
             records::COMM => {
                 let pid = i32_at(r, 8).unwrap_or(-1);
