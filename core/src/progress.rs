@@ -85,22 +85,39 @@ impl MemoryGate {
     /// Whether the load may allocate `more` bytes now. Refusing is sticky: once refused, the
     /// load is over.
     pub fn admit(&self, more: u64) -> bool {
+        match self.look(more) {
+            Ok(fits) => fits,
+            Err((b, used)) => {
+                b.refuse(used, more);
+                false
+            }
+        }
+    }
+
+    /// Whether [`admit`](Self::admit) would let `more` bytes through, without refusing: for
+    /// an allocation the load can do without.
+    pub fn would_admit(&self, more: u64) -> bool {
+        self.look(more).unwrap_or(false)
+    }
+
+    /// Whether `more` bytes fit; `Err` with the budget and what the load holds when they do
+    /// not, and nothing was refused before.
+    fn look(&self, more: u64) -> std::result::Result<bool, (&Budget, u64)> {
         let Some(b) = &self.0 else {
-            return true;
+            return Ok(true);
         };
         if b.refused_more.load(Ordering::Relaxed) != 0 {
-            return false;
+            return Ok(false);
         }
         let budget = b.budget.load(Ordering::Relaxed);
         if budget == 0 || more < GATE_MIN_BYTES {
-            return true;
+            return Ok(true);
         }
         let used = b.used();
         if used.saturating_add(more) <= budget {
-            return true;
+            return Ok(true);
         }
-        b.refuse(used, more);
-        false
+        Err((b, used))
     }
 
     /// Refuses a growth of `more` bytes without looking: the load is over.

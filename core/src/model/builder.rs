@@ -574,10 +574,15 @@ impl ProfileBuilder {
         }
         let counts: Vec<((i32, i32), usize)> = counts.into_iter().collect();
         let rows = counts.iter().fold(0usize, |a, c| a.saturating_add(c.1));
-        if rows == 0 || !self.gate.admit(Plan::bytes(rows)) {
+        // Without a plan the load goes on as well: a plan the budget or the allocator would
+        // refuse (counts of damaged records that are no samples) is not made.
+        if rows == 0 || !self.gate.would_admit(Plan::bytes(rows)) {
             return;
         }
-        let mut plan = Box::new(Plan::new(counts));
+        let Some(plan) = Plan::new(counts) else {
+            return;
+        };
+        let mut plan = Box::new(plan);
         for (i, t) in self.threads.iter_mut().enumerate() {
             if t.samples.stack.is_empty() {
                 t.region = plan.link(t.pid, t.tid, ThreadId::from_index(i));
@@ -1643,5 +1648,29 @@ mod tests {
             let without = planned_profile(dev, false);
             assert!(with == without, "{dev:?}: the planned profile differs");
         }
+    }
+
+    #[test]
+    fn a_plan_past_the_memory_budget_is_not_made_and_the_load_goes_on() {
+        let progress = crate::Progress::new();
+        progress.set_memory_budget(64 << 20);
+        let mut b = ProfileBuilder::new("test");
+        b.set_memory_gate(progress.memory_gate());
+        let cpu = b.add_sample_type("cpu", Unit::Count);
+        // Counts of damaged records could claim far more rows than the file holds samples.
+        b.plan_samples([((1, 1), 100_000_000)]);
+        assert!(b.plan.is_none());
+        let t = b.add_thread(1, 1);
+        let f = b.add_named_frame("f", ModuleId::NONE, FuncKind::Native);
+        let s = b.add_stack_root_first([f]);
+        b.add_samples_one(t, [s, s].into_iter(), &[2, 1], &[cpu as u16; 2], &[5, 7]);
+        assert!(progress.check().is_ok(), "nothing was refused");
+        let p = b.freeze();
+        assert_eq!(&p.samples.time_ns[..], &[1, 2]);
+        // Counts that fit are planned.
+        let mut b = ProfileBuilder::new("test");
+        b.set_memory_gate(progress.memory_gate());
+        b.plan_samples([((1, 1), 1000)]);
+        assert!(b.plan.is_some());
     }
 }

@@ -42,22 +42,20 @@ unsafe impl Plain for i64 {}
 
 /// `n` rows of all bits zero, from zeroed memory: the allocator maps a large block lazily, so
 /// a row's page is touched when the row is first written, not here (`vec![x; n]` writes every
-/// row, and a `Plain` wrapper type gets no such shortcut).
-pub fn zeroed_vec<T: Plain>(n: usize) -> Vec<T> {
-    let Ok(layout) = std::alloc::Layout::array::<T>(n) else {
-        std::alloc::handle_alloc_error(std::alloc::Layout::new::<T>());
-    };
+/// row, and a `Plain` wrapper type gets no such shortcut). `None` when the allocator refuses.
+pub fn try_zeroed_vec<T: Plain>(n: usize) -> Option<Vec<T>> {
+    let layout = std::alloc::Layout::array::<T>(n).ok()?;
     if layout.size() == 0 {
-        return Vec::new();
+        return Some(Vec::new());
     }
     // SAFETY: the layout has a non-zero size.
     let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<T>();
     if ptr.is_null() {
-        std::alloc::handle_alloc_error(layout);
+        return None;
     }
     // SAFETY: `ptr` comes from the global allocator with the layout of `n` values of T, and
     // all-zero bits are a valid T (Plain: every bit pattern is a value).
-    unsafe { Vec::from_raw_parts(ptr, n, n) }
+    Some(unsafe { Vec::from_raw_parts(ptr, n, n) })
 }
 
 /// Keeps borrowed bytes alive (and at the same address) for as long as a column points at them.

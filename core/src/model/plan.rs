@@ -9,7 +9,7 @@
 //! each region in time order, in place. On a 1 GB capture (8.2 million samples) the second
 //! copy and its page faults were a fifth of the load.
 
-use super::column::zeroed_vec;
+use super::column::try_zeroed_vec;
 use super::ids::{StackId, ThreadId};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -47,8 +47,9 @@ pub(super) struct Plan {
 }
 
 impl Plan {
-    /// Room for `rows` samples of each (pid, tid) (a key given twice gets the sum).
-    pub fn new(counts: impl IntoIterator<Item = ((i32, i32), usize)>) -> Self {
+    /// Room for `rows` samples of each (pid, tid) (a key given twice gets the sum); `None`
+    /// when the allocator refuses the columns.
+    pub fn new(counts: impl IntoIterator<Item = ((i32, i32), usize)>) -> Option<Self> {
         let mut counts: Vec<((i32, i32), usize)> = counts.into_iter().collect();
         counts.sort_unstable();
         let mut regions: Vec<Region> = Vec::with_capacity(counts.len());
@@ -73,16 +74,16 @@ impl Plan {
         // Zeroed, so that a page is touched when its rows are written (once), not before;
         // room never used costs address space only.
         let columns = Columns {
-            stack: zeroed_vec(start),
-            time_ns: zeroed_vec(start),
-            kind: zeroed_vec(start),
-            weight: zeroed_vec(start),
+            stack: try_zeroed_vec(start)?,
+            time_ns: try_zeroed_vec(start)?,
+            kind: try_zeroed_vec(start)?,
+            weight: try_zeroed_vec(start)?,
         };
-        Plan {
+        Some(Plan {
             regions,
             index,
             columns,
-        }
+        })
     }
 
     /// Bytes the columns of room for `rows` samples take.

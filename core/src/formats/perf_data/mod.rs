@@ -327,6 +327,8 @@ struct PerfData<'a> {
     thread_samples: ThreadCounts,
     /// Where every sample has its pid and tid, when that does not depend on its event.
     sample_tid_at: Option<usize>,
+    /// Length of every sample's fields of fixed size, when known (else 0).
+    sample_min_len: usize,
     /// Bytes per chunk of the sample pass.
     chunk: usize,
     /// The data section has compressed records (then pass 2 reads it in order).
@@ -479,6 +481,7 @@ impl<'a> PerfData<'a> {
             splits: Vec::new(),
             thread_samples: ThreadCounts::default(),
             sample_tid_at: None,
+            sample_min_len: 0,
             chunk: parallel::CHUNK,
             keep_mapped: false,
             compressed: false,
@@ -554,9 +557,12 @@ impl<'a> PerfData<'a> {
             self.uniform_sample_type &= first.sample_type == attr.sample_type;
         }
         self.attrs.push(attr);
-        self.sample_tid_at = (self.attrs.first())
-            .filter(|_| self.uniform_sample_type)
-            .and_then(Attr::sample_tid_offset);
+        let first = self.attrs.first().filter(|_| self.uniform_sample_type);
+        self.sample_tid_at = first.and_then(Attr::sample_tid_offset);
+        // A record shorter than its fixed fields is no sample: not counted.
+        self.sample_min_len = first
+            .and_then(|a| a.layout)
+            .map_or(0, |l| usize::from(l.min_len));
     }
 
     /// Counts a sample record in pass 1, per thread when its pid and tid can be read without
@@ -565,6 +571,7 @@ impl<'a> PerfData<'a> {
     fn count_sample(&mut self, r: &[u8]) {
         self.counts.samples += 1;
         if let Some(at) = self.sample_tid_at
+            && r.len() >= self.sample_min_len
             && let Some(v) = u64_at(r, at)
         {
             self.thread_samples
