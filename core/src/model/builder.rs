@@ -1059,15 +1059,7 @@ impl ProfileBuilder {
             .into_iter()
             .map(Some)
             .collect();
-        let SampleColumns {
-            lens,
-            stack: s_stack,
-            time_ns: s_time,
-            labels: s_labels,
-            columns,
-            kind: kinds,
-            weight: weights,
-        } = match planned {
+        let cols = match planned {
             Some((lens, c)) => SampleColumns {
                 lens,
                 stack: c.stack,
@@ -1086,8 +1078,9 @@ impl ProfileBuilder {
             let Some(mut t) = old_threads[i].take() else {
                 continue;
             };
-            let end = start + lens[i];
-            if let (Some(&a), Some(&b)) = (s_time[start..end].first(), s_time[start..end].last()) {
+            let end = start + cols.lens[i];
+            let times = &cols.time_ns[start..end];
+            if let (Some(&a), Some(&b)) = (times.first(), times.last()) {
                 first = first.min(a);
                 last = last.max(b);
             }
@@ -1110,17 +1103,17 @@ impl ProfileBuilder {
             threads.span_end.push(spans.len());
         }
         let samples = SampleTable {
-            stack: s_stack.into(),
-            time_ns: s_time.into(),
+            stack: cols.stack.into(),
+            time_ns: cols.time_ns.into(),
             weights: if per_type {
-                SampleWeights::PerType(columns.into_iter().map(Column::from).collect())
+                SampleWeights::PerType(cols.columns.into_iter().map(Column::from).collect())
             } else {
                 SampleWeights::Tagged {
-                    sample_type: kinds.into(),
-                    weight: weights.into(),
+                    sample_type: cols.kind.into(),
+                    weight: cols.weight.into(),
                 }
             },
-            label_set: s_labels.into(),
+            label_set: cols.labels.into(),
             whole: None,
         };
         if self.meta.start_ns.is_none() && first <= last && last > 0 {
@@ -1276,14 +1269,14 @@ fn gather_samples(
         perms: &perms,
         total,
     };
-    let s_stack = g.column(StackId::NONE, |ts| &mut ts.stack);
-    let s_time = g.column(0, |ts| &mut ts.time_ns);
-    let s_labels = if labelled {
+    let stack = g.column(StackId::NONE, |ts| &mut ts.stack);
+    let time_ns = g.column(0, |ts| &mut ts.time_ns);
+    let labels = if labelled {
         g.column(0, |ts| &mut ts.labels)
     } else {
         Vec::new()
     };
-    let (columns, kinds, weights) = if per_type {
+    let (columns, kind, weight) = if per_type {
         let columns: Vec<Vec<i64>> = (0..n_types)
             .map(|c| {
                 g.column(0, |ts| match ts.columns.get_mut(c) {
@@ -1302,12 +1295,12 @@ fn gather_samples(
     };
     SampleColumns {
         lens,
-        stack: s_stack,
-        time_ns: s_time,
-        labels: s_labels,
+        stack,
+        time_ns,
+        labels,
         columns,
-        kind: kinds,
-        weight: weights,
+        kind,
+        weight,
     }
 }
 
