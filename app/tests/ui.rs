@@ -37,15 +37,83 @@ fn window() -> Harness<'static, App> {
 fn wait_for(h: &mut Harness<'_, App>, what: &str, done: impl Fn(&App) -> bool) {
     let start = Instant::now();
     while !done(h.state()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
+        if start.elapsed() > Duration::from_secs(60) {
+            panic!(
+                "timed out waiting for {what}; tabs: {}{}",
+                tab_states(h.state()),
+                thread_stacks()
+            );
+        }
         h.step();
         std::thread::sleep(Duration::from_millis(5));
     }
     // Settle: a few frames so the views are laid out with the new data.
     h.run_steps(3);
+}
+
+/// What each tab is doing, for a test that waited too long.
+fn tab_states(app: &App) -> String {
+    let states: Vec<String> = (app.tabs.iter())
+        .map(|t| match t {
+            Tab::Loading(j) => format!(
+                "{}: loading ({:?}, {} of {}, {:.1} s)",
+                t.title(),
+                j.progress.phase(),
+                j.progress.done(),
+                j.progress.total(),
+                j.started.elapsed().as_secs_f64()
+            ),
+            Tab::Failed { error, .. } => format!("{}: failed: {error}", t.title()),
+            Tab::Ready(d) => format!("{}: ready, computing {}", t.title(), d.is_computing()),
+            Tab::Compare(c) => format!("{}: comparison, busy {}", t.title(), c.is_busy()),
+            Tab::Live(l) => format!("{}: live, busy {}", t.title(), l.is_busy()),
+        })
+        .collect();
+    format!(
+        "[{}], rayon threads {}",
+        states.join("; "),
+        rayon::current_num_threads()
+    )
+}
+
+/// Where this process's threads are (by gdb, once per process: it takes seconds), for a test
+/// that waited too long: the frames of stacklens' own code and the innermost frame of each.
+fn thread_stacks() -> String {
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if DONE.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return String::new();
+    }
+    let out = std::process::Command::new("gdb")
+        .args(["-p", &std::process::id().to_string(), "-batch", "-nx"])
+        .args(["-ex", "set pagination off", "-ex", "thread apply all bt 40"])
+        .stdin(std::process::Stdio::null())
+        .output();
+    let Ok(out) = out else {
+        return "\n(no gdb for the threads' stacks)".into();
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut kept = String::from("\nthreads:");
+    let mut innermost = false;
+    for line in text.lines() {
+        if line.starts_with("Thread ") {
+            kept.push('\n');
+            kept.push_str(line);
+            innermost = true;
+        } else if line.starts_with('#') && (innermost || frame_is_ours(line)) {
+            kept.push_str("\n  ");
+            kept.push_str(&line.chars().take(160).collect::<String>());
+            innermost = false;
+        }
+    }
+    kept
+}
+
+/// Whether a gdb frame line ("#3  0x… in name (args) at file:line", or without the address)
+/// is in a function of stacklens.
+fn frame_is_ours(line: &str) -> bool {
+    let rest = line.split_once("  ").map_or(line, |(_, r)| r);
+    let name = rest.split_once(" in ").map_or(rest, |(_, n)| n);
+    name.starts_with("stacklens")
 }
 
 /// Focuses the text field labelled `label` and types `text` at its end.
@@ -67,7 +135,14 @@ fn open_sample(h: &mut Harness<'_, App>, name: &str) {
     h.run_steps(2);
     h.get_by_label("Open path").click();
     h.run_steps(1);
-    wait_for(h, "the profile to load", ready);
+    // A load that fails says why at once instead of running into the timeout.
+    let failed = |app: &App| (app.tabs.iter()).any(|t| matches!(t, Tab::Failed { .. }));
+    wait_for(h, "the profile to load", |app| ready(app) || failed(app));
+    assert!(
+        !failed(h.state()),
+        "{name} did not load: {}",
+        tab_states(h.state())
+    );
 }
 
 fn func_named(app: &App, name: &str) -> stacklens_core::model::FuncId {

@@ -331,6 +331,9 @@ struct PerfData<'a> {
     sample_min_len: usize,
     /// Bytes per chunk of the sample pass.
     chunk: usize,
+    /// A panic to cause in the sample pass (tests of what a panic there does).
+    #[cfg(test)]
+    fault: Option<parallel::Fault>,
     /// The data section has compressed records (then pass 2 reads it in order).
     compressed: bool,
     /// The file's pages stay mapped from pass 1 to the end of pass 2 (see [`KEEP_MAPPED`]).
@@ -483,6 +486,8 @@ impl<'a> PerfData<'a> {
             sample_tid_at: None,
             sample_min_len: 0,
             chunk: parallel::CHUNK,
+            #[cfg(test)]
+            fault: parallel::FAULT.take(),
             keep_mapped: false,
             compressed: false,
             frames: Vec::with_capacity(128),

@@ -31,6 +31,22 @@ pub const CHUNK: usize = 8 << 20;
 /// (about 2 MB per chunk of a typical file).
 const AHEAD_PER_WORKER: usize = 2;
 
+/// A panic caused on purpose in the sample pass, for the tests of what follows one.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Fault {
+    /// In the worker that decodes this chunk.
+    Decode(usize),
+    /// In the merger, before it merges this chunk.
+    Merge(usize),
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The fault of the next parser made on this thread.
+    pub(super) static FAULT: std::cell::Cell<Option<Fault>> = const { std::cell::Cell::new(None) };
+}
+
 /// A distinct callchain of a chunk, in the order of its first sample.
 struct LocalChain {
     hash: u64,
@@ -178,6 +194,40 @@ fn decode_chunk(
     Ok(out)
 }
 
+/// Stops the sample pass's workers.
+struct Halt<'a> {
+    stop: &'a AtomicBool,
+    merged: &'a (Mutex<usize>, Condvar),
+}
+
+impl Halt<'_> {
+    fn now(&self) {
+        let _m = self.merged.0.lock().unwrap_or_else(|e| e.into_inner());
+        self.stop.store(true, Ordering::Release);
+        self.merged.1.notify_all();
+    }
+
+    /// Stops the workers when dropped, however the merge ends.
+    fn on_end(&self) -> HaltOnDrop<'_, '_> {
+        HaltOnDrop(self, false)
+    }
+
+    /// Stops the workers when dropped while unwinding.
+    fn on_panic(&self) -> HaltOnDrop<'_, '_> {
+        HaltOnDrop(self, true)
+    }
+}
+
+struct HaltOnDrop<'h, 'a>(&'h Halt<'a>, bool);
+
+impl Drop for HaltOnDrop<'_, '_> {
+    fn drop(&mut self) {
+        if !self.1 || std::thread::panicking() {
+            self.0.now();
+        }
+    }
+}
+
 impl Counts {
     /// Adds the sample-pass counts of a chunk.
     fn absorb(&mut self, c: Counts) {
@@ -212,11 +262,20 @@ impl PerfData<'_> {
         };
         let space = self.space.clone();
         let (data, pipe) = (self.data, self.header.pipe);
+        #[cfg(test)]
+        let fault = self.fault;
 
         let next = AtomicUsize::new(0);
         let stop = AtomicBool::new(false);
         // How many chunks are merged; a worker waits while its chunk is too far ahead.
         let merged = (Mutex::new(0usize), Condvar::new());
+        // Stops the workers: set when the merge ends, and by a thread that panics, so that no
+        // thread waits forever for a merge or a chunk that will not come (the scope then
+        // joins every thread and passes the panic on).
+        let halt = Halt {
+            stop: &stop,
+            merged: &merged,
+        };
         let ahead = AHEAD_PER_WORKER * workers;
         let (tx, rx) = mpsc::channel::<(usize, Result<Chunk>)>();
         // Chunks merged, for the workers to decode the next ones into.
@@ -226,7 +285,9 @@ impl PerfData<'_> {
                 let tx = tx.clone();
                 let (next, stop, merged, space) = (&next, &stop, &merged, &space);
                 let spare = &merged_chunks;
+                let halt = &halt;
                 scope.spawn(move || {
+                    let _on_panic = halt.on_panic();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         if i >= chunks.len() {
@@ -241,6 +302,11 @@ impl PerfData<'_> {
                         if stop.load(Ordering::Acquire) {
                             return;
                         }
+                        #[cfg(test)]
+                        assert!(
+                            fault != Some(Fault::Decode(i)),
+                            "fault in decoding chunk {i}"
+                        );
                         let buffers = (spare.lock().unwrap_or_else(|e| e.into_inner()).pop())
                             .unwrap_or_default();
                         let r = decode_chunk(
@@ -259,12 +325,18 @@ impl PerfData<'_> {
                 });
             }
             drop(tx);
+            let _on_end = halt.on_end();
             let mut waiting: BTreeMap<usize, Result<Chunk>> = BTreeMap::new();
             let mut want = 0usize;
             let mut result = Ok(());
             'recv: for (i, r) in rx.iter() {
                 waiting.insert(i, r);
                 while let Some(r) = waiting.remove(&want) {
+                    #[cfg(test)]
+                    assert!(
+                        fault != Some(Fault::Merge(want)),
+                        "fault in merging chunk {want}"
+                    );
                     match r {
                         Ok(mut c) => {
                             self.merge_chunk(b, &mut c);
@@ -280,11 +352,6 @@ impl PerfData<'_> {
                     *merged.0.lock().unwrap_or_else(|e| e.into_inner()) = want;
                     merged.1.notify_all();
                 }
-            }
-            if result.is_err() {
-                let _m = merged.0.lock().unwrap_or_else(|e| e.into_inner());
-                stop.store(true, Ordering::Release);
-                merged.1.notify_all();
             }
             result
         })

@@ -1014,6 +1014,39 @@ fn chunked(bytes: &[u8], chunk: usize, workers: usize) -> crate::Result<Vec<u8>>
     Ok(out)
 }
 
+/// A panic in the parallel sample pass (a bug, in a worker or in the merger) is passed on to
+/// the caller: no thread is left waiting for a chunk or a merge that will not come, which
+/// would hang the load (and the window that waits for it) for good.
+#[test]
+fn a_panic_in_the_sample_pass_is_passed_on_instead_of_hanging() {
+    use parallel::Fault;
+    let bytes = std::fs::read(sample_dir().join("hot.perf.data")).unwrap();
+    // 4 KiB chunks: about 30 of them; 2 workers decode at most 4 ahead of the merge.
+    for fault in [
+        Fault::Decode(0),
+        Fault::Decode(7),
+        Fault::Merge(0),
+        Fault::Merge(7),
+    ] {
+        let bytes = bytes.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            parallel::FAULT.set(Some(fault));
+            let r = std::panic::catch_unwind(|| chunked(&bytes, 4096, 2));
+            let _ = tx.send(r.is_err());
+        });
+        let panicked = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("{fault:?}: the load hung"));
+        assert!(panicked, "{fault:?}: the load ended without the panic");
+    }
+    // Without a fault the same load ends normally (the chunks above are the parallel pass's).
+    assert_eq!(
+        chunked(&bytes, 4096, 2).unwrap(),
+        chunked(&bytes, usize::MAX, 1).unwrap()
+    );
+}
+
 #[test]
 fn the_sample_pass_on_several_threads_makes_the_same_profile_as_one() {
     let mut parallel_files = 0;
