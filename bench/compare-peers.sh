@@ -16,9 +16,11 @@
 # The size is perf record's --max-size; the workload runs until perf stops it.
 #
 # Every tool runs REPS times, the tools taking turns (stacklens, peer, peer, ..., stacklens, ...)
-# so that noise hits all alike. The table shows medians of wall time and peak RSS
-# (/usr/bin/time; RSS counts the pages of a memory-mapped input), MB/s of input, and how many
-# times stacklens' time each peer takes. "floor" is reading the file from the page cache.
+# so that noise hits all alike; a file whose round of all tools is short gets more rounds, as
+# many as fit in ROUND_BUDGET seconds (default 60), at most MAX_REPS (default 15). The table
+# shows medians of wall time and peak RSS (/usr/bin/time; RSS counts the pages of a
+# memory-mapped input), MB/s of input, and how many times stacklens' time each peer takes.
+# "floor" is reading the file from the page cache.
 # A peer that is not installed gets a row saying so (install hints below), never silence.
 #
 # Peers: perf report --stdio --no-children; perf script | inferno-collapse-perf
@@ -38,6 +40,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=${REPS:-3}
+MAX_REPS=${MAX_REPS:-15}
+ROUND_BUDGET=${ROUND_BUDGET:-60}
 SIZES=${SIZES:-"10 100 1000"}
 DATA=bench/data
 mkdir -p "$DATA"
@@ -162,22 +166,28 @@ run_tools() { # run_tools FILE
 }
 
 for f in "${files[@]}"; do
-  echo "timing $f ($REPS runs per tool) ..."
   cat "$f" >/dev/null # warm the page cache
   "$STACKLENS" report "$f" >/dev/null 2>&1 || true # and stacklens' kept symbols
-  for _ in $(seq "$REPS"); do run_tools "$f"; done
+  # The first round tells how long one takes; files whose round is short get more rounds
+  # (up to MAX_REPS, within about ROUND_BUDGET seconds): a median of 3 runs of 50 ms is mostly
+  # the host's noise.
+  t0=$EPOCHREALTIME
+  run_tools "$f"
+  reps=$(python3 -c "r = $EPOCHREALTIME - $t0; print(max($REPS, min($MAX_REPS, int($ROUND_BUDGET / max(r, 1e-3)))))")
+  echo "timing $f ($reps runs per tool) ..."
+  for _ in $(seq 2 "$reps"); do run_tools "$f"; done
 done
 
 echo
-echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GB RAM, REPS=$REPS"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(free -g | awk '/Mem:/{print $2}') GB RAM, REPS=$REPS, MAX_REPS=$MAX_REPS, ROUND_BUDGET=$ROUND_BUDGET"
 python3 - "$results" <<'PY'
 import os, statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 by = {}
 for tool, f, secs, rss, status in rows:
     by.setdefault(f, {}).setdefault(tool, []).append((float(secs), int(rss), int(status)))
-print(f"| file | MB | tool | wall (median) | MB/s | peak RSS | stacklens is ... faster |")
-print("|---|---:|---|---:|---:|---:|---:|")
+print(f"| file | MB | tool | runs | wall (median) | MB/s | peak RSS | stacklens is ... faster |")
+print("|---|---:|---|---:|---:|---:|---:|---:|")
 for f, tools in by.items():
     mb = os.path.getsize(f) / 1e6
     ours = statistics.median(s for s, _, _ in tools["stacklens"])
@@ -193,7 +203,7 @@ for f, tools in by.items():
             ratio = f"(stacklens: {ours / max(wall, 1e-3):.1f}× the floor)"
         if tool == "stacklens-cold" and peers:
             ratio = f"(cold: {min(peers) / max(wall, 1e-3):.1f}× faster than the fastest peer)"
-        print(f"| {os.path.basename(f)} | {mb:.0f} | {tool}{note} | {wall:.3f} s | {mb / max(wall, 1e-3):.0f} | {rss:.0f} MB | {ratio} |")
+        print(f"| {os.path.basename(f)} | {mb:.0f} | {tool}{note} | {len(runs)} | {wall:.3f} s | {mb / max(wall, 1e-3):.0f} | {rss:.0f} MB | {ratio} |")
 PY
 for m in "${missing[@]}"; do
   case $m in

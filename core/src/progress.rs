@@ -23,8 +23,8 @@ pub struct Progress {
     total: AtomicU64,
     phase: AtomicU8,
     cancelled: AtomicBool,
-    /// When each step of the load ended, for `--timings`.
-    laps: Mutex<Vec<(&'static str, Instant)>>,
+    /// When each step of the load ended, and the process's CPU time then, for `--timings`.
+    laps: Mutex<Vec<(&'static str, Instant, Duration)>>,
     /// The load's memory budget, shared with the [`MemoryGate`]s of its builders.
     memory: Arc<Budget>,
     /// When [`check`](Self::check) last measured the memory (ns since `created`).
@@ -156,6 +156,30 @@ pub fn anonymous_rss() -> Option<u64> {
     Some(resident.saturating_sub(shared) * page)
 }
 
+/// One step of a load: its wall time and the process's CPU time meanwhile.
+#[derive(Clone, Copy, Debug)]
+pub struct LapTime {
+    pub what: &'static str,
+    pub wall: Duration,
+    pub cpu: Duration,
+}
+
+/// CPU time (user and system) of all of this process's threads so far.
+pub fn process_cpu_time() -> Duration {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid timespec to write to.
+        if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } == 0 {
+            return Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+        }
+    }
+    Duration::ZERO
+}
+
 /// Memory the system can still give (`MemAvailable` of `/proc/meminfo`).
 pub fn available_memory() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -230,16 +254,28 @@ impl Progress {
         let mut laps = self.laps.lock().unwrap_or_else(|e| e.into_inner());
         // A load has a handful of steps; a bound keeps a misuse from growing it.
         if laps.len() < 64 {
-            laps.push((what, Instant::now()));
+            laps.push((what, Instant::now(), process_cpu_time()));
         }
     }
 
     /// Each step noted with [`lap`](Self::lap) and how long it took (from the step before,
     /// or from [`Progress::new`]).
     pub fn laps(&self) -> Vec<(&'static str, Duration)> {
+        (self.lap_times().into_iter())
+            .map(|l| (l.what, l.wall))
+            .collect()
+    }
+
+    /// [`laps`](Self::laps) with the CPU time the whole process spent in each step (on all
+    /// its threads: the step's own, and whatever else the process ran meanwhile).
+    pub fn lap_times(&self) -> Vec<LapTime> {
         let laps = self.laps.lock().unwrap_or_else(|e| e.into_inner());
-        laps.windows(2)
-            .map(|w| (w[1].0, w[1].1.duration_since(w[0].1)))
+        (laps.windows(2))
+            .map(|w| LapTime {
+                what: w[1].0,
+                wall: w[1].1.duration_since(w[0].1),
+                cpu: w[1].2.saturating_sub(w[0].2),
+            })
             .collect()
     }
 

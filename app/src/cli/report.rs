@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use stacklens_core::analysis::{CallNodeTable, Selection, stack_weights, top_functions};
 use stacklens_core::model::{Profile, SampleType, ThreadId};
+use stacklens_core::progress::process_cpu_time;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -85,12 +86,13 @@ pub struct JsonFunction {
 
 pub fn run(args: &ReportArgs) -> Result<()> {
     let profile = select::transformed(select::load(&args.file, &args.input)?, &args.select)?;
-    let t0 = std::time::Instant::now();
+    let (t0, cpu0) = (std::time::Instant::now(), process_cpu_time());
     let report = build(&profile, args)?;
     if args.input.timings {
-        eprintln!(
-            "  {:>9.1} ms  report (call tree, top functions, threads)",
-            t0.elapsed().as_secs_f64() * 1e3
+        select::print_timing(
+            "report (call tree, top functions, threads)",
+            t0.elapsed(),
+            process_cpu_time().saturating_sub(cpu0),
         );
     }
     let stdout = std::io::stdout();

@@ -222,14 +222,29 @@ pub fn load(file: &Path, input: &InputArgs) -> Result<Profile> {
 }
 
 /// The load's steps and their times, to stderr.
+/// Each step's wall time, and the CPU time of the whole process meanwhile (over the wall
+/// time: how many cores the step kept busy).
 pub fn print_timings(file: &Path, progress: &Progress) {
-    let laps = progress.laps();
-    let total: std::time::Duration = laps.iter().map(|(_, d)| *d).sum();
+    let laps = progress.lap_times();
+    let wall: std::time::Duration = laps.iter().map(|l| l.wall).sum();
+    let cpu: std::time::Duration = laps.iter().map(|l| l.cpu).sum();
     eprintln!("timings for {}:", file.display());
-    for (what, d) in laps {
-        eprintln!("  {:>9.1} ms  {what}", d.as_secs_f64() * 1e3);
+    eprintln!("  {:>9}     {:>9}", "wall", "CPU");
+    for l in laps {
+        print_timing(l.what, l.wall, l.cpu);
     }
-    eprintln!("  {:>9.1} ms  load in all", total.as_secs_f64() * 1e3);
+    print_timing("load in all", wall, cpu);
+}
+
+/// One line of `--timings`.
+pub fn print_timing(what: &str, wall: std::time::Duration, cpu: std::time::Duration) {
+    let (wall, cpu) = (wall.as_secs_f64(), cpu.as_secs_f64());
+    let cores = if wall > 0.0 { cpu / wall } else { 0.0 };
+    eprintln!(
+        "  {:>9.1} ms  {:>9.1} ms  ({cores:.1} cores)  {what}",
+        wall * 1e3,
+        cpu * 1e3
+    );
 }
 
 /// The sample type `--event` names, or the profile's default.
