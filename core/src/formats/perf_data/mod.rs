@@ -252,6 +252,26 @@ impl<'a> WindowMapper<'a> {
 /// the file's size at most.
 const KEEP_MAPPED: usize = 256 << 20;
 
+/// The [`chains::ChainKey::cpumode`] of unwound DWARF stacks' keys (a record's cpumode bits
+/// are 3).
+const DWARF_STACK: u16 = u16::MAX;
+
+/// What decides the stack of an unwound DWARF sample besides its process and epoch, as words:
+/// its kernel frames (resolved already), its user frames (address and whether a return
+/// address) and whether unwinding stopped early.
+fn dwarf_stack_words(kernel: &[FrameId], r: &unwind::Unwound, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&(kernel.len() as u64).to_le_bytes());
+    for f in kernel {
+        out.extend_from_slice(&(f.index() as u64).to_le_bytes());
+    }
+    for &(addr, ret) in &r.frames {
+        out.extend_from_slice(&addr.to_le_bytes());
+        out.extend_from_slice(&u64::from(ret).to_le_bytes());
+    }
+    out.extend_from_slice(&u64::from(r.stop.is_some()).to_le_bytes());
+}
+
 /// Samples per (pid, tid), counted in runs: a CPU's samples come in runs of one thread.
 #[derive(Default)]
 struct ThreadCounts {
@@ -342,6 +362,10 @@ struct PerfData<'a> {
     frames: Vec<FrameId>,
     /// The stacks of callchains seen before.
     chains: chains::ChainCache,
+    /// The stacks of unwound DWARF samples, keyed by [`dwarf_stack_words`].
+    dwarf_stacks: chains::ChainCache,
+    /// A buffer for [`dwarf_stack_words`].
+    dwarf_words: Vec<u8>,
     /// Set when a mapping lookup fell back on one not live at the sample's time.
     fallback_lookup: bool,
     last_thread: Option<((i32, i32), ThreadId)>,
@@ -480,6 +504,8 @@ impl<'a> PerfData<'a> {
             on_cpu: Vec::new(),
             sample_times: None,
             chains: chains::ChainCache::default(),
+            dwarf_stacks: chains::ChainCache::default(),
+            dwarf_words: Vec::new(),
             fallback_lookup: false,
             splits: Vec::new(),
             thread_samples: ThreadCounts::default(),
@@ -1520,21 +1546,46 @@ impl<'a> PerfData<'a> {
         let mut batch = std::mem::take(&mut u.batch);
         let mut kernel = std::mem::take(&mut u.frames);
         let mut frames = Vec::new();
+        let mut words = std::mem::take(&mut self.dwarf_words);
         for (pending, r) in batch.iter().zip(results) {
             let p = &pending.sample;
-            frames.clear();
-            frames.extend_from_slice(&kernel[pending.frames.clone()]);
-            for (addr, ret) in r.frames {
-                frames.push(self.frame_for(b, p.pid, addr, p.time, Space::User, ret));
-            }
-            if r.stop.is_some() {
-                frames.push(b.add_named_frame(
-                    unwind::STOPPED_FRAME,
-                    self.unknown_module,
-                    FuncKind::Unresolved,
-                ));
-            }
-            let stack = self.add_sample(b, &frames, p.thread, p.time, p.sample_type, p.weight);
+            // A stack unwound before (with the same kernel frames, in the same process and
+            // epoch) is looked up whole instead of frame by frame: most samples repeat one.
+            let kernel_frames = &kernel[pending.frames.clone()];
+            dwarf_stack_words(kernel_frames, &r, &mut words);
+            let key = chains::ChainKey {
+                pid: p.pid,
+                epoch: self.space.epoch(p.pid, p.time),
+                cpumode: DWARF_STACK,
+                ip: None,
+            };
+            let stack = match self.dwarf_stacks.get(&key, &words) {
+                Ok(stack) => {
+                    self.add_sample_stack(b, stack, p.thread, p.time, p.sample_type, p.weight);
+                    stack
+                }
+                Err(h) => {
+                    frames.clear();
+                    frames.extend_from_slice(kernel_frames);
+                    for &(addr, ret) in &r.frames {
+                        frames.push(self.frame_for(b, p.pid, addr, p.time, Space::User, ret));
+                    }
+                    if r.stop.is_some() {
+                        frames.push(b.add_named_frame(
+                            unwind::STOPPED_FRAME,
+                            self.unknown_module,
+                            FuncKind::Unresolved,
+                        ));
+                    }
+                    let stack =
+                        self.add_sample(b, &frames, p.thread, p.time, p.sample_type, p.weight);
+                    // As for callchains: an answer that depends on the exact time is not kept.
+                    if !self.fallback_lookup {
+                        self.dwarf_stacks.insert(h, key, &words, stack);
+                    }
+                    stack
+                }
+            };
             if p.switch_out {
                 self.switch_outs.push(SwitchOut {
                     thread: p.thread,
@@ -1544,6 +1595,7 @@ impl<'a> PerfData<'a> {
                 });
             }
         }
+        self.dwarf_words = words;
         batch.clear();
         kernel.clear();
         u.batch = batch;
