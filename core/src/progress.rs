@@ -258,16 +258,9 @@ impl Progress {
         }
     }
 
-    /// Each step noted with [`lap`](Self::lap) and how long it took (from the step before,
-    /// or from [`Progress::new`]).
-    pub fn laps(&self) -> Vec<(&'static str, Duration)> {
-        (self.lap_times().into_iter())
-            .map(|l| (l.what, l.wall))
-            .collect()
-    }
-
-    /// [`laps`](Self::laps) with the CPU time the whole process spent in each step (on all
-    /// its threads: the step's own, and whatever else the process ran meanwhile).
+    /// Each step noted with [`lap`](Self::lap): how long it took (from the step before, or
+    /// from [`Progress::new`]) and the CPU time the whole process spent meanwhile (on all its
+    /// threads: the step's own, and whatever else the process ran).
     pub fn lap_times(&self) -> Vec<LapTime> {
         let laps = self.laps.lock().unwrap_or_else(|e| e.into_inner());
         (laps.windows(2))

@@ -221,8 +221,7 @@ pub fn load(file: &Path, input: &InputArgs) -> Result<Profile> {
     Ok(profile)
 }
 
-/// The load's steps and their times, to stderr.
-/// Each step's wall time, and the CPU time of the whole process meanwhile (over the wall
+/// The load's steps, to stderr: each step's wall time, and the CPU time of the whole process meanwhile (over the wall
 /// time: how many cores the step kept busy).
 pub fn print_timings(file: &Path, progress: &Progress) {
     let laps = progress.lap_times();
