@@ -51,11 +51,28 @@ thread_local! {
 struct LocalChain {
     hash: u64,
     key: ChainKey,
-    /// Its bytes in [`Chunk::bytes`].
+    /// Its bytes in [`Chunk::bytes`] (after its head).
     at: usize,
     len: usize,
     /// Time of its first sample.
     time: u64,
+}
+
+/// Bytes of a chain's head in [`Chunk::bytes`]: its key and length, right before its bytes, so
+/// that a probe reads one stretch of memory (reading the key from [`LocalChain`] was a cache
+/// miss of its own in a third of the probes' time).
+const HEAD: usize = 24;
+
+/// The head of a chain of `len` bytes under `key`.
+fn head_of(key: &ChainKey, len: usize) -> [u8; HEAD] {
+    let mut h = [0u8; HEAD];
+    h[0..4].copy_from_slice(&key.pid.to_le_bytes());
+    h[4..8].copy_from_slice(&key.epoch.to_le_bytes());
+    h[8..10].copy_from_slice(&key.cpumode.to_le_bytes());
+    h[10] = u8::from(key.ip.is_some());
+    h[12..16].copy_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes());
+    h[16..24].copy_from_slice(&key.ip.unwrap_or(0).to_le_bytes());
+    h
 }
 
 /// The samples of one thread in a chunk, in order, waiting for their stacks.
@@ -73,9 +90,9 @@ struct ThreadRows {
 #[derive(Default)]
 struct Chunk {
     chains: Vec<LocalChain>,
-    /// The distinct callchains' bytes, one after another: compared against while the chunk
-    /// is decoded, they stay in the core's cache, where the first sample's bytes in the file
-    /// would not.
+    /// The distinct callchains' heads and bytes, one after another: compared against while
+    /// the chunk is decoded, they stay in the core's cache, where the first sample's bytes in
+    /// the file would not.
     bytes: Vec<u8>,
     /// Per thread, in the order of each thread's first sample in the chunk.
     threads: Vec<ThreadRows>,
@@ -122,8 +139,9 @@ fn decode_chunk(
 ) -> Result<Chunk> {
     crate::mapped::read_ahead(&data[range.clone()]);
     out.reset();
-    // (hash, index in chains): a probe compares hashes without touching the chains.
-    let mut index: HashTable<(u64, u32)> = HashTable::new();
+    // (hash, where its head is in `bytes`, index in chains): a probe compares hashes, then the
+    // head and bytes it points at, without touching the chains.
+    let mut index: HashTable<(u64, usize, u32)> = HashTable::new();
     let mut thread_index: FxHashMap<(i32, i32), usize> = FxHashMap::default();
     let mut last_thread: Option<((i32, i32), usize)> = None;
     // Samples come in runs of one process: its epoch boundaries are looked up once per run.
@@ -149,25 +167,28 @@ fn decode_chunk(
                 ip: s.ip,
             };
             let h = chains::hash(&key, s.callchain);
-            let (known, bytes) = (&out.chains, &out.bytes);
-            let chain = match index.find(h, |&(eh, i)| {
+            let head = head_of(&key, s.callchain.len());
+            let bytes = &out.bytes;
+            let chain = match index.find(h, |&(eh, at, _)| {
                 eh == h && {
-                    let c = &known[i as usize];
-                    c.key == key && &bytes[c.at..c.at + c.len] == s.callchain
+                    let (their_head, chain) = bytes[at..].split_at(HEAD);
+                    their_head == head && chain.get(..s.callchain.len()) == Some(s.callchain)
                 }
             }) {
-                Some(&(_, i)) => i,
+                Some(&(_, _, i)) => i,
                 None => {
                     let i = u32::try_from(out.chains.len()).unwrap_or(u32::MAX);
+                    let at = out.bytes.len();
                     out.chains.push(LocalChain {
                         hash: h,
                         key,
-                        at: out.bytes.len(),
+                        at: at + HEAD,
                         len: s.callchain.len(),
                         time: s.time,
                     });
+                    out.bytes.extend_from_slice(&head);
                     out.bytes.extend_from_slice(s.callchain);
-                    index.insert_unique(h, (h, i), |&(h, _)| h);
+                    index.insert_unique(h, (h, at, i), |&(h, _, _)| h);
                     i
                 }
             };
