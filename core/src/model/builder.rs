@@ -5,6 +5,7 @@ use super::Profile;
 use super::column::Column;
 use super::ids::*;
 use super::plan::Plan;
+pub use super::plan::SampleRoom;
 use super::strings::StringTable;
 use super::tables::*;
 use crate::progress::MemoryGate;
@@ -568,6 +569,30 @@ impl ProfileBuilder {
     /// address space. A thread that outgrows its room, or any other way of adding samples, puts
     /// the rows back in per-thread columns (a copy; the profile is the same either way).
     pub fn plan_samples(&mut self, counts: impl IntoIterator<Item = ((i32, i32), usize)>) {
+        self.plan_samples_in(counts, None);
+    }
+
+    /// Room for up to `rows` samples, to [populate](SampleRoom::populate) ahead of
+    /// [`plan_samples_in`](Self::plan_samples_in): as much of it as the memory budget allows
+    /// (only populated rows take memory); `None` when the allocator refuses it.
+    pub fn room_for_samples(&self, rows: usize) -> Option<SampleRoom> {
+        if self.per_type {
+            return None;
+        }
+        let mut rows = rows;
+        while rows > 0 && !self.gate.would_admit(Plan::bytes(rows)) {
+            rows /= 2;
+        }
+        (rows > 0).then(|| SampleRoom::new(rows)).flatten()
+    }
+
+    /// [`plan_samples`](Self::plan_samples) in `room`'s columns when they have room for every
+    /// counted sample (else in new ones).
+    pub fn plan_samples_in(
+        &mut self,
+        counts: impl IntoIterator<Item = ((i32, i32), usize)>,
+        room: Option<SampleRoom>,
+    ) {
         self.unplan();
         if self.per_type {
             return;
@@ -579,7 +604,7 @@ impl ProfileBuilder {
         if rows == 0 || !self.gate.would_admit(Plan::bytes(rows)) {
             return;
         }
-        let Some(plan) = Plan::new(counts) else {
+        let Some(plan) = Plan::new(counts, room) else {
             return;
         };
         let mut plan = Box::new(plan);
@@ -1544,7 +1569,16 @@ mod tests {
 
     /// A profile of 3 threads, their samples interleaved and nearly in time order, added in
     /// batches and one by one; planned from the exact counts changed by `dev`, or not.
-    fn planned_profile(dev: Deviation, plan: bool) -> Vec<u8> {
+    /// How a test profile's samples are added.
+    #[derive(Clone, Copy, Debug)]
+    enum Planning {
+        None,
+        Plan,
+        /// A plan in a sample room of this many rows more than counted (all faulted in).
+        InRoom(isize),
+    }
+
+    fn planned_profile(dev: Deviation, plan: Planning) -> Vec<u8> {
         let mut next = xorshift();
         let mut b = ProfileBuilder::new("test");
         let cpu = b.add_sample_type("cpu", Unit::Count);
@@ -1589,8 +1623,27 @@ mod tests {
         }
         // One thread exists before the plan, the others come after.
         b.add_thread(keys[0].0, keys[0].1);
-        if plan {
-            b.plan_samples(counts);
+        match plan {
+            Planning::None => {}
+            Planning::Plan => b.plan_samples(counts),
+            Planning::InRoom(more) => {
+                let total: usize = counts.iter().map(|c| c.1).sum();
+                let rows = total.saturating_add_signed(more);
+                let mut room = b.room_for_samples(rows).unwrap();
+                assert_eq!(room.rows(), rows);
+                // In steps, as a parser's helper thread does, up to the last row.
+                let mut steps = 0;
+                while room.populate(rows, 1000) {
+                    steps += 1;
+                }
+                assert_eq!(steps, rows.div_ceil(1000));
+                assert!(!room.populate(rows + 1, 1000), "nothing past the room");
+                let at = room.columns.time_ns.as_ptr();
+                b.plan_samples_in(counts, Some(room));
+                let used = b.plan.as_ref().map(|p| p.columns.time_ns.as_ptr());
+                // A room long enough holds the plan; a short one is dropped for new columns.
+                assert_eq!(used == Some(at), more >= 0, "{dev:?} {more}");
+            }
         }
         let threads: Vec<ThreadId> = keys.iter().map(|&(p, t)| b.add_thread(p, t)).collect();
         // Batches of up to 20 rows of one thread, every eleventh row alone.
@@ -1637,9 +1690,19 @@ mod tests {
             Deviation::Overflow,
             Deviation::Unsymbolized,
         ] {
-            let with = planned_profile(dev, true);
-            let without = planned_profile(dev, false);
-            assert!(with == without, "{dev:?}: the planned profile differs");
+            let without = planned_profile(dev, Planning::None);
+            for plan in [
+                Planning::Plan,
+                Planning::InRoom(0),
+                Planning::InRoom(5000),
+                Planning::InRoom(-1),
+            ] {
+                let with = planned_profile(dev, plan);
+                assert!(
+                    with == without,
+                    "{dev:?}, {plan:?}: the planned profile differs"
+                );
+            }
         }
     }
 
@@ -1665,5 +1728,9 @@ mod tests {
         b.set_memory_gate(progress.memory_gate());
         b.plan_samples([((1, 1), 1000)]);
         assert!(b.plan.is_some());
+        // Room asked for past the budget is cut to what it admits.
+        let room = b.room_for_samples(100_000_000).unwrap();
+        assert!(room.rows() < 100_000_000 && room.rows() >= 1_000_000);
+        assert!(progress.memory_gate().would_admit(Plan::bytes(room.rows())));
     }
 }

@@ -28,8 +28,8 @@ mod plan;
 mod strings;
 mod tables;
 
-pub use builder::ProfileBuilder;
 pub(crate) use builder::unresolved_name;
+pub use builder::{ProfileBuilder, SampleRoom};
 pub use ids::*;
 pub use strings::StringTable;
 pub use tables::*;

@@ -9,7 +9,7 @@
 //! each region in time order, in place. On a 1 GB capture (8.2 million samples) the second
 //! copy and its page faults were a fifth of the load.
 
-use super::column::try_zeroed_vec;
+use super::column::{populate_for_writing, try_zeroed_vec};
 use super::ids::{StackId, ThreadId};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -38,6 +38,64 @@ pub(super) struct Columns {
 /// Bytes of one row of [`Columns`].
 pub(super) const ROW_BYTES: u64 = 4 + 8 + 2 + 8;
 
+impl Columns {
+    /// `rows` rows of zeroes, their pages not touched yet; `None` when the allocator refuses.
+    fn zeroed(rows: usize) -> Option<Self> {
+        Some(Columns {
+            stack: try_zeroed_vec(rows)?,
+            time_ns: try_zeroed_vec(rows)?,
+            kind: try_zeroed_vec(rows)?,
+            weight: try_zeroed_vec(rows)?,
+        })
+    }
+}
+
+/// Sample columns set aside before a parser knows how many samples each thread has, so that
+/// their pages can be faulted in ahead of time, on a core that would otherwise wait: a perf.data
+/// file's first pass counts the samples as it goes (on one core), and the plan made after it
+/// takes these columns when they are long enough. Writing 8.2 million rows to fresh pages
+/// faulted them in one by one, on the thread that merges the sample pass.
+pub struct SampleRoom {
+    pub(super) columns: Columns,
+    /// Rows whose pages are faulted in.
+    populated: usize,
+}
+
+impl SampleRoom {
+    /// Room for `rows` samples (address space only, until populated); `None` when the
+    /// allocator refuses.
+    pub(super) fn new(rows: usize) -> Option<Self> {
+        Some(SampleRoom {
+            columns: Columns::zeroed(rows)?,
+            populated: 0,
+        })
+    }
+
+    /// How many rows there is room for.
+    pub fn rows(&self) -> usize {
+        self.columns.time_ns.len()
+    }
+
+    /// Faults in the pages of the first `rows` rows (at most `step` rows more than before);
+    /// false once there is nothing left to do below `rows`.
+    pub fn populate(&mut self, rows: usize, step: usize) -> bool {
+        let to = rows
+            .min(self.rows())
+            .min(self.populated.saturating_add(step));
+        if to <= self.populated {
+            return false;
+        }
+        let span = self.populated..to;
+        let c = &mut self.columns;
+        populate_for_writing(&mut c.stack[span.clone()]);
+        populate_for_writing(&mut c.time_ns[span.clone()]);
+        populate_for_writing(&mut c.kind[span.clone()]);
+        populate_for_writing(&mut c.weight[span]);
+        self.populated = to;
+        true
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub(super) struct Plan {
     /// In (pid, tid) order: the order of the profile's threads.
@@ -47,9 +105,12 @@ pub(super) struct Plan {
 }
 
 impl Plan {
-    /// Room for `rows` samples of each (pid, tid) (a key given twice gets the sum); `None`
-    /// when the allocator refuses the columns.
-    pub fn new(counts: impl IntoIterator<Item = ((i32, i32), usize)>) -> Option<Self> {
+    /// Room for `rows` samples of each (pid, tid) (a key given twice gets the sum), in `room`
+    /// when it is long enough; `None` when the allocator refuses the columns.
+    pub fn new(
+        counts: impl IntoIterator<Item = ((i32, i32), usize)>,
+        room: Option<SampleRoom>,
+    ) -> Option<Self> {
         let mut counts: Vec<((i32, i32), usize)> = counts.into_iter().collect();
         counts.sort_unstable();
         let mut regions: Vec<Region> = Vec::with_capacity(counts.len());
@@ -71,13 +132,17 @@ impl Plan {
         let index = (regions.iter().enumerate())
             .map(|(i, r)| ((r.pid, r.tid), i as u32))
             .collect();
-        // Zeroed, so that a page is touched when its rows are written (once), not before;
-        // room never used costs address space only.
-        let columns = Columns {
-            stack: try_zeroed_vec(start)?,
-            time_ns: try_zeroed_vec(start)?,
-            kind: try_zeroed_vec(start)?,
-            weight: try_zeroed_vec(start)?,
+        let columns = match room {
+            Some(room) if room.rows() >= start => {
+                // Rows past `start` were never populated: shrinking gives their address space
+                // back without copying (a large block is remapped, not moved).
+                let mut c = room.columns;
+                cut_to(&mut c, start);
+                c
+            }
+            // Zeroed, so that a page is touched when its rows are written (once), not before;
+            // room never used costs address space only.
+            _ => Columns::zeroed(start)?,
         };
         Some(Plan {
             regions,
@@ -214,6 +279,18 @@ impl Plan {
         let lens = self.regions.iter().map(|r| r.filled).collect();
         (self.columns, lens)
     }
+}
+
+/// Cuts each of `c`'s columns to `rows` rows and gives the rest of their memory back.
+fn cut_to(c: &mut Columns, rows: usize) {
+    c.stack.truncate(rows);
+    c.stack.shrink_to_fit();
+    c.time_ns.truncate(rows);
+    c.time_ns.shrink_to_fit();
+    c.kind.truncate(rows);
+    c.kind.shrink_to_fit();
+    c.weight.truncate(rows);
+    c.weight.shrink_to_fit();
 }
 
 /// One thread's rows of [`Columns`].

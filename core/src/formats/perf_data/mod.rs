@@ -36,7 +36,7 @@ use self::records::{Decompressor, Record};
 use self::unwind::{Arch, DwarfSample, DwarfUnwinder, MappingInfo, UserRegs};
 use super::bytes::{c_str, hex, i32_at, u32_at, u64_at};
 use crate::model::{
-    FrameId, FuncKind, ModuleId, ModuleKind, ProfileBuilder, StackId, ThreadId, Unit,
+    FrameId, FuncKind, ModuleId, ModuleKind, ProfileBuilder, SampleRoom, StackId, ThreadId, Unit,
 };
 use crate::symbols::{ModuleFinder, SymbolOptions};
 use crate::{Error, Progress, Result};
@@ -196,8 +196,14 @@ struct WindowMapper<'a> {
     range: std::ops::Range<usize>,
     /// Where the walk is (a record offset in `data`).
     walked: AtomicUsize,
+    /// Samples the walk has counted: the rows of the sample room to fault in meanwhile.
+    counted: AtomicUsize,
     stop: AtomicBool,
 }
+
+/// Rows of a [`SampleRoom`] faulted in at a time between two looks at the walk (1.4 MB of
+/// pages, under a millisecond): mapping the file ahead of the walk comes first.
+const POPULATE_STEP: usize = 64 << 10;
 
 /// Stops a [`WindowMapper`] when dropped (the walk's end, error or panic alike), so that the
 /// scope waiting for its thread ends.
@@ -215,6 +221,7 @@ impl<'a> WindowMapper<'a> {
         Self {
             data,
             walked: AtomicUsize::new(range.start),
+            counted: AtomicUsize::new(0),
             range,
             stop: AtomicBool::new(false),
         }
@@ -224,8 +231,10 @@ impl<'a> WindowMapper<'a> {
         StopMapper(self, helper.clone())
     }
 
-    /// The helper thread's loop: returns once stopped, having dropped what it mapped.
-    fn run(&self) {
+    /// The helper thread's loop: returns once stopped, having dropped what it mapped. While
+    /// the walk needs no mapping, it faults in the rows of `room` for the samples counted so
+    /// far; it gives the room back.
+    fn run(&self, mut room: Option<SampleRoom>) -> Option<SampleRoom> {
         let mut mapped = self.range.start;
         while !self.stop.load(Ordering::Acquire) {
             let at = self.walked.load(Ordering::Acquire);
@@ -235,12 +244,17 @@ impl<'a> WindowMapper<'a> {
                 let end = mapped.saturating_add(WINDOW).min(self.range.end);
                 crate::mapped::read_ahead(&self.data[mapped..end]);
                 mapped = end;
+            } else if let Some(r) = &mut room
+                && r.populate(self.counted.load(Ordering::Acquire), POPULATE_STEP)
+            {
+                // Some rows faulted in; the walk may need a window by now.
             } else {
                 // Woken by the walk's next window (or its end); the timeout only bounds a
                 // missed wake-up.
                 std::thread::park_timeout(std::time::Duration::from_millis(10));
             }
         }
+        room
     }
 }
 
@@ -345,6 +359,8 @@ struct PerfData<'a> {
     splits: Vec<usize>,
     /// Samples per thread (pass 1), for the builder to set room aside.
     thread_samples: ThreadCounts,
+    /// Room for pass 2's rows, faulted in while pass 1 walks (by its helper thread).
+    sample_room: Option<SampleRoom>,
     /// Where every sample has its pid and tid, when that does not depend on its event.
     sample_tid_at: Option<usize>,
     /// Length of every sample's fields of fixed size, when known (else 0).
@@ -428,10 +444,22 @@ fn parse_in_chunks(
         p.read_features(b);
         p.data_range(b)?
     };
-    p.keep_mapped = data.len() <= KEEP_MAPPED
-        && p.attrs
-            .iter()
-            .any(|a| a.sample_type & SAMPLE_STACK_USER != 0);
+    let stack_copies = p
+        .attrs
+        .iter()
+        .any(|a| a.sample_type & SAMPLE_STACK_USER != 0);
+    p.keep_mapped = data.len() <= KEEP_MAPPED && stack_copies;
+    // A file pass 2 will most likely read on several threads, with the plan of rows that
+    // pass 1's counts make: room for as many samples as the data section can hold, whose pages
+    // pass 1's helper thread faults in as pass 1 counts samples (see `SampleRoom`).
+    if workers > 1
+        && !stack_copies
+        && p.sample_tid_at.is_some()
+        && p.sample_min_len > 0
+        && range.len() > p.chunk
+    {
+        p.sample_room = b.room_for_samples(range.len() / p.sample_min_len);
+    }
     progress.start_phase(crate::progress::Phase::Reading, data.len() as u64);
 
     // Pass 1: sideband.
@@ -447,6 +475,8 @@ fn parse_in_chunks(
     p.setup_address_space(b);
     p.setup_unwinder(b, symbols);
     progress.lap("perf.data sideband pass");
+    // Taken here, so that the room is given back whichever way pass 2 goes.
+    let room = p.sample_room.take();
 
     // Pass 2: samples, on several threads when the file allows.
     if p.unwinder.is_none()
@@ -460,9 +490,10 @@ fn parse_in_chunks(
             p.splits.windows(2).map(|w| w[0]..w[1]).collect();
         chunks.extend(p.splits.last().map(|&s| s..range.end));
         // Pass 1 counted each thread's samples: their rows go straight to their place.
-        b.plan_samples(p.thread_samples.take());
+        b.plan_samples_in(p.thread_samples.take(), room);
         p.parallel_samples(&chunks, workers, progress, b)?;
     } else {
+        drop(room);
         p.walk(range.clone(), progress, b, false)?;
     }
     p.flush_dwarf(b);
@@ -511,6 +542,7 @@ impl<'a> PerfData<'a> {
             thread_samples: ThreadCounts::default(),
             sample_tid_at: None,
             sample_min_len: 0,
+            sample_room: None,
             chunk: parallel::CHUNK,
             #[cfg(test)]
             fault: parallel::FAULT.take(),
@@ -699,10 +731,19 @@ impl<'a> PerfData<'a> {
             && crate::mapped::is_file_mapped(&data[range.clone()])
         {
             let mapper = WindowMapper::new(data, range.clone());
+            let room = self.sample_room.take();
             return std::thread::scope(|scope| {
-                let helper = scope.spawn(|| mapper.run());
-                let _stop = mapper.stop_on_drop(helper.thread());
-                self.walk_windows(range, progress, b, true, Some((&mapper, helper.thread())))
+                let helper = scope.spawn(|| mapper.run(room));
+                let walked = {
+                    let _stop = mapper.stop_on_drop(helper.thread());
+                    let helper = helper.thread();
+                    self.walk_windows(range, progress, b, true, Some((&mapper, helper)))
+                };
+                match helper.join() {
+                    Ok(room) => self.sample_room = room,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+                walked
             });
         }
         self.walk_windows(range, progress, b, sideband, None)
@@ -755,6 +796,12 @@ impl<'a> PerfData<'a> {
                 if sideband && at >= split {
                     self.splits.push(at);
                     split = at.saturating_add(self.chunk);
+                    if let Some((m, helper)) = mapper {
+                        // The rows of the samples counted so far can be faulted in.
+                        let samples = usize::try_from(self.counts.samples).unwrap_or(usize::MAX);
+                        m.counted.store(samples, Ordering::Release);
+                        helper.unpark();
+                    }
                 }
                 if sideband && rec.kind == records::SAMPLE {
                     // Most records: counted here, without the call.

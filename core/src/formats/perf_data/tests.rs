@@ -1089,6 +1089,32 @@ fn the_sample_pass_on_several_threads_makes_the_same_profile_as_one() {
     assert!(parallel_files >= 10, "only {parallel_files} files");
 }
 
+/// A mapped file's first pass has a helper thread that maps the file ahead of it and faults in
+/// the room for pass 2's rows as samples are counted; the profile is the same as one thread's
+/// from bytes in memory (no helper, no room).
+#[test]
+fn pass_1_with_its_helper_thread_and_the_sample_room_makes_the_same_profile() {
+    for name in [
+        "hot.perf.data",
+        "demo.perf.data",
+        "lost.perf.data",
+        "node-jit.perf.data",
+    ] {
+        let path = sample_dir().join(name);
+        let map = crate::mapped::MappedFile::open(&path).unwrap();
+        let mapped = map.bytes();
+        assert!(crate::mapped::is_file_mapped(mapped));
+        let bytes = std::fs::read(&path).unwrap();
+        let one = chunked(&bytes, usize::MAX, 1).unwrap();
+        for (chunk, workers) in [(4096, 2), (64 << 10, 3)] {
+            assert!(
+                chunked(mapped, chunk, workers).unwrap() == one,
+                "{name} in chunks of {chunk} on {workers} threads differs"
+            );
+        }
+    }
+}
+
 #[test]
 fn every_committed_capture_is_consistent() {
     for entry in std::fs::read_dir(sample_dir()).unwrap() {
