@@ -105,6 +105,10 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         OutputFormat::Text => write_text(&mut out, &report, &profile)?,
     }
     out.flush()?;
+    // The process ends next, and the kernel takes its memory back at once: freeing the
+    // profile's tables one by one first took 25-30 ms after the report was out, on a 1 GB
+    // capture's (median wall 682 -> 671 ms over 20 alternating runs).
+    std::mem::forget(profile);
     Ok(())
 }
 
