@@ -1567,8 +1567,6 @@ mod tests {
         Unsymbolized,
     }
 
-    /// A profile of 3 threads, their samples interleaved and nearly in time order, added in
-    /// batches and one by one; planned from the exact counts changed by `dev`, or not.
     /// How a test profile's samples are added.
     #[derive(Clone, Copy, Debug)]
     enum Planning {
@@ -1578,6 +1576,8 @@ mod tests {
         InRoom(isize),
     }
 
+    /// A profile of 3 threads, their samples interleaved and nearly in time order, added in
+    /// batches and one by one; planned (`plan`) from the exact counts changed by `dev`, or not.
     fn planned_profile(dev: Deviation, plan: Planning) -> Vec<u8> {
         let mut next = xorshift();
         let mut b = ProfileBuilder::new("test");

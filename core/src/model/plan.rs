@@ -134,8 +134,9 @@ impl Plan {
             .collect();
         let columns = match room {
             Some(room) if room.rows() >= start => {
-                // Rows past `start` were never populated: shrinking gives their address space
-                // back without copying (a large block is remapped, not moved).
+                // Rows past `start` are not needed: shrinking gives their pages and address
+                // space back without copying (glibc shrinks a block in place, and a large one
+                // by remapping it).
                 let mut c = room.columns;
                 cut_to(&mut c, start);
                 c
