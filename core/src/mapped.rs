@@ -94,13 +94,18 @@ pub fn is_file_mapped(bytes: &[u8]) -> bool {
 
 /// The whole pages inside `bytes`, as (address, length).
 fn inner_pages(bytes: &[u8]) -> Option<(*mut libc::c_void, usize)> {
+    whole_pages(bytes.as_ptr() as usize, bytes.len())
+}
+
+/// The whole pages inside the `len` bytes at address `at`, as (address, length).
+pub(crate) fn whole_pages(at: usize, len: usize) -> Option<(*mut libc::c_void, usize)> {
     static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     // SAFETY: sysconf has no preconditions.
     let page = *PAGE.get_or_init(|| {
         usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
     });
-    let start = (bytes.as_ptr() as usize).next_multiple_of(page);
-    let end = (bytes.as_ptr() as usize + bytes.len()) / page * page;
+    let start = at.next_multiple_of(page);
+    let end = at.saturating_add(len) / page * page;
     (end > start).then(|| (start as *mut libc::c_void, end - start))
 }
 

@@ -221,8 +221,8 @@ pub fn load(file: &Path, input: &InputArgs) -> Result<Profile> {
     Ok(profile)
 }
 
-/// The load's steps, to stderr: each step's wall time, and the CPU time of the whole process meanwhile (over the wall
-/// time: how many cores the step kept busy).
+/// The load's steps, to stderr: each step's wall time, and the CPU time of the whole process
+/// meanwhile (over the wall time: how many cores the step kept busy).
 pub fn print_timings(file: &Path, progress: &Progress) {
     let laps = progress.lap_times();
     let wall: std::time::Duration = laps.iter().map(|l| l.wall).sum();

@@ -65,14 +65,12 @@ pub fn populate_for_writing<T: Plain>(rows: &mut [T]) {
     #[cfg(target_os = "linux")]
     {
         const MADV_POPULATE_WRITE: libc::c_int = 23;
-        const PAGE: usize = 4096;
-        let start = (rows.as_mut_ptr() as usize).next_multiple_of(PAGE);
-        let end = (rows.as_mut_ptr() as usize + std::mem::size_of_val(rows)) / PAGE * PAGE;
-        if end > start {
+        let span = (rows.as_mut_ptr() as usize, std::mem::size_of_val(rows));
+        if let Some((at, len)) = crate::mapped::whole_pages(span.0, span.1) {
             // SAFETY: the pages lie inside `rows`, memory this call borrows mutably; faulting
             // them in keeps every byte's value (untouched anonymous pages read as zeroes
             // either way, and touched ones are left as they are).
-            unsafe { libc::madvise(start as *mut libc::c_void, end - start, MADV_POPULATE_WRITE) };
+            unsafe { libc::madvise(at, len, MADV_POPULATE_WRITE) };
         }
     }
     #[cfg(not(target_os = "linux"))]
